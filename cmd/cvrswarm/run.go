@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Exit statuses shared by every subcommand.
+const (
+	exitOK           = 0 // done, nothing found or breached
+	exitFail         = 1 // an error, a finding, a failed rule
+	exitUsage        = 2 // bad flags or arguments
+	exitSLO          = 3 // load: an SLO was breached
+	exitNotConverged = 4 // capacity: the search did not converge
+)
+
+// command is one subcommand. Each lives in its own file and registers
+// itself from an init function.
+type command struct {
+	name    string
+	order   int    // position in the usage text
+	summary string // one line
+	example string // a command line that works as it is
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}
+
+var commands = map[string]*command{}
+
+func register(c *command) { commands[c.name] = c }
+
+// run dispatches to a subcommand and returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	name := args[0]
+	switch name {
+	case "-h", "-help", "--help":
+		name = "help"
+	}
+	c, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "cvrswarm: unknown command %q (run 'cvrswarm help' for the list)\n", name)
+		return exitUsage
+	}
+	return c.run(ctx, args[1:], stdout, stderr)
+}
+
+func sortedCommands() []*command {
+	cs := make([]*command, 0, len(commands))
+	for _, c := range commands {
+		cs = append(cs, c)
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].order < cs[j].order })
+	return cs
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, "cvrswarm: load and fuzz testing for MSN Messenger (MSNP) servers, through VER and CVR\n\n")
+	fmt.Fprint(w, "Usage: cvrswarm <command> [flags]\n\nCommands:\n")
+	for _, c := range sortedCommands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, "\nExamples:\n")
+	for _, c := range sortedCommands() {
+		fmt.Fprintf(w, "  %s\n", c.example)
+	}
+	fmt.Fprint(w, "\nRun 'cvrswarm <command> -h' for a command's flags.\n")
+	fmt.Fprint(w, "Exit status: 0 ok, 1 failure or findings, 2 usage error, 3 SLO breached, 4 capacity search did not converge.\n")
+}
+
+func init() {
+	register(&command{
+		name: "help", order: 100, summary: "show this text, or a command's flags",
+		example: "cvrswarm help load",
+		run: func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+			if len(args) == 0 {
+				usage(stdout)
+				return exitOK
+			}
+			c, ok := commands[args[0]]
+			if !ok || c.name == "help" {
+				fmt.Fprintf(stderr, "cvrswarm help: unknown command %q\n", args[0])
+				return exitUsage
+			}
+			return c.run(ctx, []string{"-h"}, stdout, stderr)
+		},
+	})
+}
+
+// flagSet returns a flag set for a subcommand whose -h prints the
+// command's summary, example and flags to stdout.
+func flagSet(name string, stdout io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		c := commands[name]
+		fmt.Fprintf(stdout, "cvrswarm %s: %s\n\nExample:\n  %s\n\nFlags:\n", name, c.summary, c.example)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	return fs
+}
+
+// parseFlags parses args. It returns done=true with the exit status when
+// the command should stop: after -h (0), or on a bad flag (2, reported in
+// one line naming the flag).
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (done bool, status int) {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return false, exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return true, exitOK
+	}
+	return true, usageError(stderr, fs.Name(), err.Error())
+}
+
+// usageError prints one line and returns exitUsage.
+func usageError(stderr io.Writer, name, msg string) int {
+	fmt.Fprintf(stderr, "cvrswarm %s: %s (see 'cvrswarm %s -h')\n", name, strings.TrimSpace(msg), name)
+	return exitUsage
+}
+
+// failure prints one line and returns exitFail.
+func failure(stderr io.Writer, name string, err error) int {
+	fmt.Fprintf(stderr, "cvrswarm %s: %v\n", name, err)
+	return exitFail
+}

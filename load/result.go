@@ -1,0 +1,193 @@
+package load
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/cvrswarm/cvrswarm/corpus"
+)
+
+// ResultVersion is the version of the JSON result format; readers refuse
+// a file of another version.
+const ResultVersion = 1
+
+// Histogram geometry shared by every recorder: microseconds from 1 µs to
+// one hour, 3 significant digits. Histograms merge only when they share it.
+const (
+	HistogramLowest  = 1
+	HistogramHighest = int64(time.Hour / time.Microsecond)
+	HistogramDigits  = 3
+)
+
+// NewHistogram returns an empty histogram of the shared geometry.
+func NewHistogram() *hdrhistogram.Histogram {
+	return hdrhistogram.New(HistogramLowest, HistogramHighest, HistogramDigits)
+}
+
+// Result is what one load run measured, as -json writes it. It carries
+// everything needed to print the report again, draw its charts, and merge
+// it exactly with the results of other shards: the full histograms, the
+// outcome counts, a per-second series and the settings.
+type Result struct {
+	Version   int       `json:"version"`
+	Target    string    `json:"target"`
+	Embedded  bool      `json:"embedded"` // the target was the in-process reference server
+	Partial   bool      `json:"partial"`  // the run was interrupted
+	Shard     string    `json:"shard,omitempty"`
+	Start     time.Time `json:"start"`
+	DurationS float64   `json:"duration_s"`
+	// Requests counts every request that was due, each exactly once in Outcomes.
+	Requests    int64            `json:"requests"`
+	Rate        Rate             `json:"rate"`
+	Late        int64            `json:"late"`         // requests sent after their due time for want of a free connection
+	Latency     Summary          `json:"latency_us"`   // response time from the due time
+	Service     Summary          `json:"service_us"`   // from the actual send
+	Connect     Summary          `json:"connect_us"`   // TCP connect, per connection
+	Handshake   Summary          `json:"handshake_us"` // VER exchange, per connection
+	Outcomes    map[string]int64 `json:"outcomes"`
+	ByKind      OutcomesByKind   `json:"outcomes_by_kind"`
+	Connections Connections      `json:"connections"`
+	Histograms  Histograms       `json:"histograms"`
+	Series      []Second         `json:"series"`
+	Settings    Settings         `json:"settings"`
+	SLO         []SLOVerdict     `json:"slo,omitempty"`
+}
+
+// Rate is the offered and the achieved request rate per second. Requested
+// is 0 for an unbounded rate ("inf").
+type Rate struct {
+	Requested float64 `json:"requested"`
+	Achieved  float64 `json:"achieved"`
+}
+
+// Summary holds the usual percentiles of one histogram, in microseconds.
+type Summary struct {
+	Count int64   `json:"count"`
+	P50   int64   `json:"p50"`
+	P90   int64   `json:"p90"`
+	P99   int64   `json:"p99"`
+	P999  int64   `json:"p999"`
+	Max   int64   `json:"max"`
+	Mean  float64 `json:"mean"`
+}
+
+// Summarize reads the summary off a histogram.
+func Summarize(h *hdrhistogram.Histogram) Summary {
+	if h == nil || h.TotalCount() == 0 {
+		return Summary{}
+	}
+	return Summary{
+		Count: h.TotalCount(),
+		P50:   h.ValueAtQuantile(50), P90: h.ValueAtQuantile(90), P99: h.ValueAtQuantile(99),
+		P999: h.ValueAtQuantile(99.9), Max: h.Max(), Mean: h.Mean(),
+	}
+}
+
+// OutcomesByKind splits the outcome counts between requests drawn from
+// the valid corpus and those sent mutated.
+type OutcomesByKind struct {
+	Valid   map[string]int64 `json:"valid"`
+	Mutated map[string]int64 `json:"mutated"`
+}
+
+// Connections counts the connections a run opened.
+type Connections struct {
+	Opened  int64 `json:"opened"`
+	MaxOpen int64 `json:"max_open"`
+}
+
+// Histograms holds the run's histograms in the HdrHistogram V2 compressed
+// encoding (base64), as the HdrHistogram tools read it.
+type Histograms struct {
+	Latency   string `json:"latency"`
+	Service   string `json:"service"`
+	Connect   string `json:"connect"`
+	Handshake string `json:"handshake"`
+}
+
+// Second is one wall-clock second of a run.
+type Second struct {
+	Unix     int64            `json:"t"`        // the second, as Unix time
+	Offered  int64            `json:"offered"`  // requests due in it
+	Achieved int64            `json:"achieved"` // requests answered or failed in it
+	Outcomes map[string]int64 `json:"outcomes"`
+	Latency  Summary          `json:"latency_us"`   // of the requests completed in it
+	Hist     string           `json:"latency_hist"` // the same, encoded, for exact merging
+}
+
+// Settings are the run's parameters. Runs merge only when these agree
+// (but for the shard).
+type Settings struct {
+	Rate     string   `json:"rate"` // as given: "500/s", "inf", "100/s:5000/s", "1000/s:10s,2000/s:10s"
+	Duration string   `json:"duration,omitempty"`
+	Requests int64    `json:"requests,omitempty"`
+	Dialects []string `json:"dialects"`
+	Mode     string   `json:"mode"` // "persistent" or "churn"
+	Depth    int      `json:"depth"`
+	Conns    int      `json:"conns"`
+	MaxConns int      `json:"max_conns"`
+	Mutate   float64  `json:"mutate"`
+	Timeout  string   `json:"timeout"`
+	Corpus   string   `json:"corpus,omitempty"`
+	Seed     int64    `json:"seed"`
+	Shards   int      `json:"shards,omitempty"`
+	SLO      string   `json:"slo,omitempty"`
+}
+
+// SLOVerdict is one objective of -slo and whether the run met it.
+type SLOVerdict struct {
+	Objective string  `json:"objective"` // as given: "p99<20ms"
+	Value     float64 `json:"value"`     // what was measured, in the objective's unit
+	Met       bool    `json:"met"`
+}
+
+// EncodeHistogram returns h in the V2 compressed encoding, base64.
+func EncodeHistogram(h *hdrhistogram.Histogram) (string, error) {
+	b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		return "", fmt.Errorf("load: encode histogram: %w", err)
+	}
+	return string(b), nil
+}
+
+// DecodeHistogram reads a histogram written by [EncodeHistogram]; "" is an
+// empty histogram.
+func DecodeHistogram(s string) (*hdrhistogram.Histogram, error) {
+	if s == "" {
+		return NewHistogram(), nil
+	}
+	h, err := hdrhistogram.Decode([]byte(s))
+	if err != nil {
+		return nil, fmt.Errorf("load: decode histogram: %w", err)
+	}
+	return h, nil
+}
+
+// WriteResult writes r as indented JSON to path, atomically.
+func WriteResult(path string, r *Result) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	return corpus.WriteFileAtomic(path, append(b, '\n'))
+}
+
+// ReadResult reads a result file written by [WriteResult].
+func ReadResult(path string) (*Result, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	var r Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("load: %s: not a cvrswarm result: %w", path, err)
+	}
+	if r.Version != ResultVersion {
+		return nil, fmt.Errorf("load: %s: result format version %d, want %d", path, r.Version, ResultVersion)
+	}
+	return &r, nil
+}
