@@ -12,6 +12,8 @@ const DefaultMaxLineLength = 4096
 // Reader splits a byte stream into CRLF-terminated lines. It never
 // buffers more than the maximum line length plus the terminator, so a
 // peer that streams a line with no end costs a fixed amount of memory.
+// Its buffer starts small and grows only as long lines need it, so that
+// many idle connections cost little.
 //
 // The official client and server always send CRLF; a line ending in a
 // bare LF is returned together with [ErrBareLF], so that callers choose
@@ -19,6 +21,7 @@ const DefaultMaxLineLength = 4096
 type Reader struct {
 	rd    io.Reader
 	buf   []byte
+	limit int // the largest the buffer may grow: the maximum line plus CRLF
 	start int // first unread byte in buf
 	end   int // one past the last filled byte
 	err   error
@@ -30,11 +33,15 @@ func NewReader(rd io.Reader, maxLine int) *Reader {
 	if maxLine <= 0 {
 		maxLine = DefaultMaxLineLength
 	}
-	return &Reader{rd: rd, buf: make([]byte, maxLine+2)}
+	return &Reader{rd: rd, buf: make([]byte, min(maxLine+2, initialBuffer)), limit: maxLine + 2}
 }
 
+// initialBuffer is the size a Reader's buffer starts at: room for a few
+// replies, far less than the longest line allowed.
+const initialBuffer = 512
+
 // MaxLineLength returns the longest line the reader accepts.
-func (r *Reader) MaxLineLength() int { return len(r.buf) - 2 }
+func (r *Reader) MaxLineLength() int { return r.limit - 2 }
 
 // Buffered returns how many bytes have been read from the stream but not
 // yet returned as lines.
@@ -67,6 +74,12 @@ func (r *Reader) ReadLine() ([]byte, error) {
 		scanned = r.end
 		if r.err != nil {
 			return r.fail()
+		}
+		if r.end-r.start == len(r.buf) && len(r.buf) < r.limit { // full of one line: grow
+			buf := make([]byte, min(2*len(r.buf), r.limit))
+			n := copy(buf, r.buf[r.start:r.end])
+			scanned -= r.start
+			r.buf, r.start, r.end = buf, 0, n
 		}
 		if r.end-r.start == len(r.buf) {
 			r.err = ErrLineTooLong
