@@ -106,6 +106,10 @@ type plan struct {
 	book      lineBook
 	verLine   func(trid uint32, b []byte) []byte
 	shardSeed uint64
+	// readBuffer is where a connection's reply buffer starts: small for
+	// one reply at a time (memory with many connections), a page when
+	// pipelined replies arrive in bursts.
+	readBuffer int
 }
 
 func newPlan(cfg Config) (*plan, error) {
@@ -181,6 +185,10 @@ func newPlan(cfg Config) (*plan, error) {
 		return nil, fmt.Errorf("load: start time %s is in the past", cfg.StartAt.Format(time.RFC3339))
 	}
 	p.shardSeed = uint64(sh.Index)
+	p.readBuffer = 512
+	if p.depth > 1 {
+		p.readBuffer = 4096
+	}
 	return p, nil
 }
 
@@ -564,7 +572,9 @@ func (e *engine) result(end time.Time, partial bool) *Result {
 // would have offered its next request, or to the interruption.
 func (e *engine) span(measure, end time.Time, partial bool) time.Duration {
 	span := end.Sub(measure)
-	if e.end > 0 {
+	if e.end > 0 && !partial {
+		span = e.end - e.cfg.WarmUp // the whole schedule, even when its last request finished early
+	} else if e.end > 0 {
 		span = min(span, e.end-e.cfg.WarmUp)
 	}
 	if e.limit > 0 && !e.sched.Unbounded() && !partial {

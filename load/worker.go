@@ -188,7 +188,7 @@ func (w *worker) connect() outcome {
 	}
 	connected := time.Now()
 	w.conn = conn
-	w.rd = msnp.NewReader(conn, w.e.cfg.MaxLineLength)
+	w.rd = msnp.NewReaderSize(conn, w.e.cfg.MaxLineLength, w.e.readBuffer)
 	w.e.connOpened()
 	conn.SetDeadline(connected.Add(w.e.timeout))
 	w.unhook = context.AfterFunc(w.e.ctx, func() { conn.SetDeadline(longAgo) })

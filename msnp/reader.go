@@ -12,8 +12,6 @@ const DefaultMaxLineLength = 4096
 // Reader splits a byte stream into CRLF-terminated lines. It never
 // buffers more than the maximum line length plus the terminator, so a
 // peer that streams a line with no end costs a fixed amount of memory.
-// Its buffer starts small and grows only as long lines need it, so that
-// many idle connections cost little.
 //
 // The official client and server always send CRLF; a line ending in a
 // bare LF is returned together with [ErrBareLF], so that callers choose
@@ -28,17 +26,27 @@ type Reader struct {
 }
 
 // NewReader returns a Reader of lines of at most maxLine bytes (the
-// terminator excluded); maxLine <= 0 means [DefaultMaxLineLength].
+// terminator excluded); maxLine <= 0 means [DefaultMaxLineLength]. Its
+// buffer holds a whole line from the start, so a burst of pipelined lines
+// is taken in as few reads as possible.
 func NewReader(rd io.Reader, maxLine int) *Reader {
+	return NewReaderSize(rd, maxLine, 0)
+}
+
+// NewReaderSize is [NewReader] with a buffer that starts at initial bytes
+// and grows only when a line needs it, up to the maximum line length:
+// thousands of mostly idle connections then cost little. initial <= 0
+// means the whole maximum.
+func NewReaderSize(rd io.Reader, maxLine, initial int) *Reader {
 	if maxLine <= 0 {
 		maxLine = DefaultMaxLineLength
 	}
-	return &Reader{rd: rd, buf: make([]byte, min(maxLine+2, initialBuffer)), limit: maxLine + 2}
+	size := maxLine + 2
+	if initial > 0 {
+		size = min(size, max(initial, 16))
+	}
+	return &Reader{rd: rd, buf: make([]byte, size), limit: maxLine + 2}
 }
-
-// initialBuffer is the size a Reader's buffer starts at: room for a few
-// replies, far less than the longest line allowed.
-const initialBuffer = 512
 
 // MaxLineLength returns the longest line the reader accepts.
 func (r *Reader) MaxLineLength() int { return r.limit - 2 }

@@ -186,7 +186,7 @@ func TestReaderGrowsToTheLimit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			// one byte per Read, so that every growth and compaction path runs
-			r := NewReader(iotest.OneByteReader(strings.NewReader(tt.input)), tt.maxLine)
+			r := NewReaderSize(iotest.OneByteReader(strings.NewReader(tt.input)), tt.maxLine, 64)
 			var got []string
 			var err error
 			for {
@@ -210,10 +210,10 @@ func TestReaderGrowsToTheLimit(t *testing.T) {
 	}
 }
 
-func TestReaderStartsSmall(t *testing.T) {
-	r := NewReader(strings.NewReader(""), 0)
-	if got := len(r.buf); got > initialBuffer {
-		t.Errorf("got a first buffer of %d bytes, want at most %d", got, initialBuffer)
+func TestReaderSizeStartsSmall(t *testing.T) {
+	r := NewReaderSize(strings.NewReader(""), 0, 512)
+	if got := len(r.buf); got != 512 {
+		t.Errorf("got a first buffer of %d bytes, want 512", got)
 	}
 	if got := r.MaxLineLength(); got != DefaultMaxLineLength {
 		t.Errorf("got MaxLineLength %d, want %d", got, DefaultMaxLineLength)
