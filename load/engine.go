@@ -571,18 +571,23 @@ func (e *engine) result(end time.Time, partial bool) *Result {
 // to the end of the schedule, to the moment a request-bounded schedule
 // would have offered its next request, or to the interruption.
 func (e *engine) span(measure, end time.Time, partial bool) time.Duration {
-	span := end.Sub(measure)
-	if e.end > 0 && !partial {
-		span = e.end - e.cfg.WarmUp // the whole schedule, even when its last request finished early
-	} else if e.end > 0 {
-		span = min(span, e.end-e.cfg.WarmUp)
+	warm := e.cfg.WarmUp
+	if partial || e.sched.Unbounded() {
+		span := end.Sub(measure)
+		if e.end > 0 {
+			span = min(span, e.end-warm)
+		}
+		return max(span, 0)
 	}
-	if e.limit > 0 && !e.sched.Unbounded() && !partial {
-		if off, ok := e.sched.Due(e.sched.Count(e.cfg.WarmUp) + e.limit); ok {
-			span = min(span, off-e.cfg.WarmUp)
+	if e.limit > 0 { // until the whole run's next request would be due, the same span for every shard
+		if off, ok := e.whole.Due(e.whole.Count(warm) + e.cfg.Requests); ok && (e.end == 0 || off < e.end) {
+			return off - warm
 		}
 	}
-	return max(span, 0)
+	if e.end > 0 {
+		return e.end - warm
+	}
+	return max(end.Sub(measure), 0)
 }
 
 // String describes the plan in one line, for logs.
