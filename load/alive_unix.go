@@ -20,10 +20,10 @@ func alive(conn net.Conn) bool {
 		return false
 	}
 	var perr error
-	err = rc.Read(func(fd uintptr) bool {
+	// Control, not Read: Read would refuse once an old deadline has passed
+	err = rc.Control(func(fd uintptr) {
 		var b [1]byte
 		_, _, perr = syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		return true
 	})
 	switch {
 	case err != nil:
