@@ -17,6 +17,7 @@ import (
 
 	"github.com/cvrswarm/cvrswarm/msnp"
 	"github.com/cvrswarm/cvrswarm/msnp/conformance"
+	"github.com/cvrswarm/cvrswarm/msnp/refserver"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -109,59 +110,95 @@ func skipped(rep *conformance.Report) []string {
 	return ids
 }
 
-func TestConformantServerPassesEveryRule(t *testing.T) {
+// conformantCases are runs against a conformant server: the role and
+// dialects it speaks, what the client offers, and the rules that skip.
+var conformantCases = []struct {
+	name        string
+	role        msnp.Role
+	speaks      []msnp.Dialect // nil = every dialect
+	offer       []msnp.Dialect // nil = every dialect
+	wantSkipped []string
+	wantCVR     msnp.Dialect
+}{
+	{name: "ns", role: msnp.NS, wantCVR: "MSNP23",
+		wantSkipped: []string{"cvr-ds-pre8", "cvq-after-cvr0"}},
+	{name: "ds", role: msnp.DS, wantCVR: "MSNP23",
+		wantSkipped: []string{"cvr-ns-pre8", "cvq-on-ns"}},
+	{name: "ns server MSNP8-MSNP9", role: msnp.NS, speaks: []msnp.Dialect{"MSNP9", "MSNP8", msnp.CVR0},
+		wantCVR: "MSNP9", wantSkipped: []string{"cvr-pre8-handle", "cvr-ns-pre8", "cvr-ds-pre8", "cvq-after-cvr0"}},
+	{name: "ds server without CVR0", role: msnp.DS, speaks: msnp.DialectRange(2, 23)[:22],
+		wantCVR: "MSNP23", wantSkipped: []string{"cvr-ns-pre8", "cvq-after-cvr0", "cvq-on-ns", "cvr-in-cvr0"}},
+	{name: "ds client MSNP7-MSNP8", role: msnp.DS, offer: []msnp.Dialect{"MSNP8", "MSNP7", msnp.CVR0},
+		wantCVR: "MSNP8", wantSkipped: []string{"cvr-ns-pre8", "cvq-on-ns"}},
+	{name: "ds client before MSNP8", role: msnp.DS, offer: []msnp.Dialect{"MSNP7", "MSNP5", msnp.CVR0},
+		wantCVR: "", wantSkipped: []string{
+			"cvr-valid", "cvr-reply-urls", "cvr-420-version", "cvr-420-library", "cvr-710-locale",
+			"cvr-731-malformed", "cvr-731-close", "trid-65536", "trid-2147483648", "trid-4294967295",
+			"trid-0", "trid-overflow", "cvr-msnp8-handle", "cvr-msnp8-no-handle", "cvr-ns-pre8",
+			"cvq-on-ns", "cvq-in-msnp", "crlf-replies", "bare-lf", "cvr-before-ver", "long-line"}},
+	{name: "ns client MSNP15 alone", role: msnp.NS, offer: []msnp.Dialect{"MSNP15"},
+		wantCVR: "MSNP15", wantSkipped: []string{"ver-any-order", "ver-cvr0-echo", "cvr-pre8-handle",
+			"cvr-ns-pre8", "cvr-ds-pre8", "cvq-after-cvr0", "cvq-on-ns", "cvr-in-cvr0"}},
+	{name: "no common dialect", role: msnp.NS, speaks: []msnp.Dialect{"MSNP15"},
+		offer: []msnp.Dialect{"MSNP8", msnp.CVR0}, wantSkipped: []string{
+			"ver-any-order", "ver-cvr0-echo", "ver-twice", "cvr-valid", "cvr-reply-urls", "cvr-420-version",
+			"cvr-420-library", "cvr-710-locale", "cvr-731-malformed", "cvr-731-close", "trid-65536",
+			"trid-2147483648", "trid-4294967295", "trid-0", "trid-overflow", "cvr-msnp8-handle",
+			"cvr-msnp8-no-handle", "cvr-pre8-handle", "cvr-ns-pre8", "cvr-ds-pre8", "cvq-after-cvr0",
+			"cvq-on-ns", "cvr-in-cvr0", "cvq-in-msnp", "crlf-replies", "bare-lf", "cvr-before-ver",
+			"unknown-command", "long-line", "garbage"}},
+}
+
+// TestReferenceServerPassesEveryRule checks that the reference server, for
+// both roles and with restricted dialects on either side, passes every
+// rule that applies.
+func TestReferenceServerPassesEveryRule(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name        string
-		srv         *server
-		offer       []msnp.Dialect
-		wantSkipped []string
-		wantCVR     msnp.Dialect
-	}{
-		{name: "ns", srv: &server{role: msnp.NS}, wantCVR: "MSNP23",
-			wantSkipped: []string{"cvr-ds-pre8", "cvq-after-cvr0"}},
-		{name: "ds", srv: &server{role: msnp.DS}, wantCVR: "MSNP23",
-			wantSkipped: []string{"cvr-ns-pre8", "cvq-on-ns"}},
-		{name: "ns server MSNP8-MSNP9", srv: &server{role: msnp.NS, dialects: []msnp.Dialect{"MSNP9", "MSNP8", msnp.CVR0}},
-			wantCVR: "MSNP9", wantSkipped: []string{"cvr-pre8-handle", "cvr-ns-pre8", "cvr-ds-pre8", "cvq-after-cvr0"}},
-		{name: "ds client MSNP7-MSNP8", srv: &server{role: msnp.DS}, offer: []msnp.Dialect{"MSNP8", "MSNP7", msnp.CVR0},
-			wantCVR: "MSNP8", wantSkipped: []string{"cvr-ns-pre8", "cvq-on-ns"}},
-		{name: "ds pre-MSNP8 only", srv: &server{role: msnp.DS}, offer: []msnp.Dialect{"MSNP7", "MSNP5", msnp.CVR0},
-			wantCVR: "", wantSkipped: []string{
-				"cvr-valid", "cvr-reply-urls", "cvr-420-version", "cvr-420-library", "cvr-710-locale",
-				"cvr-731-malformed", "cvr-731-close", "trid-65536", "trid-2147483648", "trid-4294967295",
-				"trid-0", "trid-overflow", "cvr-msnp8-handle", "cvr-msnp8-no-handle", "cvr-ns-pre8",
-				"cvq-on-ns", "cvq-in-msnp", "crlf-replies", "bare-lf", "cvr-before-ver", "long-line"}},
-		{name: "ns client MSNP15 alone", srv: &server{role: msnp.NS}, offer: []msnp.Dialect{"MSNP15"},
-			wantCVR: "MSNP15", wantSkipped: []string{"ver-any-order", "ver-cvr0-echo", "cvr-pre8-handle",
-				"cvr-ns-pre8", "cvr-ds-pre8", "cvq-after-cvr0", "cvq-on-ns", "cvr-in-cvr0"}},
-		{name: "no common dialect", srv: &server{role: msnp.NS, dialects: []msnp.Dialect{"MSNP15"}},
-			offer: []msnp.Dialect{"MSNP8", msnp.CVR0}, wantSkipped: []string{
-				"ver-any-order", "ver-cvr0-echo", "ver-twice", "cvr-valid", "cvr-reply-urls", "cvr-420-version",
-				"cvr-420-library", "cvr-710-locale", "cvr-731-malformed", "cvr-731-close", "trid-65536",
-				"trid-2147483648", "trid-4294967295", "trid-0", "trid-overflow", "cvr-msnp8-handle",
-				"cvr-msnp8-no-handle", "cvr-pre8-handle", "cvr-ns-pre8", "cvr-ds-pre8", "cvq-after-cvr0",
-				"cvq-on-ns", "cvr-in-cvr0", "cvq-in-msnp", "crlf-replies", "bare-lf", "cvr-before-ver",
-				"unknown-command", "long-line", "garbage"}},
-	} {
+	for _, tc := range conformantCases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			srv := tc.srv.start(t)
-			rep := check(t, conformance.Config{Target: srv.Target(), Role: tc.srv.role, Dialects: tc.offer})
-			wantOnly(t, rep, nil)
-			slices.Sort(tc.wantSkipped)
-			got := skipped(rep)
-			slices.Sort(got)
-			if !slices.Equal(got, tc.wantSkipped) {
-				t.Errorf("skipped %q, want %q", got, tc.wantSkipped)
+			srv, err := refserver.Listen("127.0.0.1:0", refserver.Config{Role: tc.role, Dialects: tc.speaks})
+			if err != nil {
+				t.Fatal(err)
 			}
-			if rep.CVRDialect != tc.wantCVR {
-				t.Errorf("CVR dialect %q, want %q", rep.CVRDialect, tc.wantCVR)
-			}
-			if rep.Summary.Rules != len(conformance.Rules()) {
-				t.Errorf("%d rules in the report, want %d", rep.Summary.Rules, len(conformance.Rules()))
-			}
+			defer srv.Close()
+			rep := check(t, conformance.Config{Target: msnp.TCPTarget(srv.Addr()), Role: tc.role, Dialects: tc.offer})
+			wantConformant(t, rep, tc.wantSkipped, tc.wantCVR)
 		})
+	}
+}
+
+// TestTestServerPassesEveryRule checks the baseline that the broken
+// servers below are derived from.
+func TestTestServerPassesEveryRule(t *testing.T) {
+	t.Parallel()
+	for _, tc := range conformantCases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := (&server{role: tc.role, dialects: tc.speaks}).start(t)
+			rep := check(t, conformance.Config{Target: srv.Target(), Role: tc.role, Dialects: tc.offer})
+			wantConformant(t, rep, tc.wantSkipped, tc.wantCVR)
+		})
+	}
+}
+
+func wantConformant(t *testing.T, rep *conformance.Report, wantSkipped []string, wantCVR msnp.Dialect) {
+	t.Helper()
+	wantOnly(t, rep, nil)
+	wantSkipped = slices.Sorted(slices.Values(wantSkipped))
+	got := skipped(rep)
+	slices.Sort(got)
+	if !slices.Equal(got, wantSkipped) {
+		t.Errorf("skipped %q, want %q", got, wantSkipped)
+	}
+	if rep.CVRDialect != wantCVR {
+		t.Errorf("CVR dialect %q, want %q", rep.CVRDialect, wantCVR)
+	}
+	if rep.Summary.Rules != len(conformance.Rules()) {
+		t.Errorf("%d rules in the report, want %d", rep.Summary.Rules, len(conformance.Rules()))
+	}
+	if rep.Stopped != "" {
+		t.Errorf("Stopped = %q, want the target answering throughout", rep.Stopped)
 	}
 }
 

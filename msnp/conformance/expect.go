@@ -227,8 +227,8 @@ func (w want) unexpected(r msnp.Reply) string {
 	return "unexpected reply"
 }
 
-// String shows the expectation: "710 5", "VER 1 0; closed", alternatives
-// joined by " or ".
+// String shows the expectation: "710 5", "VER 1 0, close" (the reply, then
+// a close), "close" (a close without a reply), alternatives joined by " | ".
 func (w want) String() string {
 	if w.label != "" {
 		return w.label
@@ -237,7 +237,7 @@ func (w want) String() string {
 	for _, a := range w.alts {
 		parts = append(parts, a.show(w.trid, w.hasTrID))
 	}
-	return strings.Join(parts, " or ")
+	return strings.Join(parts, " | ")
 }
 
 func (a alt) show(trid uint32, hasTrID bool) string {
@@ -249,7 +249,7 @@ func (a alt) show(trid uint32, hasTrID bool) string {
 	switch a.answer {
 	case noReply:
 		if a.closes {
-			return "closed (no reply)"
+			return "close"
 		}
 		return "no reply"
 	case anyReply:
@@ -268,13 +268,14 @@ func (a alt) show(trid uint32, hasTrID bool) string {
 		}
 	}
 	if a.closes {
-		s += "; closed"
+		s += ", close"
 	}
 	return s
 }
 
 // String shows what came back: the reply lines, then "closed", "reset",
-// "silent" (nothing at all) or "open" (no close after the lines).
+// "silent" (nothing at all) or "open" (no close after the lines), joined
+// by ", ".
 func (o observation) String() string {
 	parts := make([]string, 0, len(o.lines)+1)
 	for _, l := range o.lines {
@@ -300,7 +301,7 @@ func (o observation) String() string {
 	case endError:
 		parts = append(parts, fmt.Sprintf("error: %v", o.err))
 	}
-	return strings.Join(parts, "; ")
+	return strings.Join(parts, ", ")
 }
 
 // showLine shows a line as it is when it is printable ASCII, else Go-quoted

@@ -43,7 +43,7 @@ func (r *Report) WriteTable(w io.Writer, verbose bool) error {
 			got = "-"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", res.Rule, cut(sent, sentWidth), cut(res.Expected, expectedWidth),
-			cut(got, gotWidth), res.Verdict)
+			cutGot(got, gotWidth), res.Verdict)
 	}
 	tw.Flush()
 
@@ -98,6 +98,20 @@ func cut(s string, n int) string {
 	}
 	tail := (n - 3) / 3
 	return s[:n-3-tail] + "..." + s[len(s)-tail:]
+}
+
+// cutGot shortens what came back to n bytes, keeping how the connection
+// ended ("closed", "open", ...) when a reply line has to be cut.
+func cutGot(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for _, e := range []string{", closed", ", open", ", reset", stoppedSuffix} {
+		if strings.HasSuffix(s, e) && len(e) <= n-8 {
+			return s[:n-3-len(e)] + "..." + e
+		}
+	}
+	return s[:n-3] + "..."
 }
 
 // WriteRules writes the rule list: ID, severity, whether it is risky, the

@@ -247,7 +247,7 @@ func (r *runner) play(ctx context.Context) {
 				} else {
 					r.report.Stopped = "after " + rule.ID + ": " + why
 					res.Verdict = Fail
-					res.Got += "; then the target stopped answering"
+					res.Got += stoppedSuffix
 					res.Reason = "the target stopped answering after this rule (" + why + ")"
 				}
 			}
@@ -255,6 +255,10 @@ func (r *runner) play(ctx context.Context) {
 		r.add(res)
 	}
 }
+
+// stoppedSuffix ends what came back for a rule after which the target
+// stopped answering.
+const stoppedSuffix = ", then stopped answering"
 
 // judge plays the exchange and gives the verdict. A rule that cannot
 // connect is tried once more, and skipped if it still cannot.
