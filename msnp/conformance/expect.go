@@ -214,7 +214,7 @@ func (w want) unexpected(r msnp.Reply) string {
 	a := w.alts[0]
 	switch {
 	case a.answer == noReply && a.closes:
-		return "answered a line it should drop, then close the connection on"
+		return "answered where it should close the connection without a reply"
 	case a.answer == codeReply && r.Kind == msnp.ReplyCVR:
 		return fmt.Sprintf("served a request the spec refuses with %d", a.code)
 	case a.answer == codeReply && r.Kind == msnp.ReplyError:

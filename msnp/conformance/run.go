@@ -112,7 +112,23 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	r.play(ctx)
-	return r.report, ctx.Err()
+	if r.report.Interrupted {
+		return r.report, ended(ctx)
+	}
+	return r.report, nil
+}
+
+// ended returns why ctx ended, or nil. A deadline that has passed counts
+// even before ctx's timer marks it done: I/O bound by that deadline fails
+// first.
+func ended(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 type runner struct {
@@ -209,7 +225,7 @@ func (r *runner) play(ctx context.Context) {
 	for _, rule := range r.rules {
 		res := Result{Rule: rule.ID, Title: rule.Title, Source: rule.Source, Severity: rule.Severity, Risky: rule.Risky}
 		switch {
-		case ctx.Err() != nil:
+		case ended(ctx) != nil:
 			r.report.Interrupted = true
 			r.skip(res, "interrupted")
 			continue
@@ -234,13 +250,13 @@ func (r *runner) play(ctx context.Context) {
 			}
 		}
 		res = r.judge(ctx, res, x)
-		if ctx.Err() != nil {
+		if ended(ctx) != nil {
 			r.report.Interrupted = true
 			r.skip(res, "interrupted")
 			continue
 		}
 		if rule.Risky || res.Verdict == Skip {
-			if why := r.alive(ctx); why != "" && ctx.Err() == nil {
+			if why := r.alive(ctx); why != "" && ended(ctx) == nil {
 				if res.Verdict == Skip { // could not connect: it died before this rule
 					r.report.Stopped = "before " + rule.ID + ": " + why
 					res.Reason = "target stopped answering"
