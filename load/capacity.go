@@ -2,10 +2,13 @@ package load
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/cvrswarm/cvrswarm/corpus"
 )
 
 // Capacity search defaults, also the defaults of the capacity command's flags.
@@ -356,4 +359,16 @@ func FormatRate(r float64) string {
 		return fmt.Sprintf("%d/s", int64(r))
 	}
 	return fmt.Sprintf("%.1f/s", r)
+}
+
+// WriteCapacityResult writes c as indented JSON to path, atomically.
+func WriteCapacityResult(path string, c *CapacityResult) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	if err := corpus.WriteFileAtomic(path, append(b, '\n')); err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	return nil
 }

@@ -2,7 +2,9 @@ package load
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -243,5 +245,36 @@ func TestCapacityConfigValidate(t *testing.T) {
 				t.Errorf("got %v, want an error naming %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestWriteCapacityResult(t *testing.T) {
+	t.Parallel()
+	path := t.TempDir() + "/c.json"
+	res, err := Capacity(context.Background(), &fakeServer{Knee: 1000}, CapacityConfig{Start: 400, Dwell: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteCapacityResult(path, res); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"capacity_rps", "converged", "bracket", "steps", "settings"} {
+		if _, ok := back[key]; !ok {
+			t.Errorf("JSON lacks %q", key)
+		}
+	}
+	if back["capacity_rps"] != res.CapacityRPS || back["converged"] != true {
+		t.Errorf("got capacity_rps %v converged %v, want %v true", back["capacity_rps"], back["converged"], res.CapacityRPS)
+	}
+	if err := WriteCapacityResult(t.TempDir()+"/no/such/dir.json", res); err == nil {
+		t.Error("got no error writing into a missing directory")
 	}
 }
