@@ -55,11 +55,21 @@ func TestMergeCommand(t *testing.T) {
 
 	var stdout, stderr bytes.Buffer
 	// Flags may follow the files, as in the usage line.
-	if code := run(context.Background(), []string{"merge", a, b, c, "-json", out}, &stdout, &stderr); code != exitOK {
+	html := filepath.Join(dir, "merged.html")
+	if code := run(context.Background(), []string{"merge", a, b, c, "-json", out, "-html", html}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
-	if stderr.Len() != 0 {
-		t.Errorf("stderr: got %q, want nothing", stderr.String())
+	if got, want := stderr.String(), "cvrswarm: wrote "+html+"\n"; got != want {
+		t.Errorf("stderr: got %q, want %q", got, want)
+	}
+	page, err := os.ReadFile(html)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"cvrswarm merge: 127.0.0.1:1863", "merged       3 runs: 1/3, 2/3, 3/3", "<svg"} {
+		if !bytes.Contains(page, []byte(want)) {
+			t.Errorf("the HTML page lacks %q", want)
+		}
 	}
 	m, err := load.ReadResult(out)
 	if err != nil {
@@ -77,11 +87,10 @@ func TestMergeCommand(t *testing.T) {
 		t.Errorf("merged latency: got %+v, want %+v", got, want)
 	}
 	for _, want := range []string{
-		"merged   3 runs: 1/3, 2/3, 3/3",
-		"requests 10  late 0\n",
-		"rate     requested 10.0/s  achieved 10.0/s",
-		"latency           10       1ms  10.007ms  20.015ms", // read off the merged histogram
-		"  ok                   10  100.00%",
+		"merged       3 runs: 1/3, 2/3, 3/3\n",
+		"requests     10  requested 10.0/s  achieved 10.0/s  late 0\n",
+		"response     10  1.00ms  10.01ms  20.02ms", // read off the merged histogram
+		"ok     10  100.00%",
 	} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, stdout.String())
