@@ -33,13 +33,16 @@ func NewHistogram() *hdrhistogram.Histogram {
 // it exactly with the results of other shards: the full histograms, the
 // outcome counts, a per-second series and the settings.
 type Result struct {
-	Version   int       `json:"version"`
-	Target    string    `json:"target"`
-	Embedded  bool      `json:"embedded"` // the target was the in-process reference server
-	Partial   bool      `json:"partial"`  // the run was interrupted
-	Shard     string    `json:"shard,omitempty"`
-	Start     time.Time `json:"start"`
-	DurationS float64   `json:"duration_s"`
+	Version  int    `json:"version"`
+	Target   string `json:"target"`
+	Embedded bool   `json:"embedded"` // the target was the in-process reference server
+	Partial  bool   `json:"partial"`  // the run was interrupted
+	Shard    string `json:"shard,omitempty"`
+	// Merged lists the runs a merged result combines (see [Merge]); it is
+	// empty for the result of a single run.
+	Merged    []MergedRun `json:"merged,omitempty"`
+	Start     time.Time   `json:"start"`
+	DurationS float64     `json:"duration_s"`
 	// Requests counts every request that was due, each exactly once in Outcomes.
 	Requests    int64            `json:"requests"`
 	Rate        Rate             `json:"rate"`

@@ -35,23 +35,33 @@ func ParseRequest(line []byte) (Request, error) {
 	if len(line) < 4 || line[3] != ' ' || !(string(line[:3]) == "CVR" || string(line[:3]) == "CVQ") {
 		return Request{}, syntaxErr(line, "not a CVR or CVQ request")
 	}
-	if i := indexControl(line); i >= 0 {
-		return Request{}, syntaxErr(line, "control byte in request")
-	}
-	s := string(line) // the one allocation: every field is a substring of s
-	var f [paramsFull + 2]string
+	// One pass finds the spaces and rejects control bytes.
+	var cut [paramsFull + 3]int // cut[k] is the index of the space ending field k
 	n := 0
-	start := 0
-	for i := 0; i <= len(s); i++ {
-		if i < len(s) && s[i] != ' ' {
+	for i, c := range line {
+		if c > ' ' && c != 0x7f {
 			continue
 		}
-		if n == len(f) {
+		if c != ' ' {
+			return Request{}, syntaxErr(line, "control byte in request")
+		}
+		if n == len(cut)-1 {
 			return Request{}, syntaxErr(line, "too many parameters")
 		}
-		f[n] = s[start:i]
+		cut[n] = i
 		n++
-		start = i + 1
+	}
+	cut[n] = len(line)
+	n++
+	s := string(line) // the one allocation: every field is a substring of s
+	var f [paramsFull + 2]string
+	if n > len(f) {
+		return Request{}, syntaxErr(line, "too many parameters")
+	}
+	start := 0
+	for k := 0; k < n; k++ {
+		f[k] = s[start:cut[k]]
+		start = cut[k] + 1
 	}
 	if n < 2 {
 		return Request{}, syntaxErr(line, "missing TrID")

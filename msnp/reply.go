@@ -2,7 +2,6 @@ package msnp
 
 import (
 	"strconv"
-	"strings"
 )
 
 // ReplyKind says which of the server's answers a [Reply] holds.
@@ -70,6 +69,10 @@ func (v VERReply) Chosen() Dialect {
 	return ""
 }
 
+// maxReplyFields bounds the fields of a reply line: the command, the TrID
+// and at most 5 parameters for CVR; a VER reply may name up to 30 dialects.
+const maxReplyFields = 32
+
 // ParseReply parses one server line, given without its terminator: a CVR
 // or CVQ reply, a numeric error, or a VER reply. It is lenient where real
 // servers are: runs of spaces separate fields, a trailing space is
@@ -79,7 +82,21 @@ func ParseReply(line []byte) (Reply, error) {
 	if i := indexControl(line); i >= 0 {
 		return Reply{}, syntaxErr(line, "control byte in reply")
 	}
-	f := strings.Fields(string(line))
+	s := string(line) // the one allocation: every field is a substring of s
+	var fields [maxReplyFields]string
+	f := fields[:0]
+	for start, i := 0, 0; i <= len(s); i++ {
+		if i < len(s) && s[i] != ' ' {
+			continue
+		}
+		if i > start {
+			if len(f) == len(fields) {
+				return Reply{}, syntaxErr(line, "reply has too many parameters")
+			}
+			f = append(f, s[start:i])
+		}
+		start = i + 1
+	}
 	if len(f) < 2 {
 		return Reply{}, syntaxErr(line, "reply without a TrID")
 	}

@@ -98,8 +98,9 @@ type ClientVersion struct {
 func ParseClientVersion(s string) (ClientVersion, error) {
 	var cv ClientVersion
 	var digits [4]int
-	for i, part := range strings.Split(s, ".") {
-		if i >= len(cv.Parts) {
+	for part, rest, more := "", s, true; more; {
+		part, rest, more = strings.Cut(rest, ".")
+		if cv.N == len(cv.Parts) {
 			return ClientVersion{}, fmt.Errorf("msnp: client version %q: more than 4 parts", s)
 		}
 		if part == "" || len(part) > 5 {
@@ -112,8 +113,8 @@ func ParseClientVersion(s string) (ClientVersion, error) {
 			}
 			n = n*10 + int(part[j]-'0')
 		}
-		cv.Parts[i], digits[i] = n, len(part)
-		cv.N = i + 1
+		cv.Parts[cv.N], digits[cv.N] = n, len(part)
+		cv.N++
 	}
 	if cv.N < 2 {
 		return ClientVersion{}, fmt.Errorf("msnp: client version %q: want at least major.minor", s)

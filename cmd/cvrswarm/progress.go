@@ -86,7 +86,7 @@ func plainLoop(ctx context.Context, w io.Writer, label string, every time.Durati
 }
 
 func barLoop(ctx context.Context, w io.Writer, cfg progressConfig, src progressSource) {
-	p := mpb.New(mpb.WithOutput(w), mpb.WithWidth(32), mpb.WithRefreshRate(150*time.Millisecond))
+	p := mpb.New(mpb.WithOutput(w), mpb.WithAutoRefresh(), mpb.WithWidth(32), mpb.WithRefreshRate(150*time.Millisecond))
 	_, total, _ := src()
 	var (
 		mu     sync.Mutex

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -98,16 +99,26 @@ func init() {
 // command's summary, example and flags to stdout.
 func flagSet(name string, stdout io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	help := &flagHelp{stdout: stdout}
+	fs.SetOutput(help)
+	// The flag package calls Usage on -h and on every bad flag; the text is
+	// kept aside and printed by parseFlags for -h only, so that a bad flag
+	// gets its one line.
 	fs.Usage = func() {
 		c := commands[name]
-		fmt.Fprintf(stdout, "cvrswarm %s: %s\n\nExample:\n  %s\n\nFlags:\n", name, c.summary, c.example)
-		fs.SetOutput(stdout)
+		fmt.Fprintf(fs.Output(), "cvrswarm %s: %s\n\nExample:\n  %s\n\nFlags:\n", name, c.summary, c.example)
 		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
 	}
 	return fs
 }
+
+// flagHelp collects what a flag set writes, for parseFlags to print on -h.
+type flagHelp struct {
+	buf    bytes.Buffer
+	stdout io.Writer
+}
+
+func (h *flagHelp) Write(p []byte) (int, error) { return h.buf.Write(p) }
 
 // parseFlags parses args. It returns done=true with the exit status when
 // the command should stop: after -h (0), or on a bad flag (2, reported in
@@ -118,6 +129,9 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (done bool, s
 	case err == nil:
 		return false, exitOK
 	case errors.Is(err, flag.ErrHelp):
+		if h, ok := fs.Output().(*flagHelp); ok {
+			h.stdout.Write(h.buf.Bytes())
+		}
 		return true, exitOK
 	}
 	return true, usageError(stderr, fs.Name(), err.Error())

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runMain runs the command line in-process and returns its exit status,
+// stdout and stderr.
+func runMain(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	status := run(ctx, args, &stdout, &stderr)
+	return status, stdout.String(), stderr.String()
+}
+
+func TestRunDispatch(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		status     int
+		stdout     string
+		stderr     string
+		stderrLine bool // stderr is exactly one line
+	}{
+		{name: "no command", args: nil, status: exitUsage, stderr: "Usage: cvrswarm <command>"},
+		{name: "help", args: []string{"help"}, status: exitOK, stdout: "Commands:"},
+		{name: "-h", args: []string{"-h"}, status: exitOK, stdout: "Commands:"},
+		{name: "unknown command", args: []string{"nope"}, status: exitUsage, stderr: `unknown command "nope"`, stderrLine: true},
+		{name: "help for a command", args: []string{"help", "version"}, status: exitOK, stdout: "Example:\n  cvrswarm version"},
+		{name: "help for an unknown command", args: []string{"help", "nope"}, status: exitUsage, stderr: `unknown command "nope"`, stderrLine: true},
+		{name: "version", args: []string{"version"}, status: exitOK, stdout: "dialects MSNP2 to MSNP23 and CVR0"},
+		{name: "bad flag", args: []string{"version", "-x"}, status: exitUsage, stderr: "flag provided but not defined: -x", stderrLine: true},
+		{name: "stray argument", args: []string{"version", "extra"}, status: exitUsage, stderr: `unexpected argument "extra"`, stderrLine: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, stdout, stderr := runMain(t, tt.args...)
+			if status != tt.status {
+				t.Errorf("exit status %d, want %d (stderr %q)", status, tt.status, stderr)
+			}
+			if !strings.Contains(stdout, tt.stdout) {
+				t.Errorf("stdout %q does not contain %q", stdout, tt.stdout)
+			}
+			if !strings.Contains(stderr, tt.stderr) {
+				t.Errorf("stderr %q does not contain %q", stderr, tt.stderr)
+			}
+			if tt.stderrLine && strings.Count(stderr, "\n") != 1 {
+				t.Errorf("stderr %q is not one line", stderr)
+			}
+		})
+	}
+}
+
+// TestUsageListsEveryCommand checks the usage text names every registered
+// command with a real example.
+func TestUsageListsEveryCommand(t *testing.T) {
+	_, stdout, _ := runMain(t, "help")
+	for name, c := range commands {
+		if !strings.Contains(stdout, "  "+name+" ") {
+			t.Errorf("usage does not list %s", name)
+		}
+		if !strings.HasPrefix(c.example, "cvrswarm "+name) && !(name == "help" && strings.HasPrefix(c.example, "cvrswarm help")) {
+			t.Errorf("%s: example %q does not run the command", name, c.example)
+		}
+		if !strings.Contains(stdout, c.example) {
+			t.Errorf("usage lacks the example for %s", name)
+		}
+	}
+}
+
+func TestPlainProgressLines(t *testing.T) {
+	var out bytes.Buffer
+	var done int64
+	stop := startProgress(context.Background(), &out, progressConfig{Label: "load", Every: 10 * time.Millisecond},
+		func() (int64, int64, string) { done++; return done, 100, "ok 7" })
+	time.Sleep(50 * time.Millisecond)
+	stop()
+	stop() // a second stop is harmless
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("got %d progress lines, want at least 2: %q", len(lines), out.String())
+	}
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "load ") || !strings.Contains(l, "/100  ok 7") {
+			t.Errorf("progress line %q, want \"load <elapsed>: n/100  ok 7\"", l)
+		}
+	}
+	out.Reset()
+	stop = startProgress(context.Background(), &out, progressConfig{Label: "load", Quiet: true},
+		func() (int64, int64, string) { return 1, 1, "" })
+	stop()
+	if out.Len() != 0 {
+		t.Errorf("-quiet printed %q", out.String())
+	}
+}
+
+func TestBarProgressDrawsStatus(t *testing.T) {
+	var out bytes.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		barLoop(ctx, &out, progressConfig{Label: "fuzz"}, func() (int64, int64, string) { return 5, 10, "findings 0" })
+	}()
+	time.Sleep(400 * time.Millisecond)
+	cancel()
+	<-finished
+	if s := out.String(); !strings.Contains(s, "fuzz") || !strings.Contains(s, "findings 0") {
+		t.Errorf("bar output %q lacks the label or the status", s)
+	}
+}

@@ -1,0 +1,166 @@
+package msnp
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+type readResult struct {
+	line string
+	err  error
+}
+
+// readAll reads until an error other than ErrBareLF, at most limit lines.
+func readAll(r *Reader, limit int) []readResult {
+	var out []readResult
+	for i := 0; i < limit; i++ {
+		line, err := r.ReadLine()
+		out = append(out, readResult{string(line), err})
+		if err != nil && !errors.Is(err, ErrBareLF) {
+			return out
+		}
+	}
+	return out
+}
+
+func TestReader(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		input string
+		max   int
+		want  []readResult
+	}{
+		{"two lines", "VER 1 MSNP8\r\nCVR 2 x\r\n", 0,
+			[]readResult{{"VER 1 MSNP8", nil}, {"CVR 2 x", nil}, {"", io.EOF}}},
+		{"empty line", "\r\n", 0, []readResult{{"", nil}, {"", io.EOF}}},
+		{"bare LF", "VER 1 MSNP8\nCVR 2\r\n", 0,
+			[]readResult{{"VER 1 MSNP8", ErrBareLF}, {"CVR 2", nil}, {"", io.EOF}}},
+		{"bare CR is part of the line", "A\rB\r\n", 0, []readResult{{"A\rB", nil}, {"", io.EOF}}},
+		{"no terminator at the end", "VER 1 MSNP8", 0, []readResult{{"", io.ErrUnexpectedEOF}}},
+		{"exactly the maximum", "12345678\r\n", 8, []readResult{{"12345678", nil}, {"", io.EOF}}},
+		{"one byte over", "123456789\r\n", 8, []readResult{{"", ErrLineTooLong}}},
+		{"over the maximum without LF", strings.Repeat("x", 100), 8, []readResult{{"", ErrLineTooLong}}},
+		{"bare LF one over", "123456789\n", 8, []readResult{{"", ErrLineTooLong}}},
+		{"lines before a long one", "ab\r\n" + strings.Repeat("x", 20) + "\r\n", 8,
+			[]readResult{{"ab", nil}, {"", ErrLineTooLong}}},
+		{"many short lines through a small buffer", strings.Repeat("abcde\r\n", 5), 6,
+			[]readResult{{"abcde", nil}, {"abcde", nil}, {"abcde", nil}, {"abcde", nil}, {"abcde", nil}, {"", io.EOF}}},
+	}
+	for _, tt := range tests {
+		for _, mode := range []string{"whole", "one byte at a time", "half"} {
+			t.Run(tt.name+"/"+mode, func(t *testing.T) {
+				var src io.Reader = strings.NewReader(tt.input)
+				switch mode {
+				case "one byte at a time":
+					src = iotest.OneByteReader(src)
+				case "half":
+					src = iotest.HalfReader(src)
+				}
+				got := readAll(NewReader(src, tt.max), 100)
+				if len(got) != len(tt.want) {
+					t.Fatalf("got %v, want %v", got, tt.want)
+				}
+				for i := range got {
+					if got[i].line != tt.want[i].line || !errors.Is(got[i].err, tt.want[i].err) {
+						t.Errorf("line %d: got %q, %v, want %q, %v", i, got[i].line, got[i].err, tt.want[i].line, tt.want[i].err)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestReaderErrorsAreSticky(t *testing.T) {
+	t.Parallel()
+	r := NewReader(strings.NewReader(strings.Repeat("x", 50)+"\r\nok\r\n"), 8)
+	for i := 0; i < 3; i++ {
+		if _, err := r.ReadLine(); !errors.Is(err, ErrLineTooLong) {
+			t.Fatalf("call %d: error = %v, want ErrLineTooLong", i, err)
+		}
+	}
+	r = NewReader(iotest.ErrReader(io.ErrClosedPipe), 0)
+	for i := 0; i < 2; i++ {
+		if _, err := r.ReadLine(); !errors.Is(err, io.ErrClosedPipe) {
+			t.Fatalf("call %d: error = %v, want the read error", i, err)
+		}
+	}
+}
+
+// TestReaderBoundsItsBuffer feeds an endless line and checks the reader
+// stops after reading at most its buffer's worth.
+func TestReaderBoundsItsBuffer(t *testing.T) {
+	t.Parallel()
+	src := &countingReader{}
+	r := NewReader(src, 64)
+	if _, err := r.ReadLine(); !errors.Is(err, ErrLineTooLong) {
+		t.Fatalf("error = %v, want ErrLineTooLong", err)
+	}
+	if src.n > 66 {
+		t.Errorf("read %d bytes of an endless line, want at most 66", src.n)
+	}
+	if r.MaxLineLength() != 64 {
+		t.Errorf("MaxLineLength() = %d, want 64", r.MaxLineLength())
+	}
+}
+
+type countingReader struct{ n int }
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'x'
+	}
+	c.n += len(p)
+	return len(p), nil
+}
+
+// FuzzReader compares the Reader with a trivially correct splitter.
+func FuzzReader(f *testing.F) {
+	f.Add([]byte("VER 1 MSNP8 CVR0\r\nCVR 2 0x0409 winnt 5.1 i386 MSNMSGR 6.0.0602 MSMSGS a@b.c\r\n"), uint8(16))
+	f.Add([]byte("a\nb\r\n\r\n\rc"), uint8(1))
+	f.Add([]byte("0123456789\r\n"), uint8(10))
+	f.Fuzz(func(t *testing.T, input []byte, max uint8) {
+		maxLine := int(max%32) + 1
+		var want []readResult
+		rest := input
+		for {
+			i := bytes.IndexByte(rest, '\n')
+			if i < 0 {
+				switch {
+				case len(rest) > maxLine+1:
+					want = append(want, readResult{"", ErrLineTooLong})
+				case len(rest) == 0:
+					want = append(want, readResult{"", io.EOF})
+				default:
+					want = append(want, readResult{"", io.ErrUnexpectedEOF})
+				}
+				break
+			}
+			line, err := rest[:i], error(nil)
+			if len(line) > 0 && line[len(line)-1] == '\r' {
+				line = line[:len(line)-1]
+			} else {
+				err = ErrBareLF
+			}
+			if len(line) > maxLine {
+				want = append(want, readResult{"", ErrLineTooLong})
+				break
+			}
+			want = append(want, readResult{string(line), err})
+			rest = rest[i+1:]
+		}
+		got := readAll(NewReader(iotest.HalfReader(bytes.NewReader(input)), maxLine), len(input)+2)
+		if len(got) != len(want) {
+			t.Fatalf("max %d: got %v, want %v", maxLine, got, want)
+		}
+		for i := range got {
+			if got[i].line != want[i].line || !errors.Is(got[i].err, want[i].err) {
+				t.Fatalf("max %d, line %d: got %q, %v, want %q, %v", maxLine, i, got[i].line, got[i].err, want[i].line, want[i].err)
+			}
+		}
+	})
+}

@@ -1,0 +1,210 @@
+package refserver
+
+import (
+	"context"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/cvrswarm/cvrswarm/msnp"
+)
+
+// conn is the state of one served connection.
+type conn struct {
+	s      *Server
+	nc     net.Conn
+	ctx    context.Context
+	cancel context.CancelFunc
+	stop   func() bool // stops closing nc when ctx ends
+	lines  *msnp.Reader
+
+	out  []byte // replies not yet written
+	werr error  // the first write error
+
+	negotiated bool
+	version    msnp.Version // the negotiated dialect's rules
+	accepts    bool         // the role takes the dialect's CVR (or CVQ)
+	dialect    [1]msnp.Dialect
+	timer      *time.Timer // the ServiceTime wait, reused
+}
+
+func newConn(s *Server, ctx context.Context, nc net.Conn) *conn {
+	ctx, cancel := context.WithCancel(ctx)
+	c := &conn{s: s, nc: nc, ctx: ctx, cancel: cancel, out: make([]byte, 0, 1024)}
+	c.stop = context.AfterFunc(ctx, func() { nc.Close() })
+	c.lines = msnp.NewReader(c, s.maxLine)
+	return c
+}
+
+func (c *conn) close() {
+	c.stop()
+	c.cancel()
+	c.nc.Close()
+}
+
+// serve reads and answers lines until a rule, the peer or the context
+// ends the connection. Pending replies are written before it returns.
+func (c *conn) serve() {
+	for {
+		line, err := c.lines.ReadLine()
+		if err != nil && !errors.Is(err, msnp.ErrBareLF) {
+			break
+		}
+		if !c.handle(line) {
+			break
+		}
+	}
+	c.flush()
+}
+
+// Read feeds the line reader. It is called only when no complete line is
+// buffered, so it first writes the replies to the lines read so far: the
+// replies to pipelined requests go out together, and nothing waits in the
+// buffer while the server waits for input.
+func (c *conn) Read(p []byte) (int, error) {
+	var deadline time.Time
+	if c.s.idle > 0 {
+		deadline = time.Now().Add(c.s.idle)
+	}
+	if len(c.out) > 0 {
+		if err := c.write(deadline); err != nil {
+			return 0, err
+		}
+		if c.s.idle > 0 {
+			// write set both deadlines
+			return c.nc.Read(p)
+		}
+	}
+	if c.s.idle > 0 {
+		if err := c.nc.SetReadDeadline(deadline); err != nil {
+			return 0, err
+		}
+	}
+	return c.nc.Read(p)
+}
+
+// flush writes the pending replies.
+func (c *conn) flush() error {
+	if len(c.out) == 0 {
+		return c.werr
+	}
+	var deadline time.Time
+	if c.s.idle > 0 {
+		deadline = time.Now().Add(c.s.idle)
+	}
+	return c.write(deadline)
+}
+
+// write writes the pending replies, with deadline (if not zero) as the
+// read and write deadline.
+func (c *conn) write(deadline time.Time) error {
+	if c.werr != nil {
+		return c.werr
+	}
+	if !deadline.IsZero() {
+		if err := c.nc.SetDeadline(deadline); err != nil {
+			c.werr = err
+			return err
+		}
+	}
+	_, err := c.nc.Write(c.out)
+	c.out = c.out[:0]
+	c.werr = err
+	return err
+}
+
+// handle answers one line and reports whether the connection stays open.
+func (c *conn) handle(line []byte) bool {
+	switch msnp.Verb(line) {
+	case "VER":
+		return c.ver(line)
+	case "CVR", "CVQ":
+		if !c.negotiated || !c.accepts {
+			return false // out of context: CVR before VER, or one the role does not take
+		}
+		return c.cvr(line)
+	}
+	return false // any other command is out of context
+}
+
+func (c *conn) ver(line []byte) bool {
+	if c.negotiated {
+		if trid, ok := msnp.PeekTrID(line); ok {
+			c.reply(msnp.Reply{Kind: msnp.ReplyError, Code: msnp.CodeNotExpected, TrID: trid})
+		}
+		return false
+	}
+	req, err := msnp.ParseVER(line)
+	if err != nil {
+		return false
+	}
+	chosen := msnp.Negotiate(req.Dialects, c.s.dialects)
+	if chosen == "" {
+		c.dialect[0] = "0"
+		c.reply(msnp.Reply{Kind: msnp.ReplyVER, TrID: req.TrID, VER: msnp.VERReply{Dialects: c.dialect[:]}})
+		return false
+	}
+	v, err := msnp.Lookup(chosen)
+	if err != nil { // Negotiate picks only dialects Lookup knows
+		return false
+	}
+	c.negotiated, c.version, c.accepts = true, v, v.AcceptsCVR(c.s.role)
+	c.dialect[0] = chosen
+	c.reply(msnp.Reply{Kind: msnp.ReplyVER, TrID: req.TrID, VER: msnp.VERReply{Dialects: c.dialect[:]}})
+	return true
+}
+
+func (c *conn) cvr(line []byte) bool {
+	req, err := msnp.ParseRequest(line)
+	if err != nil {
+		if trid, ok := msnp.PeekTrID(line); ok {
+			c.reply(msnp.Reply{Kind: msnp.ReplyError, Code: msnp.CodeMalformedCVR, TrID: trid})
+		}
+		return false
+	}
+	if !c.serviceWait() {
+		return false
+	}
+	code, _ := msnp.CheckRequest(req, c.version)
+	if code != 0 {
+		c.reply(msnp.Reply{Kind: msnp.ReplyError, Code: code, TrID: req.TrID})
+		return code != msnp.CodeMalformedCVR
+	}
+	r := c.s.reply
+	r.Command, r.TrID = req.Command, req.TrID
+	c.out = r.Append(c.out)
+	return req.Command == "CVR" // the session ends after a CVQ reply
+}
+
+func (c *conn) reply(r msnp.Reply) { c.out = r.Append(c.out) }
+
+// serviceWait holds one of the server's workers for its ServiceTime. It
+// first writes the replies already made, so that they do not wait too.
+// It reports false when the connection must close.
+func (c *conn) serviceWait() bool {
+	d := c.s.serviceTime
+	if d <= 0 {
+		return true
+	}
+	if c.flush() != nil {
+		return false
+	}
+	select {
+	case c.s.slots <- struct{}{}:
+	case <-c.ctx.Done():
+		return false
+	}
+	defer func() { <-c.s.slots }()
+	if c.timer == nil {
+		c.timer = time.NewTimer(d)
+	} else {
+		c.timer.Reset(d)
+	}
+	select {
+	case <-c.timer.C:
+		return true
+	case <-c.ctx.Done():
+		c.timer.Stop()
+		return false
+	}
+}
