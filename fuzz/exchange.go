@@ -59,6 +59,7 @@ type phase struct {
 	Sent     bool
 	First    []byte // the first line sent, terminator included
 	Lines    int    // complete lines sent (LF-terminated)
+	Unread   int    // bytes of this write, with the start of a line left from the last one
 	Requests []string
 	TrIDs    []int64 // the TrID of each request line, -1 where it has none
 	Replies  []replyLine
@@ -125,8 +126,13 @@ type conn struct {
 	ver     []byte // the VER bytes it opened with
 	dialect msnp.Dialect
 	gen     uint64 // the target's generation when it was dialled
-	out     []byte
+	pending   []byte // the start of a line sent without its end
+	truncated int    // how much of that line is not kept
 }
+
+// maxPending is how much of an unterminated line is kept: enough for
+// its command and TrID.
+const maxPending = 256
 
 func (c *conn) close() {
 	if c != nil && c.c != nil {
@@ -231,13 +237,22 @@ func (x *exchanger) runCVR(ctx context.Context, c *conn, cvr []byte, obs *observ
 // ignores a line is told apart from one that is stuck.
 func (x *exchanger) run(ctx context.Context, c *conn, data, probe []byte, p *phase) {
 	p.Sent = true
-	p.First = firstLine(data)
-	p.Lines = bytes.Count(data, []byte("\n"))
+	// A line left unterminated by the previous write goes on in this one.
+	stream, truncated := data, c.truncated
+	if len(c.pending) > 0 {
+		stream = append(append([]byte(nil), c.pending...), data...)
+	}
+	c.truncated = 0
+	p.First = firstLine(stream)
+	p.Lines = bytes.Count(stream, []byte("\n"))
 	p.Requests, p.TrIDs = p.Requests[:0], p.TrIDs[:0]
-	for rest := data; len(rest) > 0; {
+	c.pending = c.pending[:0]
+	for rest := stream; len(rest) > 0; {
 		line := firstLine(rest)
 		rest = rest[len(line):]
 		if line[len(line)-1] != '\n' {
+			c.pending = append(c.pending, line[:min(len(line), maxPending)]...)
+			c.truncated += len(line) - len(c.pending)
 			break
 		}
 		p.Requests = append(p.Requests, msnp.Verb(line))
@@ -255,6 +270,7 @@ func (x *exchanger) run(ctx context.Context, c *conn, data, probe []byte, p *pha
 	c.c.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { c.c.SetDeadline(longAgo) })
 	defer stop()
+	p.Unread = len(stream) + truncated
 	if _, err := c.c.Write(data); err != nil {
 		p.End = classify(err)
 		return

@@ -244,6 +244,10 @@ func (o *Oracle) Examine(ctx context.Context, c corpus.Case) (Verdict, error) {
 // the rest of a line that does not.
 func endsLine(b []byte) bool { return len(b) == 0 || b[len(b)-1] == '\n' }
 
+// resetMaxUnread is the most unanswered input a reset is judged after:
+// servers read at least this much at a time (some read 1024-byte chunks).
+const resetMaxUnread = 1024
+
 // suspicion is what the oracle cannot decide from the replies alone.
 type suspicion uint8
 
@@ -280,7 +284,14 @@ func (o *Oracle) judge(obs *observation) (Verdict, suspicion) {
 		if !p.answered() {
 			switch p.End {
 			case endReset:
-				sus = max(sus, suspectReset)
+				// A server that closes with input unread makes its kernel
+				// reset the connection: after a long input that is
+				// bounding memory, not a defect.
+				if p.Unread <= resetMaxUnread {
+					sus = max(sus, suspectReset)
+				} else {
+					sus = max(sus, suspectClosed)
+				}
 			case endTimeout:
 				if p.Probe != probeAnswered {
 					sus = max(sus, suspectHang)
@@ -383,8 +394,11 @@ func (o *Oracle) deviation(obs *observation) Verdict {
 // line with (0 for a CVR reply), or -1 when the rules do not say.
 func (o *Oracle) expected(obs *observation, v msnp.Version) int {
 	line := obs.CVR.First
-	if !bytes.HasSuffix(line, []byte("\r\n")) {
-		return -1 // bare LF: whether to accept it is the server's choice
+	if !bytes.HasSuffix(line, []byte("\r\n")) || len(line) > msnp.DefaultMaxLineLength {
+		return -1 // a bare LF or a line limit: the server's choice
+	}
+	if _, ok := msnp.PeekTrID(line[:len(line)-2]); !ok {
+		return -1 // no TrID to answer with: closing is all a server can do
 	}
 	req, err := msnp.ParseRequest(line[:len(line)-2])
 	if err != nil {
