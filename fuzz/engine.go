@@ -78,7 +78,8 @@ type Config struct {
 	// take to come back; 0 means DefaultRecoverWait.
 	RecoverWait time.Duration
 
-	onCase func(Case) // test hook: every generated case, from its worker
+	onCase    func(Case)    // test hook: every generated case, from its worker
+	onFinding func(Finding) // test hook: every new finding, once recorded
 }
 
 // Point is one second of a run: the cases done and the distinct findings
@@ -704,6 +705,9 @@ func (f *Fuzzer) record(ctx context.Context, c Case, v Verdict, reproduced bool)
 	}
 	f.findings[v.Signature] = fd
 	f.order = append(f.order, v.Signature)
+	if f.cfg.onFinding != nil {
+		f.cfg.onFinding(*fd)
+	}
 }
 
 // replayPrefix is the replay command without the record: the configured

@@ -110,22 +110,28 @@ func (o *observation) key() string {
 		if p.Extra > 0 {
 			b.WriteString(",+")
 		}
-		if p.Probe != probeNone {
-			b.WriteString(",probe")
+		if p.Probe == probeAnswered && !p.answered() {
+			b.WriteString(",silent")
+		}
+		// Whether a close comes as a FIN or a reset depends on timing:
+		// the key must not.
+		end := p.End
+		if end == endReset {
+			end = endEOF
 		}
 		b.WriteByte(':')
-		b.WriteString(p.End.String())
+		b.WriteString(end.String())
 	}
 	return b.String()
 }
 
 // conn is one connection to the target with its line reader.
 type conn struct {
-	c       net.Conn
-	rd      *msnp.Reader
-	ver     []byte // the VER bytes it opened with
-	dialect msnp.Dialect
-	gen     uint64 // the target's generation when it was dialled
+	c         net.Conn
+	rd        *msnp.Reader
+	ver       []byte // the VER bytes it opened with
+	dialect   msnp.Dialect
+	gen       uint64 // the target's generation when it was dialled
 	pending   []byte // the start of a line sent without its end
 	truncated int    // how much of that line is not kept
 }
