@@ -102,7 +102,13 @@ func (o *observation) key() string {
 		}
 		b.WriteByte('|')
 		for i, r := range p.Replies {
-			if i > 0 {
+			switch {
+			case i > 0 && r.Class == p.Replies[i-1].Class:
+				if i == 1 || p.Replies[i-2].Class != r.Class {
+					b.WriteByte('+') // a run of one class counts once
+				}
+				continue
+			case i > 0:
 				b.WriteByte(',')
 			}
 			b.WriteString(r.Class)

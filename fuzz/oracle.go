@@ -276,9 +276,13 @@ func (o *Oracle) judge(obs *observation) (Verdict, suspicion) {
 			continue
 		}
 		verb := pendingVerb(p)
-		if p.End == endTooLong || p.Bytes > limit {
+		switch {
+		case p.End == endTooLong:
 			v = v.worse(verdict(KindAmplification, "reply over "+strconv.Itoa(limit)+" bytes to "+lastVerb(p),
-				fmt.Sprintf("a %s line drew %d reply bytes or more (limit %d)", lastVerb(p), p.Bytes, limit)))
+				fmt.Sprintf("a reply line to a %s line is longer than %d bytes", lastVerb(p), limit)))
+		case p.Bytes > limit*max(1, p.Lines):
+			v = v.worse(verdict(KindAmplification, "reply over "+strconv.Itoa(limit)+" bytes to "+lastVerb(p),
+				fmt.Sprintf("%d request lines, the last a %s, drew %d reply bytes (limit %d a line)", p.Lines, lastVerb(p), p.Bytes, limit)))
 		}
 		v = v.worse(judgeReplies(p))
 		if !p.answered() {
