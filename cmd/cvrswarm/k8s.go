@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cvrswarm/cvrswarm/load"
 	"github.com/cvrswarm/cvrswarm/load/k8s"
 )
 
@@ -44,6 +45,7 @@ func runK8s(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Memory, "memory", "", "each pod's memory request and limit, e.g. 1Gi (default: none)")
 	fs.StringVar(&format, "o", "yaml", "output `format`: yaml or json (a v1 List)")
 	fs.BoolVar(&merge, "merge", false, "print the Job that merges the shards' results instead (apply it once the shards' Job completes)")
+	fs.StringVar(&cfg.SLO, "slo", "", "with -merge: objectives the merged result must meet, e.g. 'p99<20ms,errors<1%' (a breach fails the merge Job)")
 
 	own, loadArgs, err := k8sSplit(fs, args)
 	if err != nil {
@@ -61,11 +63,19 @@ func runK8s(_ context.Context, args []string, stdout, stderr io.Writer) int {
 
 	var m *k8s.Manifest
 	if merge {
+		if cfg.SLO != "" {
+			if _, err := load.ParseSLO(cfg.SLO); err != nil {
+				return usageError(stderr, "k8s", "-slo: "+err.Error())
+			}
+		}
 		if len(loadArgs) > 0 {
 			return usageError(stderr, "k8s", fmt.Sprintf("-merge takes no load flags, got %q", loadArgs[0]))
 		}
 		m, err = k8s.MergeJob(cfg)
 	} else {
+		if cfg.SLO != "" {
+			return usageError(stderr, "k8s", "-slo is judged on the merged result, not per shard: give it with -merge")
+		}
 		if msg := k8sCheckLoadArgs(loadArgs); msg != "" {
 			return usageError(stderr, "k8s", msg)
 		}
@@ -137,11 +147,8 @@ func k8sCheckLoadArgs(args []string) string {
 			has[name] = true
 		}
 	}
-	switch {
-	case !has["target"]:
+	if !has["target"] {
 		return "give the load flag -target HOST:PORT: without it every pod would load its own embedded server"
-	case has["slo"]:
-		return "-slo is judged per shard, and a breach would fail the Job and stop the other shards: judge the merged result"
 	}
 	return ""
 }
