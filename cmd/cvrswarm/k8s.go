@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/cvrswarm/cvrswarm/load/k8s"
+)
+
+func init() {
+	register(&command{
+		name: "k8s", order: 70, summary: "print a Kubernetes Indexed Job that runs a load as shards started together",
+		example: "cvrswarm k8s -shards 4 -target msnp.example.net:1863 -rate 20000/s -duration 5m > cvrswarm-job.yaml",
+		run:     runK8s,
+	})
+}
+
+// k8sNow is the clock -start-in counts from.
+var k8sNow = time.Now
+
+func runK8s(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	var (
+		cfg     k8s.Config
+		startIn time.Duration
+		startAt string
+		format  string
+		merge   bool
+	)
+	fs := flagSet("k8s", stdout)
+	fs.IntVar(&cfg.Shards, "shards", 0, "how many pods share the load (required)")
+	fs.StringVar(&cfg.Name, "name", k8s.DefaultName, "the Job's `name`, and the prefix of the claim's and the merge Job's")
+	fs.StringVar(&cfg.Namespace, "namespace", "", "the `namespace` (default: kubectl's current one)")
+	fs.StringVar(&cfg.Image, "image", k8s.DefaultImage, "an `image` with cvrswarm on its PATH, built e.g. with 'ko build ./cmd/cvrswarm'")
+	fs.DurationVar(&startIn, "start-in", k8s.DefaultStartIn, "start the shards this long from now: time to apply the manifest and schedule the pods")
+	fs.StringVar(&startAt, "start-at", "", "start the shards at this RFC 3339 `time` instead of -start-in from now")
+	fs.StringVar(&cfg.ResultsClaim, "results-pvc", "", "an existing ReadWriteMany PersistentVolumeClaim for the result files (default: create NAME-results)")
+	fs.StringVar(&cfg.ResultsSize, "results-size", k8s.DefaultResultsSize, "the `size` of the claim created for the results")
+	fs.StringVar(&cfg.StorageClass, "storage-class", "", "the storage `class` of the claim created (default: the cluster's default; it must offer ReadWriteMany)")
+	fs.StringVar(&cfg.CPU, "cpu", "", "each pod's CPU request and limit, e.g. 2 or 1500m (default: none)")
+	fs.StringVar(&cfg.Memory, "memory", "", "each pod's memory request and limit, e.g. 1Gi (default: none)")
+	fs.StringVar(&format, "o", "yaml", "output `format`: yaml or json (a v1 List)")
+	fs.BoolVar(&merge, "merge", false, "print the Job that merges the shards' results instead (apply it once the shards' Job completes)")
+
+	own, loadArgs, err := k8sSplit(fs, args)
+	if err != nil {
+		return usageError(stderr, "k8s", err.Error())
+	}
+	if done, status := parseFlags(fs, own, stderr); done {
+		return status
+	}
+	if format != "yaml" && format != "json" {
+		return usageError(stderr, "k8s", fmt.Sprintf("-o %q: want yaml or json", format))
+	}
+	if cfg.Shards < 1 {
+		return usageError(stderr, "k8s", "give -shards N, the number of pods, at least 1")
+	}
+
+	var m *k8s.Manifest
+	if merge {
+		if len(loadArgs) > 0 {
+			return usageError(stderr, "k8s", fmt.Sprintf("-merge takes no load flags, got %q", loadArgs[0]))
+		}
+		m, err = k8s.MergeJob(cfg)
+	} else {
+		if msg := k8sCheckLoadArgs(loadArgs); msg != "" {
+			return usageError(stderr, "k8s", msg)
+		}
+		if cfg.StartAt, err = k8sStart(startAt, startIn); err != nil {
+			return usageError(stderr, "k8s", err.Error())
+		}
+		cfg.LoadArgs = loadArgs
+		m, err = k8s.ShardJob(cfg)
+	}
+	if err != nil {
+		return usageError(stderr, "k8s", err.Error())
+	}
+	out, err := m.YAML()
+	if format == "json" {
+		out, err = m.JSON()
+	}
+	if err != nil {
+		return failure(stderr, "k8s", err)
+	}
+	if _, err := stdout.Write(out); err != nil {
+		return failure(stderr, "k8s", err)
+	}
+	return exitOK
+}
+
+// k8sSplit separates the k8s command's own flags from the load flags
+// passed through to the pods. A flag k8s defines is its own; any other is
+// a load flag, with the next argument as its value unless that is a flag
+// or the value was given with "=". Everything after "--" is a load flag.
+func k8sSplit(fs *flag.FlagSet, args []string) (own, loadArgs []string, err error) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return own, append(loadArgs, args[i+1:]...), nil
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			return nil, nil, fmt.Errorf("unexpected argument %q: give load flags, not arguments", a)
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if f := fs.Lookup(name); f != nil || name == "h" || name == "help" {
+			own = append(own, a)
+			if f != nil && !hasValue && !k8sIsBool(f) && i+1 < len(args) {
+				i++
+				own = append(own, args[i])
+			}
+			continue
+		}
+		takesNext := !hasValue && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-")
+		loadArgs = append(loadArgs, a)
+		if takesNext {
+			i++
+			loadArgs = append(loadArgs, args[i])
+		}
+	}
+	return own, loadArgs, nil
+}
+
+func k8sIsBool(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+// k8sCheckLoadArgs refuses load flags that make no sense on a cluster.
+func k8sCheckLoadArgs(args []string) string {
+	has := map[string]bool{}
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") {
+			name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+			has[name] = true
+		}
+	}
+	switch {
+	case !has["target"]:
+		return "give the load flag -target HOST:PORT: without it every pod would load its own embedded server"
+	case has["slo"]:
+		return "-slo is judged per shard, and a breach would fail the Job and stop the other shards: judge the merged result"
+	}
+	return ""
+}
+
+// k8sStart returns the shared start time: -start-at if given, otherwise
+// -start-in from now, in whole seconds.
+func k8sStart(startAt string, startIn time.Duration) (time.Time, error) {
+	now := k8sNow()
+	if startAt != "" {
+		t, err := time.Parse(time.RFC3339, startAt)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("-start-at %q: want an RFC 3339 time such as 2026-03-01T12:00:00Z", startAt)
+		}
+		if !t.After(now) {
+			return time.Time{}, fmt.Errorf("-start-at %s is in the past", startAt)
+		}
+		return t, nil
+	}
+	if startIn <= 0 {
+		return time.Time{}, fmt.Errorf("-start-in %v: want a positive lead time", startIn)
+	}
+	return now.Add(startIn).Add(time.Second - 1).Truncate(time.Second), nil
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/cvrswarm/cvrswarm/load"
+	"github.com/cvrswarm/cvrswarm/load/report"
+)
+
+func init() {
+	register(&command{
+		name: "merge", order: 60, summary: "combine the -json results of shards into one exact report",
+		example: "cvrswarm merge shard-1.json shard-2.json shard-3.json -json merged.json",
+		run:     runMerge,
+	})
+}
+
+// mergeFlags are the merge command's flags.
+type mergeFlags struct {
+	jsonOut  string
+	force    bool
+	pictures reportFlags // -html, -png
+}
+
+func runMerge(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	var f mergeFlags
+	fs := flagSet("merge", stdout)
+	fs.StringVar(&f.jsonOut, "json", "", "write the merged result to this `file` (the same format as load -json)")
+	fs.BoolVar(&f.force, "force", false, "merge results whose targets or settings differ (the first file's settings are kept)")
+	f.pictures.bind(fs)
+	files, done, status := reportParseInterspersed(fs, args, stderr)
+	if done {
+		return status
+	}
+	if len(files) == 0 {
+		return usageError(stderr, "merge", "give the result files to merge")
+	}
+
+	seen := map[string]string{}
+	for _, path := range files {
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return failure(stderr, "merge", err)
+		}
+		if first, dup := seen[abs]; dup {
+			return usageError(stderr, "merge", fmt.Sprintf("%s is the same file as %s", path, first))
+		}
+		seen[abs] = path
+	}
+	results := make([]*load.Result, len(files))
+	for i, path := range files {
+		r, err := load.ReadResult(path)
+		if err != nil {
+			return failure(stderr, "merge", err)
+		}
+		results[i] = r
+	}
+	m, err := load.MergeOptions{Force: f.force}.Merge(results...)
+	if err != nil {
+		return failure(stderr, "merge", mergeExplain(err, files))
+	}
+	if missing := m.MissingShards(); len(missing) > 0 {
+		fmt.Fprintf(stderr, "cvrswarm merge: warning: %d of %d shards missing (%s): the figures cover only the shards given\n",
+			len(missing), m.Settings.Shards, strings.Join(missing, ", "))
+	}
+	if f.jsonOut != "" {
+		if err := load.WriteResult(f.jsonOut, m); err != nil {
+			return failure(stderr, "merge", err)
+		}
+	}
+	var text bytes.Buffer
+	if err := mergeWriteText(&text, m); err != nil {
+		return failure(stderr, "merge", err)
+	}
+	if _, err := stdout.Write(text.Bytes()); err != nil {
+		return failure(stderr, "merge", err)
+	}
+	if f.pictures.html != "" || f.pictures.png != "" {
+		page, err := report.LoadPage(m)
+		if err == nil {
+			page.Title, page.Text = "cvrswarm merge: "+m.Target, text.String()
+			err = f.pictures.write(page, stderr)
+		}
+		if err != nil {
+			return failure(stderr, "merge", err)
+		}
+	}
+	return exitOK
+}
+
+// mergeExplain rewrites a merge error in terms of the files given.
+func mergeExplain(err error, files []string) error {
+	var me *load.MergeError
+	if !errors.As(err, &me) || me.Index >= len(files) || me.With >= len(files) {
+		return err
+	}
+	msg := strings.TrimPrefix(me.Err.Error(), load.ErrMismatch.Error()+": ")
+	if me.With >= 0 {
+		hint := ""
+		if errors.Is(err, load.ErrMismatch) {
+			hint = " (-force merges them anyway)"
+		}
+		return fmt.Errorf("%s differs from %s: %s%s", files[me.Index], files[me.With], msg, hint)
+	}
+	return fmt.Errorf("%s: %s", files[me.Index], msg)
+}
+
+// mergeWriteText writes the report of the merged result, headed by the
+// runs it combines.
+func mergeWriteText(w io.Writer, m *load.Result) error {
+	runs := make([]string, 0, len(m.Merged))
+	for _, run := range m.Merged {
+		s := run.Shard
+		if s == "" {
+			s = "unsharded run"
+		}
+		if run.Partial {
+			s += " (interrupted)"
+		}
+		runs = append(runs, s)
+	}
+	if _, err := fmt.Fprintf(w, "merged       %d runs: %s\n", len(runs), strings.Join(runs, ", ")); err != nil {
+		return err
+	}
+	return report.WriteText(w, m)
+}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestReportCommand(t *testing.T) {
+	t.Parallel()
+	const fixtures = "../../load/report/testdata/"
+	dir := t.TempDir()
+	tests := []struct {
+		name   string
+		args   []string
+		status int
+		stdout string // a line the output has
+		stderr string
+		files  []string // written under dir
+	}{
+		{name: "load text", args: []string{fixtures + "load.json"}, stdout: "connections  opened 64  max open 64"},
+		{name: "capacity with pictures", args: []string{fixtures + "capacity.json", "-html", filepath.Join(dir, "c.html"), "-png", filepath.Join(dir, "c")},
+			stdout: "capacity 3875/s (bracket 3875/s..4000/s, converged in 8 steps)",
+			files:  []string{"c.html", "c/capacity-latency.png", "c/capacity-throughput.png", "c/capacity-steps.png"}},
+		{name: "flags first", args: []string{"-png", filepath.Join(dir, "f"), fixtures + "fuzz.json"}, stdout: "findings  4",
+			files: []string{"f/fuzz-rate.png", "f/fuzz-findings.png"}},
+		{name: "no file", status: exitUsage, stderr: "name the JSON file of a run"},
+		{name: "two files", args: []string{fixtures + "load.json", fixtures + "fuzz.json"}, status: exitUsage, stderr: "one file at a time"},
+		{name: "bad flag", args: []string{"-pdf", "x"}, status: exitUsage, stderr: "flag provided but not defined: -pdf"},
+		{name: "missing file", args: []string{filepath.Join(dir, "none.json")}, status: exitFail, stderr: "none.json: no such file"},
+		{name: "not a result", args: []string{"report_test.go"}, status: exitFail, stderr: "not a cvrswarm result"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			status := run(context.Background(), append([]string{"report"}, tt.args...), &stdout, &stderr)
+			if status != tt.status {
+				t.Fatalf("got status %d, want %d; stderr: %s", status, tt.status, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), tt.stdout) || !strings.Contains(stderr.String(), tt.stderr) {
+				t.Errorf("got stdout %q stderr %q, want %q and %q", stdout.String(), stderr.String(), tt.stdout, tt.stderr)
+			}
+			if tt.status != exitOK && strings.Count(stderr.String(), "\n") != 1 {
+				t.Errorf("got stderr %q, want one line", stderr.String())
+			}
+			for _, f := range tt.files {
+				if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Size() == 0 {
+					t.Errorf("%s: %v", f, err)
+				}
+			}
+		})
+	}
+}

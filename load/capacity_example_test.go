@@ -1,0 +1,40 @@
+package load_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cvrswarm/cvrswarm/load"
+)
+
+// A target that keeps up with up to 4000 requests per second: the search
+// doubles the rate from 500/s until a step falls short, then bisects.
+func ExampleCapacity() {
+	target := load.StepRunnerFunc(func(_ context.Context, s load.StepSpec) (*load.Result, error) {
+		achieved := min(s.Rate, 4000)
+		n := int64(achieved * s.Dwell.Seconds())
+		return &load.Result{Requests: n, Rate: load.Rate{Requested: s.Rate, Achieved: achieved},
+			Outcomes: map[string]int64{"ok": n}}, nil
+	})
+	res, err := load.Capacity(context.Background(), target, load.CapacityConfig{Start: 500})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, s := range res.Steps {
+		fmt.Printf("%d %-6s %-7s pass=%v\n", s.Index, s.Phase, load.FormatRate(s.Offered), s.Pass)
+	}
+	fmt.Printf("capacity %s, bracket %v..%v, converged %v\n", load.FormatRate(res.CapacityRPS), res.Bracket.Low, res.Bracket.High, res.Converged)
+	// Output:
+	// 1 grow   500/s   pass=true
+	// 2 grow   1000/s  pass=true
+	// 3 grow   2000/s  pass=true
+	// 4 grow   4000/s  pass=true
+	// 5 grow   8000/s  pass=false
+	// 6 bisect 6000/s  pass=false
+	// 7 bisect 5000/s  pass=false
+	// 8 bisect 4500/s  pass=false
+	// 9 bisect 4250/s  pass=false
+	// 10 bisect 4125/s  pass=false
+	// capacity 4000/s, bracket 4000..4125, converged true
+}

@@ -1,0 +1,280 @@
+package load
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeServer is a target of known capacity: up to Knee requests per second
+// it answers everything in 1 ms; above it the achieved rate stays at Knee
+// and latency grows with the queue.
+type fakeServer struct {
+	Knee    float64
+	Errors  float64 // share of requests answered with an error, at every rate
+	offered []float64
+}
+
+func (f *fakeServer) RunStep(_ context.Context, s StepSpec) (*Result, error) {
+	f.offered = append(f.offered, s.Rate)
+	achieved := min(s.Rate, f.Knee)
+	lat := int64(1000)
+	if s.Rate > f.Knee {
+		lat += int64((s.Rate - f.Knee) / f.Knee * float64(s.Dwell/time.Microsecond))
+	}
+	n := int64(achieved * s.Dwell.Seconds())
+	bad := int64(float64(n) * f.Errors)
+	return &Result{
+		Requests: n,
+		Rate:     Rate{Requested: s.Rate, Achieved: achieved},
+		Latency:  Summary{Count: n, P50: lat / 2, P90: lat, P99: lat, P999: lat, Max: lat},
+		Outcomes: map[string]int64{"ok": n - bad, "420": bad},
+	}, nil
+}
+
+// p99Under is an SLO judge: p99 below limit µs.
+func p99Under(limit int64) func(*Result) []SLOVerdict {
+	return func(r *Result) []SLOVerdict {
+		return []SLOVerdict{{Objective: "p99<limit", Value: float64(r.Latency.P99), Met: r.Latency.P99 < limit}}
+	}
+}
+
+func TestCapacityFindsTheKnee(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		knee      float64
+		cfg       CapacityConfig
+		converged bool
+		stopped   string
+	}{
+		{name: "above start", knee: 4000, cfg: CapacityConfig{Start: 500}, converged: true, stopped: "converged"},
+		{name: "below start", knee: 300, cfg: CapacityConfig{Start: 5000}, converged: true, stopped: "converged"},
+		{name: "exactly a grow step", knee: 2000, cfg: CapacityConfig{Start: 500}, converged: true, stopped: "converged"},
+		{name: "fine precision", knee: 12345, cfg: CapacityConfig{Start: 100, Precision: 0.01}, converged: true, stopped: "converged"},
+		{name: "coarse growth", knee: 777, cfg: CapacityConfig{Start: 10, Growth: 10}, converged: true, stopped: "converged"},
+		{name: "knee above max", knee: 1e6, cfg: CapacityConfig{Start: 500, Max: 3000}, stopped: "every rate passed up to the maximum 3000/s"},
+		{name: "too few steps", knee: 4000, cfg: CapacityConfig{Start: 1, MaxSteps: 5}, stopped: "gave up after 5 steps"},
+		{name: "nothing passes", knee: 0.5, cfg: CapacityConfig{Start: 8}, stopped: "no rate passed, down to 1/s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := &fakeServer{Knee: tt.knee}
+			cfg := tt.cfg
+			cfg.Dwell = time.Second
+			cfg.SLO = p99Under(5000)
+			res, err := Capacity(context.Background(), srv, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Converged != tt.converged || res.Stopped != tt.stopped {
+				t.Fatalf("got converged %v stopped %q, want %v %q; steps %v", res.Converged, res.Stopped, tt.converged, tt.stopped, srv.offered)
+			}
+			if len(res.Steps) != len(srv.offered) {
+				t.Fatalf("got %d steps recorded, want %d run", len(res.Steps), len(srv.offered))
+			}
+			// The bracket always holds the knee, whether or not it is narrow.
+			b := res.Bracket
+			if b.Low > tt.knee || (b.High != 0 && b.High <= tt.knee) {
+				t.Errorf("got bracket %v, which does not hold the knee %v", b, tt.knee)
+			}
+			if res.CapacityRPS != b.Low {
+				t.Errorf("got capacity %v, want the bracket's low end %v", res.CapacityRPS, b.Low)
+			}
+			if tt.converged {
+				prec := cfg.Precision
+				if prec == 0 {
+					prec = DefaultCapacityPrecision
+				}
+				if b.High > b.Low*(1+prec) {
+					t.Errorf("got bracket %v, wider than %v", b, prec)
+				}
+			}
+			for _, s := range res.Steps {
+				if s.Pass != (s.Offered <= tt.knee) {
+					t.Errorf("step %d at %v: got pass %v with the knee at %v", s.Index, s.Offered, s.Pass, tt.knee)
+				}
+			}
+		})
+	}
+}
+
+func TestCapacityAchievedShortfallFails(t *testing.T) {
+	t.Parallel()
+	// No SLO at all: the search is judged by achieved rate alone, and
+	// still finds the knee.
+	srv := &fakeServer{Knee: 2500}
+	res, err := Capacity(context.Background(), srv, CapacityConfig{Start: 1000, Dwell: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Converged || res.CapacityRPS > 2500 || res.CapacityRPS < 2500/1.05 {
+		t.Fatalf("got capacity %v converged %v, want within 5%% below 2500", res.CapacityRPS, res.Converged)
+	}
+	var failed bool
+	for _, s := range res.Steps {
+		if !s.Pass {
+			failed = true
+			if !strings.Contains(s.Reason, "below") {
+				t.Errorf("step at %v: got reason %q, want the achieved shortfall named", s.Offered, s.Reason)
+			}
+		}
+	}
+	if !failed {
+		t.Fatal("got no failing step")
+	}
+}
+
+func TestCapacityJudgeStep(t *testing.T) {
+	t.Parallel()
+	cfg := CapacityConfig{SLO: p99Under(5000)}.withDefaults()
+	tests := []struct {
+		name     string
+		offered  float64
+		achieved float64
+		p99      int64
+		requests int64
+		pass     bool
+		reason   string
+	}{
+		{name: "fine", offered: 1000, achieved: 1000, p99: 100, requests: 3000, pass: true},
+		{name: "within tolerance", offered: 1000, achieved: 971, p99: 100, requests: 3000, pass: true},
+		{name: "short", offered: 1000, achieved: 969, p99: 100, requests: 3000, reason: "achieved 969/s, below 1000/s offered"},
+		{name: "slow", offered: 1000, achieved: 1000, p99: 6000, requests: 3000, reason: "p99<limit breached (6000)"},
+		{name: "short and slow", offered: 1000, achieved: 500, p99: 6000, requests: 1500, reason: "achieved 500/s, below 1000/s offered"},
+		{name: "nothing", offered: 1000, requests: 0, reason: "no request completed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := &Result{Requests: tt.requests, Rate: Rate{Requested: tt.offered, Achieved: tt.achieved},
+				Latency: Summary{P99: tt.p99}, Outcomes: map[string]int64{"ok": tt.requests}}
+			got := judgeStep(StepSpec{Index: 1, Rate: tt.offered}, r, cfg)
+			if got.Pass != tt.pass || got.Reason != tt.reason {
+				t.Errorf("got pass %v reason %q, want %v %q", got.Pass, got.Reason, tt.pass, tt.reason)
+			}
+		})
+	}
+}
+
+func TestCapacityErrorShare(t *testing.T) {
+	t.Parallel()
+	srv := &fakeServer{Knee: 1000, Errors: 0.25}
+	var seen []int
+	res, err := Capacity(context.Background(), srv, CapacityConfig{Start: 800, Dwell: time.Second, MaxSteps: 2,
+		OnStep: func(s CapacityStep) { seen = append(seen, s.Index) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 2 || seen[0] != 1 || seen[1] != 2 {
+		t.Errorf("got OnStep for steps %v, want [1 2]", seen)
+	}
+	if got := res.Steps[0].ErrorShare; got != 0.25 {
+		t.Errorf("got error share %v, want 0.25", got)
+	}
+}
+
+func TestCapacityInterrupted(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	srv := &fakeServer{Knee: 4000}
+	n := 0
+	run := StepRunnerFunc(func(ctx context.Context, s StepSpec) (*Result, error) {
+		n++
+		if n == 3 {
+			cancel()
+			return nil, ctx.Err()
+		}
+		return srv.RunStep(ctx, s)
+	})
+	res, err := Capacity(ctx, run, CapacityConfig{Start: 500, Dwell: time.Second})
+	if err != nil {
+		t.Fatalf("got error %v, want the partial result alone", err)
+	}
+	if !res.Partial || res.Converged || len(res.Steps) != 2 || res.Bracket.Low != 1000 {
+		t.Errorf("got partial %v converged %v steps %d bracket %v, want a partial search with 2 steps up to 1000/s",
+			res.Partial, res.Converged, len(res.Steps), res.Bracket)
+	}
+}
+
+func TestCapacityStepError(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("connection refused")
+	n := 0
+	srv := &fakeServer{Knee: 4000}
+	run := StepRunnerFunc(func(ctx context.Context, s StepSpec) (*Result, error) {
+		if n++; n == 2 {
+			return nil, boom
+		}
+		return srv.RunStep(ctx, s)
+	})
+	res, err := Capacity(context.Background(), run, CapacityConfig{Start: 500, Dwell: time.Second})
+	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "step 2 at 1000/s") {
+		t.Fatalf("got error %v, want the step's error naming step 2", err)
+	}
+	if res == nil || len(res.Steps) != 1 || res.CapacityRPS != 500 {
+		t.Fatalf("got result %+v, want the one step done", res)
+	}
+}
+
+func TestCapacityConfigValidate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		cfg  CapacityConfig
+		want string
+	}{
+		{name: "zero is fine", cfg: CapacityConfig{}},
+		{name: "negative start", cfg: CapacityConfig{Start: -1}, want: "start rate"},
+		{name: "max below start", cfg: CapacityConfig{Start: 100, Max: 50}, want: "below the start"},
+		{name: "growth 1", cfg: CapacityConfig{Growth: 1}, want: "growth"},
+		{name: "precision 1", cfg: CapacityConfig{Precision: 1}, want: "precision"},
+		{name: "tolerance negative", cfg: CapacityConfig{Tolerance: -0.1}, want: "tolerance"},
+		{name: "dwell negative", cfg: CapacityConfig{Dwell: -time.Second}, want: "dwell"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := tt.cfg.Validate()
+			if (err == nil) != (tt.want == "") || (err != nil && !strings.Contains(err.Error(), tt.want)) {
+				t.Errorf("got %v, want an error naming %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestWriteCapacityResult(t *testing.T) {
+	t.Parallel()
+	path := t.TempDir() + "/c.json"
+	res, err := Capacity(context.Background(), &fakeServer{Knee: 1000}, CapacityConfig{Start: 400, Dwell: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteCapacityResult(path, res); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]any
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"capacity_rps", "converged", "bracket", "steps", "settings"} {
+		if _, ok := back[key]; !ok {
+			t.Errorf("JSON lacks %q", key)
+		}
+	}
+	if back["capacity_rps"] != res.CapacityRPS || back["converged"] != true {
+		t.Errorf("got capacity_rps %v converged %v, want %v true", back["capacity_rps"], back["converged"], res.CapacityRPS)
+	}
+	if err := WriteCapacityResult(t.TempDir()+"/no/such/dir.json", res); err == nil {
+		t.Error("got no error writing into a missing directory")
+	}
+}

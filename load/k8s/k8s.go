@@ -1,0 +1,342 @@
+// Package k8s writes the Kubernetes manifests that run a sharded load
+// from a cluster: an Indexed Job whose pods are the shards of one
+// cvrswarm load, started together at a shared time, each writing its
+// result file to a shared volume; and a Job that merges those files.
+//
+// A pod learns its shard from the Job: Kubernetes numbers the pods of an
+// Indexed Job from 0 in JOB_COMPLETION_INDEX, and the manifest sets the
+// shard count in CVRSWARM_SHARDS, which cvrswarm load reads when it is
+// given no -shard flag.
+package k8s
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults for [Config].
+const (
+	DefaultName        = "cvrswarm"
+	DefaultImage       = "ghcr.io/cvrswarm/cvrswarm:latest"
+	DefaultStartIn     = 2 * time.Minute
+	DefaultResultsDir  = "/results"
+	DefaultResultsSize = "1Gi"
+)
+
+// The environment a shard's pod runs with.
+const (
+	// IndexEnv is the pod's index in the Job, from 0, set by Kubernetes.
+	IndexEnv = "JOB_COMPLETION_INDEX"
+	// ShardsEnv is the number of shards, set by the manifest.
+	ShardsEnv = "CVRSWARM_SHARDS"
+)
+
+// Config describes a sharded run on a cluster.
+type Config struct {
+	Name      string // the Job's name, and the prefix of the other objects'; "" means DefaultName
+	Namespace string // "" leaves it to kubectl's current namespace
+	Image     string // an image whose PATH holds cvrswarm; "" means DefaultImage
+	Shards    int    // how many pods share the load, at least 1
+	// LoadArgs are the flags of cvrswarm load, passed to every pod as they
+	// are. The manifest adds -start-at and -json; the shard comes from the
+	// environment, so -shard, -start-at and -json are refused here.
+	LoadArgs []string
+	StartAt  time.Time // when every shard starts; it must leave time to schedule the pods
+	// ResultsClaim names an existing PersistentVolumeClaim, ReadWriteMany,
+	// that receives the result files. "" creates one, named Name+"-results",
+	// of ResultsSize (DefaultResultsSize if "") in StorageClass ("" is the
+	// cluster's default class).
+	ResultsClaim string
+	ResultsSize  string
+	StorageClass string
+	// CPU and Memory, when set, are each pod's request and limit
+	// ("2", "500m", "1Gi"), so that a shard has the cores it was sized for.
+	CPU, Memory string
+
+	createClaim bool // set by withDefaults
+}
+
+// ResultPath is where the pod of the given index (from 0) writes its result.
+func ResultPath(index int) string {
+	return fmt.Sprintf("%s/shard-%d.json", DefaultResultsDir, index)
+}
+
+// MergedPath is where the merge Job writes the merged result.
+const MergedPath = DefaultResultsDir + "/merged.json"
+
+// Manifest is a list of Kubernetes objects to apply together.
+type Manifest struct {
+	objects []object
+}
+
+// ShardJob returns the manifest of a sharded load: the results claim (unless
+// cfg names an existing one) and the Indexed Job of cfg.Shards pods.
+func ShardJob(cfg Config) (*Manifest, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range cfg.LoadArgs {
+		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") {
+			switch name {
+			case "shard", "start-at", "json":
+				return nil, fmt.Errorf("k8s: the manifest sets -%s itself: leave it out of the load flags", name)
+			}
+		}
+	}
+	if cfg.StartAt.IsZero() {
+		return nil, errors.New("k8s: no start time")
+	}
+	args := []string{"load"}
+	for _, a := range cfg.LoadArgs {
+		args = append(args, escapeVars(a))
+	}
+	args = append(args,
+		"-start-at", cfg.StartAt.UTC().Format(time.RFC3339),
+		"-json", fmt.Sprintf("%s/shard-$(%s).json", DefaultResultsDir, IndexEnv))
+	env := []envVar{
+		// Kubernetes sets it too, but only a variable the container spec
+		// declares may be used as $(JOB_COMPLETION_INDEX) in its args.
+		{Name: IndexEnv, ValueFrom: &envSource{FieldRef: &fieldRef{
+			FieldPath: "metadata.annotations['batch.kubernetes.io/job-completion-index']"}}},
+		{Name: ShardsEnv, Value: strconv.Itoa(cfg.Shards)},
+	}
+	job := cfg.job(cfg.Name, "load", cfg.Shards, args, env)
+	job.Spec.(*jobSpec).CompletionMode = "Indexed"
+	job.Spec.(*jobSpec).Template.Spec.TopologySpreadConstraints = []topologySpread{{
+		MaxSkew: 1, TopologyKey: "kubernetes.io/hostname", WhenUnsatisfiable: "ScheduleAnyway",
+		LabelSelector: labelSelector{MatchLabels: cfg.labels("load")},
+	}}
+	m := &Manifest{}
+	if cfg.createClaim {
+		m.objects = append(m.objects, cfg.claim())
+	}
+	m.objects = append(m.objects, job)
+	return m, nil
+}
+
+// MergeJob returns the manifest of a Job, to apply once the shards'
+// Job has completed, that merges their results into [MergedPath] and
+// prints the merged report in its log.
+func MergeJob(cfg Config) (*Manifest, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"merge", "-json", MergedPath}
+	for i := range cfg.Shards {
+		args = append(args, ResultPath(i))
+	}
+	return &Manifest{objects: []object{cfg.job(cfg.Name+"-merge", "merge", 1, args, nil)}}, nil
+}
+
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Name == "" {
+		cfg.Name = DefaultName
+	}
+	if cfg.Image == "" {
+		cfg.Image = DefaultImage
+	}
+	if cfg.Shards < 1 {
+		return cfg, fmt.Errorf("k8s: %d shards: want at least 1", cfg.Shards)
+	}
+	// Job names become pod name prefixes and labels: DNS labels, with room for a suffix.
+	if !dnsLabel.MatchString(cfg.Name) || len(cfg.Name) > 50 {
+		return cfg, fmt.Errorf("k8s: name %q: want lower-case letters, digits and '-', at most 50, starting with a letter", cfg.Name)
+	}
+	if cfg.Namespace != "" && (!dnsLabel.MatchString(cfg.Namespace) || len(cfg.Namespace) > 63) {
+		return cfg, fmt.Errorf("k8s: namespace %q is not a DNS label", cfg.Namespace)
+	}
+	if cfg.ResultsClaim == "" {
+		cfg.ResultsClaim = cfg.Name + "-results"
+		cfg.createClaim = true
+		if cfg.ResultsSize == "" {
+			cfg.ResultsSize = DefaultResultsSize
+		}
+	}
+	return cfg, nil
+}
+
+var dnsLabel = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
+
+// escapeVars keeps Kubernetes from expanding $(NAME) in a user's argument.
+func escapeVars(s string) string { return strings.ReplaceAll(s, "$(", "$$(") }
+
+func (cfg Config) labels(component string) map[string]string {
+	return map[string]string{
+		"app.kubernetes.io/name":      "cvrswarm",
+		"app.kubernetes.io/instance":  cfg.Name,
+		"app.kubernetes.io/component": component,
+	}
+}
+
+func (cfg Config) meta(name, component string) metadata {
+	return metadata{Name: name, Namespace: cfg.Namespace, Labels: cfg.labels(component)}
+}
+
+// job returns a Job of n pods that run cvrswarm with args, the results
+// claim mounted. A pod is never restarted: a shard restarted after the
+// shared start time would refuse to run, and one that ran twice would
+// count twice.
+func (cfg Config) job(name, component string, n int, args []string, env []envVar) object {
+	c := container{
+		Name: "cvrswarm", Image: cfg.Image, Command: []string{"cvrswarm"}, Args: args, Env: env,
+		VolumeMounts: []volumeMount{{Name: "results", MountPath: DefaultResultsDir}},
+	}
+	if cfg.CPU != "" || cfg.Memory != "" {
+		q := map[string]string{}
+		if cfg.CPU != "" {
+			q["cpu"] = cfg.CPU
+		}
+		if cfg.Memory != "" {
+			q["memory"] = cfg.Memory
+		}
+		c.Resources = &resources{Requests: q, Limits: q}
+	}
+	return object{
+		APIVersion: "batch/v1", Kind: "Job", Metadata: cfg.meta(name, component),
+		Spec: &jobSpec{
+			Completions: n, Parallelism: n, BackoffLimit: 0,
+			Template: podTemplate{
+				Metadata: metadata{Labels: cfg.labels(component)},
+				Spec: podSpec{
+					RestartPolicy: "Never",
+					Containers:    []container{c},
+					Volumes: []volume{{Name: "results",
+						PersistentVolumeClaim: &claimRef{ClaimName: cfg.ResultsClaim}}},
+				},
+			},
+		},
+	}
+}
+
+func (cfg Config) claim() object {
+	return object{
+		APIVersion: "v1", Kind: "PersistentVolumeClaim", Metadata: cfg.meta(cfg.ResultsClaim, "results"),
+		Spec: &claimSpec{
+			AccessModes:      []string{"ReadWriteMany"},
+			StorageClassName: cfg.StorageClass,
+			Resources:        resources{Requests: map[string]string{"storage": cfg.ResultsSize}},
+		},
+	}
+}
+
+// JSON returns the manifest as a v1 List, which kubectl apply -f reads.
+func (m *Manifest) JSON() ([]byte, error) {
+	list := struct {
+		APIVersion string   `json:"apiVersion"`
+		Kind       string   `json:"kind"`
+		Items      []object `json:"items"`
+	}{"v1", "List", m.objects}
+	b, err := json.MarshalIndent(list, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("k8s: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// YAML returns the manifest as YAML documents separated by "---".
+func (m *Manifest) YAML() ([]byte, error) {
+	var out []byte
+	for i, o := range m.objects {
+		b, err := json.Marshal(o)
+		if err != nil {
+			return nil, fmt.Errorf("k8s: %w", err)
+		}
+		if i > 0 {
+			out = append(out, "---\n"...)
+		}
+		if out, err = appendYAML(out, b); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// The subset of the Kubernetes API the manifests use, in the field order
+// kubectl prints.
+type (
+	object struct {
+		APIVersion string   `json:"apiVersion"`
+		Kind       string   `json:"kind"`
+		Metadata   metadata `json:"metadata"`
+		Spec       any      `json:"spec"`
+	}
+	metadata struct {
+		Name      string            `json:"name,omitempty"`
+		Namespace string            `json:"namespace,omitempty"`
+		Labels    map[string]string `json:"labels,omitempty"`
+	}
+	jobSpec struct {
+		CompletionMode string      `json:"completionMode,omitempty"`
+		Completions    int         `json:"completions"`
+		Parallelism    int         `json:"parallelism"`
+		BackoffLimit   int         `json:"backoffLimit"`
+		Template       podTemplate `json:"template"`
+	}
+	podTemplate struct {
+		Metadata metadata `json:"metadata"`
+		Spec     podSpec  `json:"spec"`
+	}
+	podSpec struct {
+		RestartPolicy             string           `json:"restartPolicy"`
+		TopologySpreadConstraints []topologySpread `json:"topologySpreadConstraints,omitempty"`
+		Containers                []container      `json:"containers"`
+		Volumes                   []volume         `json:"volumes"`
+	}
+	topologySpread struct {
+		MaxSkew           int           `json:"maxSkew"`
+		TopologyKey       string        `json:"topologyKey"`
+		WhenUnsatisfiable string        `json:"whenUnsatisfiable"`
+		LabelSelector     labelSelector `json:"labelSelector"`
+	}
+	labelSelector struct {
+		MatchLabels map[string]string `json:"matchLabels"`
+	}
+	container struct {
+		Name         string        `json:"name"`
+		Image        string        `json:"image"`
+		Command      []string      `json:"command"`
+		Args         []string      `json:"args"`
+		Env          []envVar      `json:"env,omitempty"`
+		Resources    *resources    `json:"resources,omitempty"`
+		VolumeMounts []volumeMount `json:"volumeMounts"`
+	}
+	envVar struct {
+		Name      string     `json:"name"`
+		Value     string     `json:"value,omitempty"`
+		ValueFrom *envSource `json:"valueFrom,omitempty"`
+	}
+	envSource struct {
+		FieldRef *fieldRef `json:"fieldRef"`
+	}
+	fieldRef struct {
+		FieldPath string `json:"fieldPath"`
+	}
+	resources struct {
+		Requests map[string]string `json:"requests,omitempty"`
+		Limits   map[string]string `json:"limits,omitempty"`
+	}
+	volumeMount struct {
+		Name      string `json:"name"`
+		MountPath string `json:"mountPath"`
+	}
+	volume struct {
+		Name                  string    `json:"name"`
+		PersistentVolumeClaim *claimRef `json:"persistentVolumeClaim"`
+	}
+	claimRef struct {
+		ClaimName string `json:"claimName"`
+	}
+	claimSpec struct {
+		AccessModes      []string  `json:"accessModes"`
+		StorageClassName string    `json:"storageClassName,omitempty"`
+		Resources        resources `json:"resources"`
+	}
+)

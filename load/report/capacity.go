@@ -1,0 +1,212 @@
+package report
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+	"sort"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/cvrswarm/cvrswarm/load"
+)
+
+// CapacityCharts draws a capacity search's charts: latency percentiles
+// against the offered rate, achieved against offered rate, both with the
+// knee (the capacity found) marked, and the rates the search tried in
+// order. A search without steps has no charts.
+func CapacityCharts(c *load.CapacityResult) ([]Chart, error) {
+	if len(c.Steps) == 0 {
+		return nil, nil
+	}
+	steps := append([]load.CapacityStep(nil), c.Steps...)
+	sort.SliceStable(steps, func(i, j int) bool { return steps[i].Offered < steps[j].Offered })
+	var charts []Chart
+	for _, f := range []func(*load.CapacityResult, []load.CapacityStep) (Chart, error){
+		capacityLatencyChart, capacityThroughputChart, capacityStepsChart,
+	} {
+		ch, err := f(c, steps)
+		if err != nil {
+			return nil, err
+		}
+		charts = append(charts, ch)
+	}
+	return charts, nil
+}
+
+// kneeLabel names the knee line in a legend.
+func kneeLabel(c *load.CapacityResult) string {
+	return "capacity " + load.FormatRate(c.CapacityRPS)
+}
+
+// addKnee draws a dashed vertical line at the capacity found, from lo to hi.
+func addKnee(p *plot.Plot, c *load.CapacityResult, lo, hi float64) error {
+	if c.CapacityRPS <= 0 {
+		return nil
+	}
+	l, err := plotter.NewLine(plotter.XYs{{X: c.CapacityRPS, Y: lo}, {X: c.CapacityRPS, Y: hi}})
+	if err != nil {
+		return fmt.Errorf("report: knee: %w", err)
+	}
+	l.Color = kneeColor
+	l.Width = vg.Points(1.5)
+	l.Dashes = []vg.Length{vg.Points(6), vg.Points(4)}
+	p.Add(l)
+	p.Legend.Add(kneeLabel(c), l)
+	return nil
+}
+
+// addLinePoints adds a line with a glyph at each point.
+func addLinePoints(p *plot.Plot, i int, name string, xys plotter.XYs) error {
+	l, s, err := plotter.NewLinePoints(xys)
+	if err != nil {
+		return fmt.Errorf("report: %s: %w", name, err)
+	}
+	l.Color = palette[i%len(palette)]
+	l.Width = vg.Points(1.5)
+	s.Color = l.Color
+	s.Shape = draw.CircleGlyph{}
+	s.Radius = vg.Points(2.5)
+	p.Add(l, s)
+	p.Legend.Add(name, l, s)
+	return nil
+}
+
+func capacityLatencyChart(c *load.CapacityResult, steps []load.CapacityStep) (Chart, error) {
+	p := newPlot("Latency vs. offered rate", "offered rate (requests per second)", "latency (ms, log scale)")
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = logTicks{}
+	p.Legend.Left = true
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for i, l := range percentiles {
+		xys := make(plotter.XYs, len(steps))
+		for j, s := range steps {
+			y := math.Max(ms(l.get(s.Latency)), 0.001) // a log scale has no 0
+			xys[j] = plotter.XY{X: s.Offered, Y: y}
+			lo, hi = math.Min(lo, y), math.Max(hi, y)
+		}
+		if err := addLinePoints(p, i, l.name, xys); err != nil {
+			return Chart{}, err
+		}
+	}
+	if err := addKnee(p, c, lo, hi); err != nil {
+		return Chart{}, err
+	}
+	p.X.Min = 0
+	p.Y.Min, p.Y.Max = logRange(lo, hi)
+	return Chart{Name: "capacity-latency", Title: p.Title.Text, Plot: p,
+		Caption: "Latency percentiles measured at each offered rate; the dashed line is the highest rate that met the SLO."}, nil
+}
+
+func capacityThroughputChart(c *load.CapacityResult, steps []load.CapacityStep) (Chart, error) {
+	p := newPlot("Achieved vs. offered rate", "offered rate (requests per second)", "achieved rate (requests per second)")
+	p.Legend.Top = false // below the diagonal, where no point can be
+	top := 0.0
+	for _, s := range steps {
+		top = math.Max(top, math.Max(s.Offered, s.Achieved))
+	}
+	ideal, err := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: top, Y: top}})
+	if err != nil {
+		return Chart{}, fmt.Errorf("report: %w", err)
+	}
+	ideal.Color = color.Gray{Y: 170}
+	ideal.Dashes = []vg.Length{vg.Points(2), vg.Points(3)}
+	p.Add(ideal)
+	p.Legend.Add("achieved = offered", ideal)
+	xys := make(plotter.XYs, len(steps))
+	for i, s := range steps {
+		xys[i] = plotter.XY{X: s.Offered, Y: s.Achieved}
+	}
+	if err := addLinePoints(p, 0, "achieved", xys); err != nil {
+		return Chart{}, err
+	}
+	if err := addVerdicts(p, steps, func(s load.CapacityStep) plotter.XY { return plotter.XY{X: s.Offered, Y: s.Achieved} }); err != nil {
+		return Chart{}, err
+	}
+	if err := addKnee(p, c, 0, top); err != nil {
+		return Chart{}, err
+	}
+	p.X.Min, p.Y.Min = 0, 0
+	return Chart{Name: "capacity-throughput", Title: p.Title.Text, Plot: p,
+		Caption: "Each step's achieved rate against its offered rate: past the knee the target stops keeping up and the points leave the diagonal."}, nil
+}
+
+// addVerdicts marks passing steps with a ring and failing ones with a cross.
+func addVerdicts(p *plot.Plot, steps []load.CapacityStep, at func(load.CapacityStep) plotter.XY) error {
+	var pass, fail plotter.XYs
+	for _, s := range steps {
+		if s.Pass {
+			pass = append(pass, at(s))
+		} else {
+			fail = append(fail, at(s))
+		}
+	}
+	for _, v := range []struct {
+		name  string
+		xys   plotter.XYs
+		color color.Color
+		shape draw.GlyphDrawer
+	}{
+		{"passed", pass, passColor, draw.RingGlyph{}},
+		{"failed", fail, failColor, draw.CrossGlyph{}},
+	} {
+		if len(v.xys) == 0 {
+			continue
+		}
+		sc, err := plotter.NewScatter(v.xys)
+		if err != nil {
+			return fmt.Errorf("report: %s steps: %w", v.name, err)
+		}
+		sc.Color, sc.Shape, sc.Radius = v.color, v.shape, vg.Points(5)
+		p.Add(sc)
+		p.Legend.Add(v.name, sc)
+	}
+	return nil
+}
+
+func capacityStepsChart(c *load.CapacityResult, _ []load.CapacityStep) (Chart, error) {
+	p := newPlot("Search steps", "step", "offered rate (requests per second)")
+	p.Legend.Left = false
+	p.Legend.Top = false
+	xys := make(plotter.XYs, len(c.Steps))
+	for i, s := range c.Steps {
+		xys[i] = plotter.XY{X: float64(s.Index), Y: s.Offered}
+	}
+	if err := addLinePoints(p, 0, "offered", xys); err != nil {
+		return Chart{}, err
+	}
+	if err := addVerdicts(p, c.Steps, func(s load.CapacityStep) plotter.XY { return plotter.XY{X: float64(s.Index), Y: s.Offered} }); err != nil {
+		return Chart{}, err
+	}
+	if c.CapacityRPS > 0 {
+		l, err := plotter.NewLine(plotter.XYs{{X: 1, Y: c.CapacityRPS}, {X: float64(len(c.Steps)), Y: c.CapacityRPS}})
+		if err != nil {
+			return Chart{}, fmt.Errorf("report: %w", err)
+		}
+		l.Color, l.Width = kneeColor, vg.Points(1.5)
+		l.Dashes = []vg.Length{vg.Points(6), vg.Points(4)}
+		p.Add(l)
+		p.Legend.Add(kneeLabel(c), l)
+	}
+	p.Y.Min = 0
+	p.X.Tick.Marker = integerTicks{}
+	return Chart{Name: "capacity-steps", Title: p.Title.Text, Plot: p,
+		Caption: "The rate offered at each step: geometric growth until a step fails, then bisection of the bracket."}, nil
+}
+
+// integerTicks labels whole numbers only.
+type integerTicks struct{}
+
+func (integerTicks) Ticks(lo, hi float64) []plot.Tick {
+	var ticks []plot.Tick
+	for _, t := range (plainTicks{}).Ticks(lo, hi) {
+		if t.Label != "" && t.Value != math.Trunc(t.Value) {
+			continue
+		}
+		ticks = append(ticks, t)
+	}
+	return ticks
+}

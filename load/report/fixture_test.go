@@ -1,0 +1,227 @@
+package report
+
+import (
+	"encoding/json"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/cvrswarm/cvrswarm/load"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata fixtures and golden files")
+
+// The fixtures are built here, deterministically, and kept in testdata so
+// that the tests read them as "cvrswarm report" would; -update rewrites them.
+const (
+	loadFixture     = "testdata/load.json"
+	capacityFixture = "testdata/capacity.json"
+	fuzzFixture     = "testdata/fuzz.json"
+)
+
+// latencyAt is a made-up but plausible latency distribution in µs: 0.5 to
+// 2 ms for most requests, a tail to 40 ms, slower during seconds 6 and 7.
+func latencyAt(sec, i, n int) int64 {
+	u := (float64(i) + 0.5) / float64(n)
+	us := 500 + 1500*u + 40_000*math.Pow(u, 60)
+	if sec == 6 || sec == 7 {
+		us *= 3
+	}
+	return int64(us)
+}
+
+func buildLoadFixture() *load.Result {
+	start := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	r := &load.Result{
+		Version: load.ResultVersion, Target: "127.0.0.1:1863", Embedded: true, Start: start, DurationS: 10,
+		Rate: load.Rate{Requested: 1000}, Outcomes: map[string]int64{},
+		ByKind:      load.OutcomesByKind{Valid: map[string]int64{}, Mutated: map[string]int64{}},
+		Connections: load.Connections{Opened: 64, MaxOpen: 64},
+		Settings: load.Settings{Rate: "1000/s", Duration: "10s", Dialects: []string{"MSNP8", "MSNP15"},
+			Mode: "persistent", Depth: 1, Conns: 64, MaxConns: 1024, Mutate: 0.02, Timeout: "5s", Seed: 1},
+		SLO: []load.SLOVerdict{{Objective: "p99<20ms", Value: 12.5, Met: true}, {Objective: "errors<1%", Value: 2.1, Met: false}},
+	}
+	lat, svc, conn, hs := load.NewHistogram(), load.NewHistogram(), load.NewHistogram(), load.NewHistogram()
+	for c := range 64 {
+		conn.RecordValue(int64(150 + 3*c))
+		hs.RecordValue(int64(300 + 5*c))
+	}
+	for sec := range 10 {
+		offered, achieved := int64(1000), int64(1000)
+		if sec == 6 {
+			achieved = 820
+		}
+		if sec == 7 {
+			achieved = 1180
+		}
+		h := load.NewHistogram()
+		out := map[string]int64{}
+		for i := range int(achieved) {
+			v := latencyAt(sec, i, int(achieved))
+			h.RecordValue(v)
+			lat.RecordValue(v)
+			svc.RecordValue(v * 4 / 5)
+			name, kind := "ok", r.ByKind.Valid
+			switch {
+			case i%50 == 7:
+				name, kind = "420", r.ByKind.Mutated
+			case i%400 == 9:
+				name, kind = "731", r.ByKind.Mutated
+			case sec == 6 && i%100 == 3:
+				name = "silent"
+			}
+			out[name]++
+			kind[name]++
+			r.Outcomes[name]++
+		}
+		enc, err := load.EncodeHistogram(h)
+		must(err)
+		r.Series = append(r.Series, load.Second{Unix: start.Unix() + int64(sec), Offered: offered, Achieved: achieved,
+			Outcomes: out, Latency: load.Summarize(h), Hist: enc})
+		r.Requests += achieved
+	}
+	r.Rate.Achieved = float64(r.Requests) / r.DurationS
+	r.Latency, r.Service, r.Connect, r.Handshake = load.Summarize(lat), load.Summarize(svc), load.Summarize(conn), load.Summarize(hs)
+	for _, e := range []struct {
+		h   *hdrhistogram.Histogram
+		dst *string
+	}{{lat, &r.Histograms.Latency}, {svc, &r.Histograms.Service}, {conn, &r.Histograms.Connect}, {hs, &r.Histograms.Handshake}} {
+		s, err := load.EncodeHistogram(e.h)
+		must(err)
+		*e.dst = s
+	}
+	return r
+}
+
+// buildCapacityFixture is the search of a server whose knee is at 4000/s.
+func buildCapacityFixture() *load.CapacityResult {
+	c := &load.CapacityResult{
+		Version: load.CapacityVersion, Target: "127.0.0.1:1863", Start: time.Date(2024, 5, 1, 13, 0, 0, 0, time.UTC),
+		DurationS: 38.2, CapacityRPS: 3875, Converged: true, Bracket: load.Bracket{Low: 3875, High: 4000}, Stopped: "converged",
+		Settings: load.CapacitySettings{Start: 500, Max: 1e6, Growth: 2, Precision: 0.05, Tolerance: 0.03,
+			Warmup: "1s", Dwell: "3s", MaxSteps: 25, SLO: "p99<10ms,errors<0.1%"},
+	}
+	add := func(phase string, offered, achieved float64, p50, p99, p999 int64) {
+		pass := achieved >= offered*0.97 && p99 < 10_000
+		s := load.CapacityStep{Index: len(c.Steps) + 1, Phase: phase, Offered: offered, Achieved: achieved,
+			Requests: int64(achieved * 3), Latency: load.Summary{Count: int64(achieved * 3), P50: p50, P99: p99, P999: p999, Max: p999 * 2},
+			Pass: pass, Outcomes: map[string]int64{"ok": int64(achieved * 3)},
+			SLO: []load.SLOVerdict{{Objective: "p99<10ms", Value: float64(p99) / 1000, Met: p99 < 10_000}, {Objective: "errors<0.1%", Met: true}}}
+		if !pass {
+			s.Reason = "p99<10ms breached"
+		}
+		c.Steps = append(c.Steps, s)
+	}
+	add(load.PhaseGrow, 500, 500, 2100, 2400, 2900)
+	add(load.PhaseGrow, 1000, 1000, 2100, 2500, 3100)
+	add(load.PhaseGrow, 2000, 1999.7, 2150, 2700, 3600)
+	add(load.PhaseGrow, 4000, 3921, 2900, 48_000, 61_000)
+	add(load.PhaseBisect, 3000, 3000, 2200, 3400, 4700)
+	add(load.PhaseBisect, 3500, 3499, 2300, 4800, 6900)
+	add(load.PhaseBisect, 3750, 3748, 2500, 7300, 9800)
+	add(load.PhaseBisect, 3875, 3870, 2700, 9100, 14_000)
+	return c
+}
+
+func buildFuzzFixture() []FuzzSecond {
+	var s []FuzzSecond
+	found := int64(0)
+	for i := range 30 {
+		if i == 2 || i == 5 || i == 11 || i == 23 {
+			found++
+		}
+		s = append(s, FuzzSecond{Unix: 1714568400 + int64(i), Cases: 5000 + int64(300*math.Sin(float64(i)/3)), Findings: found})
+	}
+	return s
+}
+
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+
+// writeFixtures rewrites the fixtures under -update.
+func writeFixtures() {
+	must(load.WriteResult(loadFixture, buildLoadFixture()))
+	for path, v := range map[string]any{capacityFixture: buildCapacityFixture(), fuzzFixture: map[string]any{"series": buildFuzzFixture()}} {
+		b, err := json.MarshalIndent(v, "", "  ")
+		must(err)
+		must(os.WriteFile(path, append(b, '\n'), 0o644))
+	}
+}
+
+func readLoadFixture(t *testing.T) *load.Result {
+	t.Helper()
+	r, err := load.ReadResult(loadFixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func readJSON[T any](t *testing.T, path string) T {
+	t.Helper()
+	var v T
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return v
+}
+
+func readCapacityFixture(t *testing.T) *load.CapacityResult {
+	c := readJSON[load.CapacityResult](t, capacityFixture)
+	return &c
+}
+
+func readFuzzFixture(t *testing.T) []FuzzSecond {
+	return readJSON[struct {
+		Series []FuzzSecond `json:"series"`
+	}](t, fuzzFixture).Series
+}
+
+// golden compares got with testdata/name, or rewrites it under -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("%s differs from the golden file (go test -update rewrites it); got:\n%s", name, got)
+	}
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if *update {
+		writeFixtures()
+	}
+	os.Exit(m.Run())
+}
+
+func TestFixturesUpToDate(t *testing.T) {
+	want, err := json.MarshalIndent(buildLoadFixture(), "", "  ")
+	must(err)
+	got, err := os.ReadFile(loadFixture)
+	must(err)
+	if string(got) != string(want)+"\n" {
+		t.Errorf("%s is not what buildLoadFixture builds: run go test -update", loadFixture)
+	}
+}

@@ -1,0 +1,49 @@
+package report
+
+import (
+	"gonum.org/v1/plot/plotter"
+)
+
+// FuzzSecond is one second of a fuzz session, as the fuzz result's
+// "series" records it.
+type FuzzSecond struct {
+	Unix     int64 `json:"t"`        // the second, as Unix time
+	Cases    int64 `json:"cases"`    // cases run in that second
+	Findings int64 `json:"findings"` // distinct findings so far
+}
+
+// FuzzCharts draws a fuzz session's charts: cases per second and findings
+// over time. An empty series has no charts.
+func FuzzCharts(series []FuzzSecond) ([]Chart, error) {
+	if len(series) == 0 {
+		return nil, nil
+	}
+	line := func(y func(FuzzSecond) int64) plotter.XYs {
+		xys := make(plotter.XYs, len(series))
+		for i, s := range series {
+			xys[i] = plotter.XY{X: float64(s.Unix - series[0].Unix), Y: float64(y(s))}
+		}
+		return xys
+	}
+	rate := newPlot("Cases per second", "time (s)", "cases per second")
+	rate.Y.Min = 0
+	if err := addLine(rate, 0, "cases", line(func(s FuzzSecond) int64 { return s.Cases })); err != nil {
+		return nil, err
+	}
+	headroom(rate, 1)
+	found := newPlot("Findings over time", "time (s)", "distinct findings")
+	found.Y.Min = 0
+	found.Y.Tick.Marker = integerTicks{}
+	l, err := addStyledLine(found, 1, "findings", line(func(s FuzzSecond) int64 { return s.Findings }))
+	if err != nil {
+		return nil, err
+	}
+	l.StepStyle = plotter.PostStep
+	headroom(found, 1)
+	return []Chart{
+		{Name: "fuzz-rate", Title: rate.Title.Text, Plot: rate,
+			Caption: "Cases sent and judged in each second."},
+		{Name: "fuzz-findings", Title: found.Title.Text, Plot: found,
+			Caption: "Distinct findings (after de-duplication) found so far: a curve that has gone flat suggests the mutators have run dry."},
+	}, nil
+}

@@ -1,0 +1,292 @@
+package report
+
+import (
+	"bytes"
+	"html"
+	"image/png"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cvrswarm/cvrswarm/load"
+)
+
+func TestWriteText(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteText(&b, readLoadFixture(t)); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "load.txt", b.Bytes())
+}
+
+func TestWriteCapacityText(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteCapacityText(&b, readCapacityFixture(t)); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "capacity.txt", b.Bytes())
+}
+
+func TestCapacitySummary(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		c    load.CapacityResult
+		want string
+	}{
+		{name: "converged", c: load.CapacityResult{CapacityRPS: 3875, Converged: true, Bracket: load.Bracket{Low: 3875, High: 4000},
+			Steps: make([]load.CapacityStep, 8)}, want: "capacity 3875/s (bracket 3875/s..4000/s, converged in 8 steps)"},
+		{name: "open bracket", c: load.CapacityResult{CapacityRPS: 3000, Bracket: load.Bracket{Low: 3000}, Stopped: "every rate passed up to the maximum 3000/s"},
+			want: "capacity at least 3000/s, NOT CONVERGED (bracket 3000/s..?; every rate passed up to the maximum 3000/s)"},
+		{name: "none passed", c: load.CapacityResult{Bracket: load.Bracket{High: 1}, Stopped: "no rate passed, down to 1/s"},
+			want: "capacity not found: no step passed (bracket 0/s..1/s; no rate passed, down to 1/s)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := CapacitySummary(&tt.c); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestMicros(t *testing.T) {
+	t.Parallel()
+	for us, want := range map[int64]string{0: "0µs", 999: "999µs", 1000: "1.00ms", 12_345: "12.35ms", 2_500_000: "2.50s"} {
+		if got := Micros(us); got != want {
+			t.Errorf("Micros(%d): got %q, want %q", us, got, want)
+		}
+	}
+}
+
+func TestPercentileLabels(t *testing.T) {
+	t.Parallel()
+	var got []string
+	for _, tk := range (percentileTicks{}).Ticks(1, 1e5) {
+		if tk.Label != "" {
+			got = append(got, tk.Label)
+		}
+	}
+	want := "50% 0% 90% 99% 99.9% 99.99% 99.999%"
+	if strings.Join(got, " ") != want {
+		t.Errorf("got labels %q, want %q", strings.Join(got, " "), want)
+	}
+}
+
+func TestPercentileCurve(t *testing.T) {
+	t.Parallel()
+	h := load.NewHistogram()
+	for v := int64(1); v <= 10_000; v++ {
+		h.RecordValue(v * 10) // 10 µs to 100 ms, evenly
+	}
+	xys := percentileCurve(h)
+	at := func(x float64) float64 {
+		for _, p := range xys {
+			if p.X > x*0.999 && p.X < x*1.001 {
+				return p.Y
+			}
+		}
+		t.Fatalf("no point at x=%v", x)
+		return 0
+	}
+	for _, tt := range []struct{ x, wantMs float64 }{{1, 0.01}, {10, 90}, {100, 99}, {1000, 99.9}} {
+		if got := at(tt.x); got < tt.wantMs*0.99 || got > tt.wantMs*1.01 {
+			t.Errorf("at x=%v: got %vms, want %vms", tt.x, got, tt.wantMs)
+		}
+	}
+	if last := xys[len(xys)-1]; last.X != 10_000 || last.Y < 99.9 {
+		t.Errorf("got last point %v, want the maximum at x=count", last)
+	}
+}
+
+// chartSets are every chart the package draws, from the fixtures.
+func chartSets(t *testing.T) map[string][]Chart {
+	t.Helper()
+	lc, err := LoadCharts(readLoadFixture(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := CapacityCharts(readCapacityFixture(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc, err := FuzzCharts(readFuzzFixture(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string][]Chart{"load": lc, "capacity": cc, "fuzz": fc}
+}
+
+func TestCharts(t *testing.T) {
+	want := map[string]map[string][]string{ // chart name -> texts its SVG must show
+		"load": {
+			"latency-percentiles": {"Latency by percentile", "response (from due time)", "service (from send)", "50%", "90%", "99%", "99.9%", "latency (ms)"},
+			"rate":                {"Requested and achieved rate", "requested", "achieved", "time (s)"},
+			"latency-over-time":   {"Latency over time", "p50", "p99", "p99.9", "max"},
+			"outcomes":            {"Outcomes over time", "ok", "420", "731", "silent"},
+		},
+		"capacity": {
+			"capacity-latency":    {"Latency vs. offered rate", "p50", "p99", "p99.9", "capacity 3875/s"},
+			"capacity-throughput": {"Achieved vs. offered rate", "achieved = offered", "passed", "failed", "capacity 3875/s"},
+			"capacity-steps":      {"Search steps", "offered", "capacity 3875/s"},
+		},
+		"fuzz": {
+			"fuzz-rate":     {"Cases per second", "cases"},
+			"fuzz-findings": {"Findings over time", "distinct findings"},
+		},
+	}
+	for set, charts := range chartSets(t) {
+		if len(charts) != len(want[set]) {
+			t.Errorf("%s: got %d charts, want %d", set, len(charts), len(want[set]))
+		}
+		for _, c := range charts {
+			t.Run(c.Name, func(t *testing.T) {
+				texts, ok := want[set][c.Name]
+				if !ok {
+					t.Fatalf("unexpected chart %q in %s", c.Name, set)
+				}
+				b, err := c.PNG()
+				if err != nil {
+					t.Fatal(err)
+				}
+				img, err := png.Decode(bytes.NewReader(b))
+				if err != nil {
+					t.Fatalf("PNG does not decode: %v", err)
+				}
+				if got := img.Bounds().Size(); got.X != 864 || got.Y != 432 {
+					t.Errorf("got a %v PNG, want 864x432", got)
+				}
+				svg, err := c.SVG()
+				if err != nil {
+					t.Fatal(err)
+				}
+				shown := svgTexts(svg)
+				for _, s := range texts {
+					if !shown[s] {
+						t.Errorf("SVG does not show %q", s)
+					}
+				}
+				if c.Caption == "" || c.Title == "" {
+					t.Errorf("got title %q caption %q, want both", c.Title, c.Caption)
+				}
+			})
+		}
+	}
+}
+
+var svgText = regexp.MustCompile(`(?s)<text[^>]*>([^<]*)</text>`)
+
+// svgTexts returns the set of texts an SVG draws.
+func svgTexts(svg []byte) map[string]bool {
+	m := map[string]bool{}
+	for _, g := range svgText.FindAllSubmatch(svg, -1) {
+		m[string(g[1])] = true
+	}
+	return m
+}
+
+func TestCapacityChartsEmpty(t *testing.T) {
+	t.Parallel()
+	charts, err := CapacityCharts(&load.CapacityResult{})
+	if err != nil || len(charts) != 0 {
+		t.Errorf("got %d charts, %v; want none for a search without steps", len(charts), err)
+	}
+}
+
+func TestLoadChartsWithoutData(t *testing.T) {
+	t.Parallel()
+	charts, err := LoadCharts(&load.Result{Version: load.ResultVersion})
+	if err != nil || len(charts) != 0 {
+		t.Errorf("got %d charts, %v; want none for a run that measured nothing", len(charts), err)
+	}
+	if _, err := LoadCharts(&load.Result{Histograms: load.Histograms{Latency: "not base64"}}); err == nil {
+		t.Error("got no error for a corrupt histogram")
+	}
+}
+
+func TestPageHTML(t *testing.T) {
+	for _, tt := range pages(t) {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := tt.page.HTML(time.Date(2024, 5, 1, 14, 0, 0, 0, time.UTC))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := string(b)
+			if got, want := strings.Count(s, "<svg "), len(tt.page.Charts); got != want {
+				t.Errorf("got %d inline SVG charts, want %d", got, want)
+			}
+			for _, c := range tt.page.Charts {
+				if !strings.Contains(s, `<figure id="`+c.Name+`">`) || !strings.Contains(s, html.EscapeString(c.Caption)) {
+					t.Errorf("page lacks the figure %q or its caption", c.Name)
+				}
+			}
+			if !strings.Contains(s, "<pre>") || !strings.Contains(s, tt.page.Summary) {
+				t.Error("page lacks the text report or the summary")
+			}
+			// Self-contained: nothing to fetch.
+			for _, bad := range []string{"<script", "<link", "@import", "url(", `src="http`, `href="http`, "<?xml"} {
+				if strings.Contains(s, bad) {
+					t.Errorf("page contains %q", bad)
+				}
+			}
+			if !strings.Contains(s, "font-family:'Liberation Sans',Arimo,Arial") || strings.Contains(s, "font-family:Liberation Sans;") {
+				t.Error("chart fonts have no fallback")
+			}
+		})
+	}
+}
+
+type namedPage struct {
+	name string
+	page Page
+}
+
+func pages(t *testing.T) []namedPage {
+	t.Helper()
+	lp, err := LoadPage(readLoadFixture(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := CapacityPage(readCapacityFixture(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp, err := FuzzPage("127.0.0.1:1863", "cases 150000\nfindings 4\n", readFuzzFixture(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []namedPage{{"load", lp}, {"capacity", cp}, {"fuzz", fp}}
+}
+
+func TestWrite(t *testing.T) {
+	dir := t.TempDir()
+	p, err := CapacityPage(readCapacityFixture(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, pngs := filepath.Join(dir, "capacity.html"), filepath.Join(dir, "png")
+	if err := Write(p, html, pngs); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(html); err != nil || !bytes.HasPrefix(b, []byte("<!DOCTYPE html>")) {
+		t.Errorf("got %q..., %v; want the page", b[:min(len(b), 20)], err)
+	}
+	ents, err := os.ReadDir(pngs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if got, want := strings.Join(names, " "), "capacity-latency.png capacity-steps.png capacity-throughput.png"; got != want {
+		t.Errorf("got files %q, want %q (and no temporary files)", got, want)
+	}
+	if err := Write(p, filepath.Join(dir, "no", "such", "dir", "x.html"), ""); err == nil {
+		t.Error("got no error writing into a missing directory")
+	}
+}

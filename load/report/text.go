@@ -1,0 +1,197 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/cvrswarm/cvrswarm/load"
+)
+
+// Micros formats a duration in microseconds with a unit that keeps three
+// significant digits or so: "850µs", "1.25ms", "2.50s".
+func Micros(us int64) string {
+	switch d := float64(us); {
+	case us < 1000:
+		return fmt.Sprintf("%dµs", us)
+	case us < 1_000_000:
+		return fmt.Sprintf("%.2fms", d/1e3)
+	default:
+		return fmt.Sprintf("%.2fs", d/1e6)
+	}
+}
+
+// Share formats a fraction as a percentage: "98.00%".
+func Share(part, whole int64) string {
+	if whole <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f%%", 100*float64(part)/float64(whole))
+}
+
+// WriteText writes the text report of a load run to w: target and
+// settings, requested and achieved rate, the latency summaries, the
+// outcome table (with valid and mutated requests apart) and the SLO
+// verdicts.
+func WriteText(w io.Writer, r *load.Result) error {
+	ew := &errWriter{w: w}
+	fmt.Fprintf(ew, "target       %s\n", targetName(r.Target, r.Embedded))
+	status := ""
+	if r.Partial {
+		status = "  (partial: interrupted)"
+	}
+	if r.Shard != "" {
+		status += "  shard " + r.Shard
+	}
+	fmt.Fprintf(ew, "start        %s  duration %.1fs%s\n", r.Start.UTC().Format(time.RFC3339), r.DurationS, status)
+	s := r.Settings
+	fmt.Fprintf(ew, "settings     rate %s  mode %s  conns %d  max-conns %d  depth %d  mutate %g  timeout %s\n",
+		orDash(s.Rate), orDash(s.Mode), s.Conns, s.MaxConns, s.Depth, s.Mutate, orDash(s.Timeout))
+	requested := "inf"
+	if r.Rate.Requested > 0 {
+		requested = fmt.Sprintf("%.1f/s", r.Rate.Requested)
+	}
+	fmt.Fprintf(ew, "requests     %d  requested %s  achieved %.1f/s  late %d\n", r.Requests, requested, r.Rate.Achieved, r.Late)
+	fmt.Fprintf(ew, "connections  opened %d  max open %d\n\n", r.Connections.Opened, r.Connections.MaxOpen)
+
+	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "latency\tcount\tp50\tp90\tp99\tp99.9\tmax\tmean\t\n")
+	for _, row := range []struct {
+		name string
+		s    load.Summary
+	}{{"response", r.Latency}, {"service", r.Service}, {"connect", r.Connect}, {"handshake", r.Handshake}} {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", row.name, row.s.Count, Micros(row.s.P50), Micros(row.s.P90),
+			Micros(row.s.P99), Micros(row.s.P999), Micros(row.s.Max), Micros(int64(math.Round(row.s.Mean))))
+	}
+	tw.Flush()
+
+	fmt.Fprintln(ew)
+	tw = tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "outcome\tcount\tshare\tvalid\tmutated\t\n")
+	for _, name := range sortedOutcomes(r.Outcomes) {
+		n := r.Outcomes[name]
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t\n", name, n, Share(n, r.Requests), r.ByKind.Valid[name], r.ByKind.Mutated[name])
+	}
+	tw.Flush()
+
+	if len(r.SLO) > 0 {
+		fmt.Fprintln(ew)
+		writeVerdicts(ew, r.SLO)
+	}
+	return ew.err
+}
+
+func writeVerdicts(w io.Writer, vs []load.SLOVerdict) {
+	fmt.Fprintf(w, "SLO\n")
+	for _, v := range vs {
+		verdict := "met"
+		if !v.Met {
+			verdict = "BREACHED"
+		}
+		fmt.Fprintf(w, "  %-20s %-10g %s\n", v.Objective, v.Value, verdict)
+	}
+}
+
+// sortedOutcomes orders outcome names: "ok" first, then by count, largest
+// first, then by name.
+func sortedOutcomes(m map[string]int64) []string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		a, b := names[i], names[j]
+		if (a == "ok") != (b == "ok") {
+			return a == "ok"
+		}
+		if m[a] != m[b] {
+			return m[a] > m[b]
+		}
+		return a < b
+	})
+	return names
+}
+
+// WriteCapacityText writes the report of a capacity search to w: the
+// answer, the bracket, and every step with its offered and achieved rate,
+// p50/p99/p99.9, error share and verdict.
+func WriteCapacityText(w io.Writer, c *load.CapacityResult) error {
+	ew := &errWriter{w: w}
+	fmt.Fprintf(ew, "target     %s\n", targetName(c.Target, c.Embedded))
+	fmt.Fprintf(ew, "start      %s  duration %.1fs\n", c.Start.UTC().Format(time.RFC3339), c.DurationS)
+	st := c.Settings
+	fmt.Fprintf(ew, "search     slo %s  start %s  growth %g  precision %g%%  tolerance %g%%  warmup %s  dwell %s\n\n",
+		orDash(st.SLO), load.FormatRate(st.Start), st.Growth, 100*st.Precision, 100*st.Tolerance, orDash(st.Warmup), orDash(st.Dwell))
+
+	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "step\tphase\toffered\tachieved\tp50\tp99\tp99.9\terrors\tverdict\t\n")
+	for _, s := range c.Steps {
+		verdict := "pass"
+		if !s.Pass {
+			verdict = "FAIL"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%.1f/s\t%s\t%s\t%s\t%.2f%%\t%s\t\n", s.Index, s.Phase, load.FormatRate(s.Offered), s.Achieved,
+			Micros(s.Latency.P50), Micros(s.Latency.P99), Micros(s.Latency.P999), 100*s.ErrorShare, verdict)
+	}
+	tw.Flush()
+	for _, s := range c.Steps {
+		if s.Reason != "" {
+			fmt.Fprintf(ew, "  step %d: %s\n", s.Index, s.Reason)
+		}
+	}
+	fmt.Fprintln(ew)
+	fmt.Fprintln(ew, CapacitySummary(c))
+	return ew.err
+}
+
+// CapacitySummary says in one line what a capacity search found.
+func CapacitySummary(c *load.CapacityResult) string {
+	b := c.Bracket
+	bracket := fmt.Sprintf("bracket %s..%s", load.FormatRate(b.Low), load.FormatRate(b.High))
+	if b.High == 0 {
+		bracket = fmt.Sprintf("bracket %s..?", load.FormatRate(b.Low))
+	}
+	switch {
+	case c.Converged:
+		return fmt.Sprintf("capacity %s (%s, converged in %d steps)", load.FormatRate(c.CapacityRPS), bracket, len(c.Steps))
+	case c.CapacityRPS == 0:
+		return fmt.Sprintf("capacity not found: no step passed (%s; %s)", bracket, c.Stopped)
+	}
+	return fmt.Sprintf("capacity at least %s, NOT CONVERGED (%s; %s)", load.FormatRate(c.CapacityRPS), bracket, c.Stopped)
+}
+
+func targetName(target string, embedded bool) string {
+	if embedded {
+		return target + " (embedded reference server)"
+	}
+	return target
+}
+
+func orDash(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "-"
+	}
+	return s
+}
+
+// errWriter keeps the first write error, so a report is written with
+// plain Fprintf calls and checked once.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	if err != nil {
+		e.err = fmt.Errorf("report: %w", err)
+	}
+	return n, err
+}
