@@ -90,14 +90,18 @@ func dialLoad(addr, reply string) (*loadConn, error) {
 	return c, nil
 }
 
-// run sends batches batches and reads their replies.
-func (c *loadConn) run(batches int) error {
-	for range batches {
-		if _, err := c.conn.Write(c.batch); err != nil {
+// run sends requests CVRs in batches of benchDepth (the last one may be
+// shorter) and reads the replies to each batch before the next.
+func (c *loadConn) run(requests int) error {
+	for requests > 0 {
+		k := min(requests, benchDepth)
+		requests -= k
+		if _, err := c.conn.Write(c.batch[:k*len(benchCVR)]); err != nil {
 			return err
 		}
-		for got := 0; got < c.want; {
-			n, err := c.conn.Read(c.buf[:c.want-got])
+		want := k * (c.want / benchDepth)
+		for got := 0; got < want; {
+			n, err := c.conn.Read(c.buf[:want-got])
 			if err != nil {
 				return err
 			}
@@ -130,18 +134,21 @@ func startLoad(srv benchServer) (conns []*loadConn, stop func(), err error) {
 	return conns, stop, nil
 }
 
-// drive sends requests CVRs spread over conns at once and waits for every
-// reply. It returns how many it sent and how long that took.
-func drive(conns []*loadConn, requests int) (int, time.Duration, error) {
-	batches := max(requests/(len(conns)*benchDepth), 1)
+// drive sends requests CVRs spread evenly over conns at once and waits for
+// every reply. It returns how long that took.
+func drive(conns []*loadConn, requests int) (time.Duration, error) {
 	var wg sync.WaitGroup
 	errs := make([]error, len(conns))
 	start := time.Now()
 	for i, c := range conns {
-		wg.Go(func() { errs[i] = c.run(batches) })
+		share := requests / len(conns)
+		if i < requests%len(conns) {
+			share++
+		}
+		wg.Go(func() { errs[i] = c.run(share) })
 	}
 	wg.Wait()
-	return batches * len(conns) * benchDepth, time.Since(start), errors.Join(errs...)
+	return time.Since(start), errors.Join(errs...)
 }
 
 // BenchmarkServe measures the requests per second a server answers under
@@ -159,12 +166,12 @@ func BenchmarkServe(b *testing.B) {
 			defer stop()
 			b.ReportAllocs()
 			b.ResetTimer()
-			n, d, err := drive(conns, b.N)
+			d, err := drive(conns, b.N)
 			b.StopTimer()
 			if err != nil {
 				b.Fatal(err)
 			}
-			b.ReportMetric(float64(n)/d.Seconds(), "req/s")
+			b.ReportMetric(float64(b.N)/d.Seconds(), "req/s")
 		})
 	}
 }
@@ -194,11 +201,11 @@ func BenchmarkServeRatio(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		for j := range sides {
 			s := sides[(i+j)%len(sides)] // alternate which goes first
-			n, d, err := drive(s.conns, round)
+			d, err := drive(s.conns, round)
 			if err != nil {
 				b.Fatal(err)
 			}
-			s.n += n
+			s.n += round
 			s.d += d
 		}
 	}
