@@ -195,7 +195,7 @@ func TestMergeSeriesAlignsSeconds(t *testing.T) {
 // process recording them all.
 func TestMergePercentilesExact(t *testing.T) {
 	t.Parallel()
-	for trial := range 8 {
+	for trial := range 5 {
 		rng := rand.New(rand.NewPCG(uint64(trial), 7))
 		whole := randomSamples(rng, 200+rng.IntN(3000), 2)
 		k := 1 + rng.IntN(6)

@@ -34,7 +34,7 @@ func runMerge(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flagSet("merge", stdout)
 	fs.StringVar(&f.jsonOut, "json", "", "write the merged result to this `file` (the same format as load -json)")
 	fs.BoolVar(&f.force, "force", false, "merge results whose targets or settings differ (the first file's settings are kept)")
-	fs.StringVar(&f.slo, "slo", "", "judge the merged result by these objectives instead of the runs' -slo, e.g. 'p99<20ms,errors<1%': exit status 3 when one is breached")
+	fs.StringVar(&f.slo, "slo", "", "judge the merged result by these `objectives` instead of the runs' -slo, e.g. 'p99<20ms,errors<1%': exit status 3 when one is breached")
 	fs.StringVar(&f.hgrm, "hgrm", "", "write the merged response-time percentile distribution (.hgrm, in ms) to `FILE`")
 	fs.StringVar(&f.hdrLog, "hdr-log", "", "write the merged HdrHistogram interval log (one interval a second) to `FILE`")
 	f.pictures.bind(fs)
