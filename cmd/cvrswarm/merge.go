@@ -122,12 +122,11 @@ func mergeExplain(err error, files []string) error {
 		return err
 	}
 	msg := strings.TrimPrefix(me.Err.Error(), load.ErrMismatch.Error()+": ")
-	if me.With >= 0 {
-		hint := ""
-		if errors.Is(err, load.ErrMismatch) {
-			hint = " (-force merges them anyway)"
-		}
-		return fmt.Errorf("%s differs from %s: %s%s", files[me.Index], files[me.With], msg, hint)
+	switch {
+	case me.With >= 0 && errors.Is(err, load.ErrMismatch):
+		return fmt.Errorf("%s differs from %s: %s (-force merges them anyway)", files[me.Index], files[me.With], msg)
+	case me.With >= 0:
+		return fmt.Errorf("%s conflicts with %s: %s", files[me.Index], files[me.With], msg)
 	}
 	return fmt.Errorf("%s: %s", files[me.Index], msg)
 }

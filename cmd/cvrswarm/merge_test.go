@@ -142,7 +142,7 @@ func TestMergeCommandErrors(t *testing.T) {
 		{"other settings, forced", []string{"-force", a, other}, exitOK, "", true},
 		{"the same file twice", []string{a, b, dir + "/./" + filepath.Base(b)}, exitUsage,
 			dir + "/./" + filepath.Base(b) + " is the same file as " + b, false},
-		{"the same shard twice", []string{"-force", a, b, other}, exitFail, other + " differs from " + b + ": both hold shard 2/2", false},
+		{"the same shard twice", []string{"-force", a, b, other}, exitFail, other + " conflicts with " + b + ": both hold shard 2/2", false},
 		{"a bad histogram", []string{a, badHist}, exitFail, badHist + ": latency histogram: load: decode histogram", false},
 		{"a shard missing", []string{a}, exitOK, "warning: 1 of 2 shards missing (2/2)", true},
 		{"an SLO met", []string{a, b, "-slo", "p99<1ms"}, exitOK, "", true},
