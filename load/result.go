@@ -101,6 +101,15 @@ type OutcomesByKind struct {
 type Connections struct {
 	Opened  int64 `json:"opened"`
 	MaxOpen int64 `json:"max_open"`
+	// Failed counts connects and VER handshakes that failed, by outcome
+	// name in Failures (a failure while serving a request also counts in
+	// that request's outcome).
+	Failed   int64            `json:"failed"`
+	Failures map[string]int64 `json:"failures"`
+	// Dropped counts connections closed by cvrswarm after an abnormal
+	// outcome, a mutated request, or finding them closed by the server
+	// while idle: their state was unknown, so they were replaced.
+	Dropped int64 `json:"dropped"`
 }
 
 // Histograms holds the run's histograms in the HdrHistogram V2 compressed
@@ -127,6 +136,7 @@ type Second struct {
 type Settings struct {
 	Rate     string   `json:"rate"` // as given: "500/s", "inf", "100/s:5000/s", "1000/s:10s,2000/s:10s"
 	Duration string   `json:"duration,omitempty"`
+	WarmUp   string   `json:"warm_up,omitempty"`
 	Requests int64    `json:"requests,omitempty"`
 	Dialects []string `json:"dialects"`
 	Mode     string   `json:"mode"` // "persistent" or "churn"

@@ -19,22 +19,37 @@ const DefaultMaxLineLength = 4096
 type Reader struct {
 	rd    io.Reader
 	buf   []byte
+	limit int // the largest the buffer may grow: the maximum line plus CRLF
 	start int // first unread byte in buf
 	end   int // one past the last filled byte
 	err   error
 }
 
 // NewReader returns a Reader of lines of at most maxLine bytes (the
-// terminator excluded); maxLine <= 0 means [DefaultMaxLineLength].
+// terminator excluded); maxLine <= 0 means [DefaultMaxLineLength]. Its
+// buffer holds a whole line from the start, so a burst of pipelined lines
+// is taken in as few reads as possible.
 func NewReader(rd io.Reader, maxLine int) *Reader {
+	return NewReaderSize(rd, maxLine, 0)
+}
+
+// NewReaderSize is [NewReader] with a buffer that starts at initial bytes
+// and grows only when a line needs it, up to the maximum line length:
+// thousands of mostly idle connections then cost little. initial <= 0
+// means the whole maximum.
+func NewReaderSize(rd io.Reader, maxLine, initial int) *Reader {
 	if maxLine <= 0 {
 		maxLine = DefaultMaxLineLength
 	}
-	return &Reader{rd: rd, buf: make([]byte, maxLine+2)}
+	size := maxLine + 2
+	if initial > 0 {
+		size = min(size, max(initial, 16))
+	}
+	return &Reader{rd: rd, buf: make([]byte, size), limit: maxLine + 2}
 }
 
 // MaxLineLength returns the longest line the reader accepts.
-func (r *Reader) MaxLineLength() int { return len(r.buf) - 2 }
+func (r *Reader) MaxLineLength() int { return r.limit - 2 }
 
 // Buffered returns how many bytes have been read from the stream but not
 // yet returned as lines.
@@ -67,6 +82,12 @@ func (r *Reader) ReadLine() ([]byte, error) {
 		scanned = r.end
 		if r.err != nil {
 			return r.fail()
+		}
+		if r.end-r.start == len(r.buf) && len(r.buf) < r.limit { // full of one line: grow
+			buf := make([]byte, min(2*len(r.buf), r.limit))
+			n := copy(buf, r.buf[r.start:r.end])
+			scanned -= r.start
+			r.buf, r.start, r.end = buf, 0, n
 		}
 		if r.end-r.start == len(r.buf) {
 			r.err = ErrLineTooLong

@@ -1,0 +1,280 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/cvrswarm/cvrswarm/corpus"
+	"github.com/cvrswarm/cvrswarm/load"
+	"github.com/cvrswarm/cvrswarm/load/report"
+	"github.com/cvrswarm/cvrswarm/msnp"
+	"github.com/cvrswarm/cvrswarm/msnp/refserver"
+)
+
+func init() {
+	register(&command{
+		name: "load", order: 10, summary: "drive a rate-limited swarm of MSNP clients (VER, then CVR) and measure the server",
+		example: "cvrswarm load -target 127.0.0.1:1863 -rate 5000/s -duration 30s -slo 'p99<20ms,errors<1%'",
+		run:     runLoad,
+	})
+}
+
+// loadFlags are the load command's flags, as given.
+type loadFlags struct {
+	target, rate, ramp, steps, dialects, corpusDir, shard, startAt, slo string
+	jsonOut, hdrLog, hgrm                                               string
+	duration, warmUp, timeout                                           time.Duration
+	requests                                                            int64
+	conns, maxConns, depth, maxLine                                     int
+	churn, quiet                                                        bool
+	mutate                                                              float64
+	seed                                                                int64
+	report                                                              reportFlags
+}
+
+func loadFlagSet(f *loadFlags, stdout io.Writer) *flag.FlagSet {
+	fs := flagSet("load", stdout)
+	fs.StringVar(&f.target, "target", "", "the server's `host:port`; none starts the embedded reference server")
+	fs.StringVar(&f.rate, "rate", load.DefaultRate, "constant request `rate`: 500/s, 30000/1m, inf (as fast as replies come)")
+	fs.StringVar(&f.ramp, "ramp", "", "a rate going linearly from `FROM:TO` over -duration, e.g. 100/s:5000/s")
+	fs.StringVar(&f.steps, "steps", "", "rates held one after the other, `RATE:DUR,...`, e.g. 1000/s:10s,2000/s:10s")
+	fs.DurationVar(&f.duration, "duration", 0, "how long to offer load (default 10s unless -requests or -steps bounds the run)")
+	fs.Int64Var(&f.requests, "requests", 0, "stop after this many requests (all shards together); 0 for no bound")
+	fs.DurationVar(&f.warmUp, "warm-up", 0, "offer load this long before measuring")
+	fs.IntVar(&f.conns, "conns", load.DefaultConns, "connections opened before the start (with -rate inf: the connections)")
+	fs.IntVar(&f.maxConns, "max-conns", load.DefaultMaxConns, "most connections open at once; past it a request waits and counts as late")
+	fs.IntVar(&f.depth, "depth", load.DefaultDepth, "CVRs in flight per connection (pipelined, replies matched by TrID)")
+	fs.BoolVar(&f.churn, "churn", false, "a new connection per request: connect, VER, CVR, close (a login storm)")
+	fs.StringVar(&f.dialects, "dialects", "", "the VER `list`, newest first: MSNP15,MSNP8,CVR0 or a range MSNP8-MSNP18 (default every dialect)")
+	fs.StringVar(&f.corpusDir, "corpus", "", "read CVR lines from this corpus `DIR` (go test fuzz v1 files) instead of the embedded seeds")
+	fs.Float64Var(&f.mutate, "mutate", 0, "`share` of requests sent mutated, 0 to 1 (e.g. 0.05)")
+	fs.DurationVar(&f.timeout, "timeout", load.DefaultTimeout, "bound on a connect, a VER exchange and the wait for a reply")
+	fs.IntVar(&f.maxLine, "max-line", msnp.DefaultMaxLineLength, "longest reply line accepted, in `bytes`")
+	fs.Int64Var(&f.seed, "seed", 0, "seed for the choice of lines and mutations")
+	fs.StringVar(&f.shard, "shard", "", "run shard `i/n` of a load split across n processes (default from "+load.EnvShardIndex+" and "+load.EnvShards+")")
+	fs.StringVar(&f.startAt, "start-at", "", "start at this RFC 3339 `time`, so that shards begin together")
+	fs.StringVar(&f.slo, "slo", "", "objectives, e.g. 'p99<20ms,errors<1%,rate>4900': exit status 3 when one is breached")
+	fs.StringVar(&f.jsonOut, "json", "", "write the result as JSON to `FILE`")
+	fs.StringVar(&f.hdrLog, "hdr-log", "", "write an HdrHistogram interval log (one interval a second) to `FILE`")
+	fs.StringVar(&f.hgrm, "hgrm", "", "write the response-time percentile distribution (.hgrm, in ms) to `FILE`")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress display")
+	f.report.bind(fs)
+	return fs
+}
+
+// loadConfig maps the flags onto a load.Config; slo is the parsed -slo.
+func loadConfig(f *loadFlags, set map[string]bool, lookupEnv func(string) (string, bool)) (cfg load.Config, slo []load.Objective, err error) {
+	cfg = load.Config{Target: f.target, Duration: f.duration, Requests: f.requests, WarmUp: f.warmUp,
+		Conns: f.conns, MaxConns: f.maxConns, Depth: f.depth, Churn: f.churn, Mutate: f.mutate,
+		Timeout: f.timeout, MaxLineLength: f.maxLine, Seed: f.seed, SLO: f.slo, CorpusDir: f.corpusDir}
+	shapes := 0
+	for _, name := range []string{"ramp", "steps"} {
+		if set[name] {
+			shapes++
+		}
+	}
+	if shapes > 1 || (shapes == 1 && set["rate"]) {
+		return cfg, nil, errors.New("give one of -rate, -ramp and -steps")
+	}
+	switch {
+	case set["ramp"]:
+		cfg.Schedule, err = load.ParseRamp(f.ramp, f.warmUp+f.duration)
+		if err == nil && f.duration == 0 {
+			err = errors.New("-ramp needs -duration to ramp over")
+		}
+	case set["steps"]:
+		cfg.Schedule, err = load.ParseSteps(f.steps)
+	default:
+		cfg.Schedule, err = load.ParseRate(f.rate)
+	}
+	if err != nil {
+		return cfg, nil, err
+	}
+	if f.conns < 1 || f.maxConns < 1 || f.depth < 1 {
+		return cfg, nil, errors.New("-conns, -max-conns and -depth must be at least 1")
+	}
+	if f.timeout <= 0 || f.duration < 0 || f.warmUp < 0 || f.requests < 0 || f.maxLine < 1 {
+		return cfg, nil, errors.New("-timeout must be positive, -max-line at least 1, and -duration, -warm-up and -requests not negative")
+	}
+	if f.mutate < 0 || f.mutate > 1 {
+		return cfg, nil, fmt.Errorf("-mutate %v: want a share from 0 to 1", f.mutate)
+	}
+	if f.mutate > 0 {
+		return cfg, nil, errors.New("-mutate needs the fuzz package's mutators, which this build does not have")
+	}
+	if f.churn && f.depth > 1 {
+		return cfg, nil, errors.New("-churn opens a connection per request: it cannot be combined with -depth")
+	}
+	if f.dialects != "" {
+		if cfg.Dialects, err = msnp.ParseDialects(f.dialects); err != nil {
+			return cfg, nil, fmt.Errorf("-dialects: %w", err)
+		}
+	}
+	if f.corpusDir != "" {
+		cases, err := corpus.Load(f.corpusDir)
+		if err != nil {
+			return cfg, nil, fmt.Errorf("-corpus: %w", err)
+		}
+		var valid []corpus.Case
+		for _, c := range cases {
+			if c.Valid {
+				valid = append(valid, c)
+			}
+		}
+		if len(valid) == 0 { // a folder of the user's own lines, not split into valid and invalid
+			valid = cases
+		}
+		cfg.Cases = valid
+	}
+	if f.shard != "" {
+		if cfg.Shard, err = load.ParseShard(f.shard); err != nil {
+			return cfg, nil, err
+		}
+	} else if sh, ok, err := load.ShardFromEnv(lookupEnv); err != nil {
+		return cfg, nil, err
+	} else if ok {
+		cfg.Shard = sh
+	}
+	if f.startAt != "" {
+		t, err := time.Parse(time.RFC3339, f.startAt)
+		if err != nil {
+			return cfg, nil, fmt.Errorf("-start-at %q: want an RFC 3339 time such as 2030-01-02T15:04:05Z", f.startAt)
+		}
+		if !t.After(time.Now()) {
+			return cfg, nil, fmt.Errorf("-start-at %s is in the past", f.startAt)
+		}
+		cfg.StartAt = t
+	}
+	if f.slo != "" {
+		if slo, err = load.ParseSLO(f.slo); err != nil {
+			return cfg, nil, err
+		}
+	}
+	return cfg, slo, nil
+}
+
+func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var f loadFlags
+	fs := loadFlagSet(&f, stdout)
+	if done, status := parseFlags(fs, args, stderr); done {
+		return status
+	}
+	if fs.NArg() > 0 {
+		return usageError(stderr, "load", fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	cfg, slo, err := loadConfig(&f, set, os.LookupEnv)
+	if err != nil {
+		return usageError(stderr, "load", strings.TrimPrefix(err.Error(), "load: "))
+	}
+	churnRate := 0.0
+	if f.churn {
+		churnRate = cfg.Schedule.Rate(0)
+	}
+	for _, w := range load.CheckLimits(f.maxConns, churnRate) {
+		fmt.Fprintf(stderr, "cvrswarm load: warning: %s\n", w)
+	}
+	embedded := cfg.Target == ""
+	if embedded {
+		addr, stop, err := startEmbedded(refserver.Config{MaxConns: f.maxConns + 16}, stderr)
+		if err != nil {
+			return failure(stderr, "load", err)
+		}
+		defer stop()
+		cfg.Target = addr
+	}
+
+	var mon load.Monitor
+	cfg.Monitor = &mon
+	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "load", Quiet: f.quiet}, func() (int64, int64, string) {
+		return loadProgress(mon.Progress())
+	})
+	r, err := load.Run(ctx, cfg)
+	stopProgress()
+	if err != nil {
+		return failure(stderr, "load", err)
+	}
+	r.Embedded = embedded
+	var breached []load.SLOVerdict
+	if slo != nil {
+		r.SLO = load.EvaluateSLO(slo, r)
+		breached = load.Breached(r.SLO)
+	}
+	if err := loadWrite(&f, r, stderr); err != nil {
+		return failure(stderr, "load", err)
+	}
+	if err := report.WriteText(stdout, r); err != nil {
+		return failure(stderr, "load", err)
+	}
+	if r.Partial {
+		fmt.Fprintln(stderr, "cvrswarm load: interrupted: the report covers the part that ran")
+	}
+	if len(breached) > 0 {
+		names := make([]string, len(breached))
+		for i, v := range breached {
+			names[i] = fmt.Sprintf("%s (measured %g)", v.Objective, v.Value)
+		}
+		fmt.Fprintf(stderr, "cvrswarm load: SLO breached: %s\n", strings.Join(names, ", "))
+		return exitSLO
+	}
+	return exitOK
+}
+
+// loadProgress turns a progress snapshot into the display's figures: the
+// elapsed time of the total (in milliseconds), or requests of the bound.
+func loadProgress(p load.Progress) (done, total int64, status string) {
+	if !p.Running {
+		return 0, 0, "starting"
+	}
+	if p.Total > 0 {
+		done, total = min(p.Elapsed, p.Total).Milliseconds(), p.Total.Milliseconds()
+	} else {
+		done, total = p.Done, p.Planned
+	}
+	p99 := "-"
+	if p.P99 > 0 {
+		p99 = p.P99.String()
+	}
+	status = fmt.Sprintf("sent %d  rate %.0f/s  ok %d  err %d  p99 %s", p.Sent, p.Rate, p.OK, p.Errors, p99)
+	return done, total, status
+}
+
+// loadWrite writes the files the flags ask for, each atomically.
+func loadWrite(f *loadFlags, r *load.Result, stderr io.Writer) error {
+	if f.jsonOut != "" {
+		if err := load.WriteResult(f.jsonOut, r); err != nil {
+			return err
+		}
+	}
+	for _, out := range []struct {
+		path  string
+		write func(io.Writer, *load.Result) error
+	}{{f.hdrLog, load.WriteHdrLog}, {f.hgrm, load.WritePercentiles}} {
+		if out.path == "" {
+			continue
+		}
+		var b bytes.Buffer
+		if err := out.write(&b, r); err != nil {
+			return err
+		}
+		if err := corpus.WriteFileAtomic(out.path, b.Bytes()); err != nil {
+			return err
+		}
+	}
+	if f.report.html != "" || f.report.png != "" {
+		page, err := report.LoadPage(r)
+		if err != nil {
+			return err
+		}
+		return f.report.write(page, stderr)
+	}
+	return nil
+}

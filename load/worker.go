@@ -1,0 +1,252 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/cvrswarm/cvrswarm/msnp"
+)
+
+// longAgo is a deadline in the past: it makes blocked I/O return at once.
+var longAgo = time.Unix(1, 0)
+
+// idleProbeAfter is how long a persistent connection may sit unused
+// before it is checked for a close by the server (an idle timeout), so
+// that the next request is not blamed for it.
+const idleProbeAfter = time.Second
+
+// worker is one simulated client: one connection at a time, serving the
+// requests the pacer hands it. It records into one recorder shard.
+type worker struct {
+	e     *engine
+	id    int64
+	sh    *recShard
+	rng   *rand.Rand
+	trids trids
+
+	conn     net.Conn
+	rd       *msnp.Reader
+	lines    []template
+	unhook   func() bool // stops interrupting conn when the run's context ends
+	lastUsed time.Time
+
+	buf, mbuf []byte
+}
+
+func newWorker(e *engine, id int64) *worker {
+	return &worker{e: e, id: id, sh: e.shardFor(id),
+		rng:   rand.New(rand.NewPCG(uint64(e.cfg.Seed), e.shardSeed<<40|uint64(id))),
+		trids: e.cfg.Shard.trids()}
+}
+
+// run serves requests until there are none left. ready, when set, is told
+// once the first connection is open (or failed to).
+func (w *worker) run(ready *sync.WaitGroup) {
+	defer w.e.nworkers.Add(-1)
+	defer w.close(false)
+	if w.e.depth > 1 {
+		newPipe(w).run(ready)
+		return
+	}
+	if ready != nil {
+		if !w.e.cfg.Churn {
+			w.e.dialSlots <- struct{}{}
+			if oc := w.connect(); oc != ocOK {
+				w.e.connFailed(oc)
+			}
+			<-w.e.dialSlots
+		}
+		ready.Done()
+	}
+	<-w.e.begin
+	for {
+		t, ok := w.next()
+		if !ok {
+			return
+		}
+		w.serve(t)
+	}
+}
+
+// next returns the next request: from the pacer, or claimed at once when
+// the schedule is unbounded.
+func (w *worker) next() (ticket, bool) {
+	if w.e.tickets == nil {
+		return w.e.claim()
+	}
+	t, ok := <-w.e.tickets
+	return t, ok
+}
+
+func (w *worker) kind(mutated bool) int {
+	if mutated {
+		return kindMutated
+	}
+	return kindValid
+}
+
+// record files one request's outcome unless it was due in the warm-up.
+func (w *worker) record(t ticket, mutated bool, oc outcome, sent, end time.Time) {
+	if t.warm {
+		return
+	}
+	if oc != ocInterrupted && w.e.ctx.Err() != nil && oc != ocOK && !oc.isCode() {
+		oc = ocInterrupted // the failure was our own interruption
+	}
+	w.sh.done(w.kind(mutated), oc, t.due, sent, end)
+}
+
+func (o outcome) isCode() bool { return o >= codeBase }
+
+// serve sends one CVR (opening a connection first if needed) and records
+// its outcome.
+func (w *worker) serve(t ticket) {
+	start := time.Now()
+	if w.conn != nil && !w.e.cfg.Churn && start.Sub(w.lastUsed) > idleProbeAfter && !alive(w.conn) {
+		w.close(true) // the server closed it while idle: not this request's fault
+	}
+	if w.conn == nil {
+		if oc := w.connect(); oc != ocOK {
+			w.e.connFailed(oc)
+			w.record(t, false, oc, start, time.Now())
+			return
+		}
+	}
+	mutated := w.e.cfg.Mutate > 0 && w.rng.Float64() < w.e.cfg.Mutate
+	trid := w.trids.take()
+	line := w.line(trid)
+	if mutated {
+		w.mbuf = w.e.cfg.Mutator.Mutate(w.mbuf[:0], line, w.rng)
+		line = w.mbuf
+	}
+	sent := time.Now()
+	if w.e.cfg.Churn {
+		sent = start // a churned request's service time covers its connect and VER
+	}
+	oc := w.exchange(line, trid, !mutated)
+	end := time.Now()
+	w.lastUsed = end
+	w.record(t, mutated, oc, sent, end)
+	switch {
+	case w.e.cfg.Churn:
+		w.close(false)
+	case oc != ocOK || mutated:
+		w.close(true)
+	}
+}
+
+// exchange writes line and reads one reply line within the timeout.
+func (w *worker) exchange(line []byte, trid uint32, checkTrID bool) outcome {
+	w.conn.SetDeadline(time.Now().Add(w.e.timeout))
+	if w.e.ctx.Err() != nil { // interrupted before the deadline was set: it would undo the interruption
+		return ocInterrupted
+	}
+	if _, err := w.conn.Write(line); err != nil {
+		return w.ioOutcome(err)
+	}
+	reply, err := w.rd.ReadLine()
+	switch {
+	case err == nil:
+		return classifyReply(reply, trid, checkTrID)
+	case errors.Is(err, msnp.ErrBareLF):
+		if oc := classifyReply(reply, trid, checkTrID); oc != ocOK {
+			return oc
+		}
+		return ocBareLF
+	}
+	return w.ioOutcome(err)
+}
+
+func (w *worker) ioOutcome(err error) outcome {
+	if w.e.ctx.Err() != nil {
+		return ocInterrupted
+	}
+	return classifyIO(err, w.rd.Buffered() > 0)
+}
+
+// line returns a CVR line for the negotiated dialect with the given TrID.
+func (w *worker) line(trid uint32) []byte {
+	tpl := &w.lines[0]
+	if len(w.lines) > 1 {
+		tpl = &w.lines[w.rng.IntN(len(w.lines))]
+	}
+	w.buf = tpl.append(w.buf[:0], trid)
+	return w.buf
+}
+
+// connect opens a connection and negotiates the dialect with VER,
+// recording the connect and handshake times.
+func (w *worker) connect() outcome {
+	start := time.Now()
+	conn, oc := w.e.dial()
+	if oc != ocOK {
+		return oc
+	}
+	connected := time.Now()
+	w.conn = conn
+	w.rd = msnp.NewReaderSize(conn, w.e.cfg.MaxLineLength, w.e.readBuffer)
+	w.e.connOpened()
+	conn.SetDeadline(connected.Add(w.e.timeout))
+	w.unhook = context.AfterFunc(w.e.ctx, func() { conn.SetDeadline(longAgo) })
+	oc = w.handshake()
+	done := time.Now()
+	w.sh.conn(connected.Sub(start), done.Sub(connected), oc == ocOK)
+	w.lastUsed = done
+	if oc != ocOK {
+		w.close(false)
+	}
+	return oc
+}
+
+// handshake sends VER and waits for its reply.
+func (w *worker) handshake() outcome {
+	trid := w.trids.take()
+	req := msnp.VERRequest{TrID: trid, Dialects: w.e.dialects}
+	w.buf = req.Append(w.buf[:0])
+	if _, err := w.conn.Write(w.buf); err != nil {
+		return w.ioOutcome(err)
+	}
+	line, err := w.rd.ReadLine()
+	if err != nil && !errors.Is(err, msnp.ErrBareLF) {
+		return w.ioOutcome(err)
+	}
+	reply, perr := msnp.ParseReply(line)
+	switch {
+	case perr != nil:
+		return ocMalformed
+	case reply.TrID != trid:
+		return ocTrIDMismatch
+	case reply.Kind == msnp.ReplyError:
+		return codeOutcome(reply.Code)
+	case reply.Kind != msnp.ReplyVER:
+		return ocUnexpected
+	case reply.VER.Refused():
+		return ocVER0
+	}
+	w.lines = w.e.book[reply.VER.Chosen()]
+	if len(w.lines) == 0 { // a dialect that was not offered
+		return ocUnexpected
+	}
+	return ocOK
+}
+
+// close closes the connection; dropped counts it as given up.
+func (w *worker) close(dropped bool) {
+	if w.conn == nil {
+		return
+	}
+	if w.unhook != nil {
+		w.unhook()
+		w.unhook = nil
+	}
+	w.conn.Close()
+	w.conn, w.rd = nil, nil
+	w.e.open.Add(-1)
+	if dropped {
+		w.e.dropped.Add(1)
+	}
+}
