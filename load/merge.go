@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -80,14 +79,15 @@ func Merge(results ...*Result) (*Result, error) {
 //     the union of the runs' wall-clock spans [start, start+duration],
 //     which is also the merged DurationS; Start is the earliest start;
 //   - the result is partial if any run was, and Merged lists the runs
-//     (merging merged results flattens their lists), ordered by shard.
+//     (merging merged results flattens their lists), ordered by shard;
+//   - the objectives of the settings' SLO, if any, are judged again on the
+//     merged result (a shard's verdicts judge only its share).
 //
 // Merge refuses, with a [*MergeError] naming the difference, results of
 // other targets or settings (unless o.Force), the same shard twice, a
 // shard label that contradicts the settings' shard count, and histograms
 // that are unreadable, of another geometry or disagree with their
-// summaries. The merged result holds no SLO verdicts: they belong to a
-// single run's evaluation.
+// summaries.
 func (o MergeOptions) Merge(results ...*Result) (*Result, error) {
 	if len(results) == 0 {
 		return nil, errors.New("load: merge: no results")
@@ -175,6 +175,13 @@ func (o MergeOptions) Merge(results ...*Result) (*Result, error) {
 	if m.Series, err = mergeSeries(results); err != nil {
 		return nil, err
 	}
+	if m.Settings.SLO != "" {
+		objs, err := ParseSLO(m.Settings.SLO)
+		if err != nil {
+			return nil, &MergeError{Index: 0, With: -1, Err: fmt.Errorf("settings.slo: %w", err)}
+		}
+		m.SLO = EvaluateSLO(objs, m)
+	}
 	return m, nil
 }
 
@@ -217,26 +224,15 @@ func checkShards(r *Result) error {
 			}
 			continue
 		}
-		_, n, err := parseShardLabel(s)
+		sh, err := ParseShard(s)
 		if err != nil {
 			return err
 		}
-		if n != r.Settings.Shards {
+		if n := sh.Count; n != r.Settings.Shards {
 			return fmt.Errorf("shard %s, but settings.shards is %d", s, r.Settings.Shards)
 		}
 	}
 	return nil
-}
-
-// parseShardLabel parses "i/n" with 1 <= i <= n.
-func parseShardLabel(s string) (i, n int, err error) {
-	a, b, ok := strings.Cut(s, "/")
-	i, erri := strconv.Atoi(a)
-	n, errn := strconv.Atoi(b)
-	if !ok || erri != nil || errn != nil || i < 1 || i > n {
-		return 0, 0, fmt.Errorf("shard %q is not i/n with 1 <= i <= n", s)
-	}
-	return i, n, nil
 }
 
 // mergedRuns lists the runs results combine, refusing a shard seen twice.
@@ -262,10 +258,10 @@ func mergedRuns(results []*Result) ([]MergedRun, error) {
 		}
 	}
 	slices.SortStableFunc(runs, func(a, b MergedRun) int {
-		ia, _, _ := parseShardLabel(a.Shard)
-		ib, _, _ := parseShardLabel(b.Shard)
-		if ia != ib {
-			return ia - ib
+		sa, _ := ParseShard(a.Shard)
+		sb, _ := ParseShard(b.Shard)
+		if sa.Index != sb.Index {
+			return sa.Index - sb.Index
 		}
 		return a.Start.Compare(b.Start)
 	})

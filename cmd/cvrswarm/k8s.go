@@ -8,12 +8,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cvrswarm/cvrswarm/load"
 	"github.com/cvrswarm/cvrswarm/load/k8s"
 )
 
 func init() {
 	register(&command{
-		name: "k8s", order: 70, summary: "print a Kubernetes Indexed Job that runs a load as shards started together",
+		name: "k8s", order: 70, summary: "print a Kubernetes Indexed Job that runs a load as shards started together (other flags go to load)",
 		example: "cvrswarm k8s -shards 4 -target msnp.example.net:1863 -rate 20000/s -duration 5m > cvrswarm-job.yaml",
 		run:     runK8s,
 	})
@@ -37,13 +38,14 @@ func runK8s(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Image, "image", k8s.DefaultImage, "an `image` with cvrswarm on its PATH, built e.g. with 'ko build ./cmd/cvrswarm'")
 	fs.DurationVar(&startIn, "start-in", k8s.DefaultStartIn, "start the shards this long from now: time to apply the manifest and schedule the pods")
 	fs.StringVar(&startAt, "start-at", "", "start the shards at this RFC 3339 `time` instead of -start-in from now")
-	fs.StringVar(&cfg.ResultsClaim, "results-pvc", "", "an existing ReadWriteMany PersistentVolumeClaim for the result files (default: create NAME-results)")
+	fs.StringVar(&cfg.ResultsClaim, "results-pvc", "", "an existing ReadWriteMany PersistentVolumeClaim `claim` for the result files (default: create NAME-results)")
 	fs.StringVar(&cfg.ResultsSize, "results-size", k8s.DefaultResultsSize, "the `size` of the claim created for the results")
 	fs.StringVar(&cfg.StorageClass, "storage-class", "", "the storage `class` of the claim created (default: the cluster's default; it must offer ReadWriteMany)")
-	fs.StringVar(&cfg.CPU, "cpu", "", "each pod's CPU request and limit, e.g. 2 or 1500m (default: none)")
-	fs.StringVar(&cfg.Memory, "memory", "", "each pod's memory request and limit, e.g. 1Gi (default: none)")
+	fs.StringVar(&cfg.CPU, "cpu", "", "each pod's CPU request and limit, a `quantity` such as 2 or 1500m (default: none)")
+	fs.StringVar(&cfg.Memory, "memory", "", "each pod's memory request and limit, a `quantity` such as 1Gi (default: none)")
 	fs.StringVar(&format, "o", "yaml", "output `format`: yaml or json (a v1 List)")
 	fs.BoolVar(&merge, "merge", false, "print the Job that merges the shards' results instead (apply it once the shards' Job completes)")
+	fs.StringVar(&cfg.SLO, "slo", "", "with -merge: `objectives` the merged result must meet, e.g. 'p99<20ms,errors<1%' (a breach fails the merge Job)")
 
 	own, loadArgs, err := k8sSplit(fs, args)
 	if err != nil {
@@ -61,11 +63,19 @@ func runK8s(_ context.Context, args []string, stdout, stderr io.Writer) int {
 
 	var m *k8s.Manifest
 	if merge {
+		if cfg.SLO != "" {
+			if _, err := load.ParseSLO(cfg.SLO); err != nil {
+				return usageError(stderr, "k8s", "-slo: "+err.Error())
+			}
+		}
 		if len(loadArgs) > 0 {
 			return usageError(stderr, "k8s", fmt.Sprintf("-merge takes no load flags, got %q", loadArgs[0]))
 		}
 		m, err = k8s.MergeJob(cfg)
 	} else {
+		if cfg.SLO != "" {
+			return usageError(stderr, "k8s", "-slo is judged on the merged result, not per shard: give it with -merge")
+		}
 		if msg := k8sCheckLoadArgs(loadArgs); msg != "" {
 			return usageError(stderr, "k8s", msg)
 		}
@@ -137,11 +147,8 @@ func k8sCheckLoadArgs(args []string) string {
 			has[name] = true
 		}
 	}
-	switch {
-	case !has["target"]:
+	if !has["target"] {
 		return "give the load flag -target HOST:PORT: without it every pod would load its own embedded server"
-	case has["slo"]:
-		return "-slo is judged per shard, and a breach would fail the Job and stop the other shards: judge the merged result"
 	}
 	return ""
 }

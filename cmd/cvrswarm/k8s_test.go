@@ -136,14 +136,14 @@ func TestK8sCommandYAMLAndMerge(t *testing.T) {
 		}
 	}
 	stdout.Reset()
-	if code := run(context.Background(), []string{"k8s", "-shards", "2", "-merge", "-name", "night", "-o", "json"}, &stdout, &stderr); code != exitOK {
+	if code := run(context.Background(), []string{"k8s", "-shards", "2", "-merge", "-name", "night", "-slo", "p99<20ms", "-o", "json"}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	var m k8sJob
 	if err := json.Unmarshal(stdout.Bytes(), &m); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"merge", "-json", "/results/merged.json", "/results/shard-0.json", "/results/shard-1.json"}
+	want := []string{"merge", "-json", "/results/merged.json", "-slo", "p99<20ms", "/results/shard-0.json", "/results/shard-1.json"}
 	if len(m.Items) != 1 || m.Items[0].Metadata.Name != "night-merge" || !slices.Equal(m.Items[0].Spec.Template.Spec.Containers[0].Args, want) ||
 		m.Items[0].Spec.Template.Spec.Volumes[0].PersistentVolumeClaim.ClaimName != "night-results" {
 		t.Errorf("merge job: got %+v, want night-merge running %q on night-results", m.Items, want)
@@ -158,7 +158,8 @@ func TestK8sCommandErrors(t *testing.T) {
 	}{
 		{"no shards", []string{"-target", "h:1"}, "give -shards N"},
 		{"no target", []string{"-shards", "2", "-rate", "5/s"}, "give the load flag -target"},
-		{"an SLO", []string{"-shards", "2", "-target", "h:1", "-slo", "p99<20ms"}, "-slo is judged per shard"},
+		{"an SLO on the shards", []string{"-shards", "2", "-target", "h:1", "-slo", "p99<20ms"}, "-slo is judged on the merged result"},
+		{"a bad SLO", []string{"-shards", "2", "-merge", "-slo", "p99"}, "-slo: load: slo objective"},
 		{"a -shard flag", []string{"-shards", "2", "-target", "h:1", "-shard", "1/2"}, "sets -shard itself"},
 		{"a -json flag", []string{"-shards", "2", "-target", "h:1", "-json", "x.json"}, "sets -json itself"},
 		{"a stray argument", []string{"-shards", "2", "-target", "h:1", "oops", "x"}, `unexpected argument "oops"`},

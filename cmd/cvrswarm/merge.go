@@ -23,9 +23,10 @@ func init() {
 
 // mergeFlags are the merge command's flags.
 type mergeFlags struct {
-	jsonOut  string
-	force    bool
-	pictures reportFlags // -html, -png
+	jsonOut, hgrm, hdrLog string
+	slo                   string
+	force                 bool
+	pictures              reportFlags // -html, -png
 }
 
 func runMerge(_ context.Context, args []string, stdout, stderr io.Writer) int {
@@ -33,6 +34,9 @@ func runMerge(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flagSet("merge", stdout)
 	fs.StringVar(&f.jsonOut, "json", "", "write the merged result to this `file` (the same format as load -json)")
 	fs.BoolVar(&f.force, "force", false, "merge results whose targets or settings differ (the first file's settings are kept)")
+	fs.StringVar(&f.slo, "slo", "", "judge the merged result by these `objectives` instead of the runs' -slo, e.g. 'p99<20ms,errors<1%': exit status 3 when one is breached")
+	fs.StringVar(&f.hgrm, "hgrm", "", "write the merged response-time percentile distribution (.hgrm, in ms) to `FILE`")
+	fs.StringVar(&f.hdrLog, "hdr-log", "", "write the merged HdrHistogram interval log (one interval a second) to `FILE`")
 	f.pictures.bind(fs)
 	files, done, status := reportParseInterspersed(fs, args, stderr)
 	if done {
@@ -40,6 +44,13 @@ func runMerge(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if len(files) == 0 {
 		return usageError(stderr, "merge", "give the result files to merge")
+	}
+	var slo []load.Objective
+	if f.slo != "" {
+		var err error
+		if slo, err = load.ParseSLO(f.slo); err != nil {
+			return usageError(stderr, "merge", "-slo: "+err.Error())
+		}
 	}
 
 	seen := map[string]string{}
@@ -69,10 +80,12 @@ func runMerge(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "cvrswarm merge: warning: %d of %d shards missing (%s): the figures cover only the shards given\n",
 			len(missing), m.Settings.Shards, strings.Join(missing, ", "))
 	}
-	if f.jsonOut != "" {
-		if err := load.WriteResult(f.jsonOut, m); err != nil {
-			return failure(stderr, "merge", err)
-		}
+	if slo != nil {
+		m.Settings.SLO, m.SLO = f.slo, load.EvaluateSLO(slo, m)
+	}
+	// The same files as load writes, in the same formats (the page apart).
+	if err := loadWrite(&loadFlags{jsonOut: f.jsonOut, hdrLog: f.hdrLog, hgrm: f.hgrm}, m, stderr); err != nil {
+		return failure(stderr, "merge", err)
 	}
 	var text bytes.Buffer
 	if err := mergeWriteText(&text, m); err != nil {
@@ -91,6 +104,14 @@ func runMerge(_ context.Context, args []string, stdout, stderr io.Writer) int {
 			return failure(stderr, "merge", err)
 		}
 	}
+	if breached := load.Breached(m.SLO); len(breached) > 0 {
+		names := make([]string, len(breached))
+		for i, v := range breached {
+			names[i] = fmt.Sprintf("%s (measured %g)", v.Objective, v.Value)
+		}
+		fmt.Fprintf(stderr, "cvrswarm merge: SLO breached: %s\n", strings.Join(names, ", "))
+		return exitSLO
+	}
 	return exitOK
 }
 
@@ -101,12 +122,11 @@ func mergeExplain(err error, files []string) error {
 		return err
 	}
 	msg := strings.TrimPrefix(me.Err.Error(), load.ErrMismatch.Error()+": ")
-	if me.With >= 0 {
-		hint := ""
-		if errors.Is(err, load.ErrMismatch) {
-			hint = " (-force merges them anyway)"
-		}
-		return fmt.Errorf("%s differs from %s: %s%s", files[me.Index], files[me.With], msg, hint)
+	switch {
+	case me.With >= 0 && errors.Is(err, load.ErrMismatch):
+		return fmt.Errorf("%s differs from %s: %s (-force merges them anyway)", files[me.Index], files[me.With], msg)
+	case me.With >= 0:
+		return fmt.Errorf("%s conflicts with %s: %s", files[me.Index], files[me.With], msg)
 	}
 	return fmt.Errorf("%s: %s", files[me.Index], msg)
 }

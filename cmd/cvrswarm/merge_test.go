@@ -55,8 +55,8 @@ func TestMergeCommand(t *testing.T) {
 
 	var stdout, stderr bytes.Buffer
 	// Flags may follow the files, as in the usage line.
-	html := filepath.Join(dir, "merged.html")
-	if code := run(context.Background(), []string{"merge", a, b, c, "-json", out, "-html", html}, &stdout, &stderr); code != exitOK {
+	html, hgrm := filepath.Join(dir, "merged.html"), filepath.Join(dir, "merged.hgrm")
+	if code := run(context.Background(), []string{"merge", a, b, c, "-json", out, "-html", html, "-hgrm", hgrm}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
 	if got, want := stderr.String(), "cvrswarm: wrote "+html+"\n"; got != want {
@@ -70,6 +70,9 @@ func TestMergeCommand(t *testing.T) {
 		if !bytes.Contains(page, []byte(want)) {
 			t.Errorf("the HTML page lacks %q", want)
 		}
+	}
+	if dist, err := os.ReadFile(hgrm); err != nil || !bytes.Contains(dist, []byte("#[Max")) || !bytes.Contains(dist, []byte("Total count    =           10]")) {
+		t.Errorf("the .hgrm file: got %q (%v), want the distribution of 10 values", dist, err)
 	}
 	m, err := load.ReadResult(out)
 	if err != nil {
@@ -139,9 +142,12 @@ func TestMergeCommandErrors(t *testing.T) {
 		{"other settings, forced", []string{"-force", a, other}, exitOK, "", true},
 		{"the same file twice", []string{a, b, dir + "/./" + filepath.Base(b)}, exitUsage,
 			dir + "/./" + filepath.Base(b) + " is the same file as " + b, false},
-		{"the same shard twice", []string{"-force", a, b, other}, exitFail, other + " differs from " + b + ": both hold shard 2/2", false},
+		{"the same shard twice", []string{"-force", a, b, other}, exitFail, other + " conflicts with " + b + ": both hold shard 2/2", false},
 		{"a bad histogram", []string{a, badHist}, exitFail, badHist + ": latency histogram: load: decode histogram", false},
 		{"a shard missing", []string{a}, exitOK, "warning: 1 of 2 shards missing (2/2)", true},
+		{"an SLO met", []string{a, b, "-slo", "p99<1ms"}, exitOK, "", true},
+		{"an SLO breached", []string{a, b, "-slo", "p50<150us,p99<150us"}, exitSLO, "cvrswarm merge: SLO breached: p99<150us (measured 200)\n", true},
+		{"a bad SLO", []string{"-slo", "p99~1ms", a, b}, exitUsage, "-slo: load: slo objective", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cvrswarm/cvrswarm/msnp"
+	"github.com/cvrswarm/cvrswarm/msnp/refserver"
 )
 
 // TestServeRunsUntilCancelled starts `cvrswarm serve` in-process on a
@@ -155,5 +156,33 @@ func TestServeHelp(t *testing.T) {
 	}
 	if stderr.Len() != 0 {
 		t.Errorf("stderr %q, want nothing", stderr.String())
+	}
+}
+
+// TestStartEmbedded checks the server that commands given no -target use:
+// it says where it is on stderr, answers there, and stops.
+func TestStartEmbedded(t *testing.T) {
+	t.Parallel()
+	var stderr bytes.Buffer
+	addr, stop, err := startEmbedded(refserver.Config{}, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "cvrswarm: no -target given: using the embedded reference server on " + addr + "\n"; stderr.String() != want {
+		t.Errorf("stderr %q, want %q", stderr.String(), want)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := msnp.Dial(ctx, msnp.TCPTarget(addr), msnp.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Handshake(ctx); err != nil {
+		t.Fatalf("Handshake: %v", err)
+	}
+	stop()
+	if _, err := c.ReadLine(ctx); err == nil {
+		t.Error("connection still open after stop")
 	}
 }

@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cvrswarm/cvrswarm/load"
 )
 
 // Defaults for [Config].
@@ -31,9 +33,9 @@ const (
 // The environment a shard's pod runs with.
 const (
 	// IndexEnv is the pod's index in the Job, from 0, set by Kubernetes.
-	IndexEnv = "JOB_COMPLETION_INDEX"
+	IndexEnv = load.EnvShardIndex
 	// ShardsEnv is the number of shards, set by the manifest.
-	ShardsEnv = "CVRSWARM_SHARDS"
+	ShardsEnv = load.EnvShards
 )
 
 // Config describes a sharded run on a cluster.
@@ -57,6 +59,9 @@ type Config struct {
 	// CPU and Memory, when set, are each pod's request and limit
 	// ("2", "500m", "1Gi"), so that a shard has the cores it was sized for.
 	CPU, Memory string
+	// SLO, for the merge Job, holds the objectives it judges the merged
+	// result by ("p99<20ms,errors<1%"); a breach fails that Job.
+	SLO string
 
 	createClaim bool // set by withDefaults
 }
@@ -130,6 +135,9 @@ func MergeJob(cfg Config) (*Manifest, error) {
 		return nil, err
 	}
 	args := []string{"merge", "-json", MergedPath}
+	if cfg.SLO != "" {
+		args = append(args, "-slo", escapeVars(cfg.SLO))
+	}
 	for i := range cfg.Shards {
 		args = append(args, ResultPath(i))
 	}

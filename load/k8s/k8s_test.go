@@ -213,6 +213,7 @@ func TestShardJobEscapesVariables(t *testing.T) {
 func TestMergeJob(t *testing.T) {
 	cfg := testConfig()
 	cfg.Shards = 3
+	cfg.SLO = "p99<20ms,errors<1%"
 	m, err := MergeJob(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +223,8 @@ func TestMergeJob(t *testing.T) {
 		t.Fatalf("got %+v, want one Job cvrswarm-merge of one pod", p.Items)
 	}
 	pod := p.Items[0].Spec.Template.Spec
-	want := []string{"merge", "-json", "/results/merged.json", "/results/shard-0.json", "/results/shard-1.json", "/results/shard-2.json"}
+	want := []string{"merge", "-json", "/results/merged.json", "-slo", "p99<20ms,errors<1%",
+		"/results/shard-0.json", "/results/shard-1.json", "/results/shard-2.json"}
 	if got := pod.Containers[0].Args; !slices.Equal(got, want) {
 		t.Errorf("args: got %q, want %q", got, want)
 	}

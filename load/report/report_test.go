@@ -145,6 +145,7 @@ func TestCharts(t *testing.T) {
 		}
 		for _, c := range charts {
 			t.Run(c.Name, func(t *testing.T) {
+				t.Parallel()
 				texts, ok := want[set][c.Name]
 				if !ok {
 					t.Fatalf("unexpected chart %q in %s", c.Name, set)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/cvrswarm/cvrswarm/msnp"
@@ -18,6 +19,10 @@ type conn struct {
 	stop   func() bool // stops closing nc when ctx ends
 	lines  *msnp.Reader
 
+	in             []byte // input read from nc and not yet given to lines
+	inStart, inEnd int
+	rerr           error // the error of the last read from nc
+
 	out  []byte // replies not yet written
 	werr error  // the first write error
 
@@ -30,7 +35,7 @@ type conn struct {
 
 func newConn(s *Server, ctx context.Context, nc net.Conn) *conn {
 	ctx, cancel := context.WithCancel(ctx)
-	c := &conn{s: s, nc: nc, ctx: ctx, cancel: cancel, out: make([]byte, 0, 1024)}
+	c := &conn{s: s, nc: nc, ctx: ctx, cancel: cancel, in: make([]byte, inBuffer), out: make([]byte, 0, 1024)}
 	c.stop = context.AfterFunc(ctx, func() { nc.Close() })
 	c.lines = msnp.NewReader(c, s.maxLine)
 	return c
@@ -57,30 +62,51 @@ func (c *conn) serve() {
 	c.flush()
 }
 
-// Read feeds the line reader. It is called only when no complete line is
-// buffered, so it first writes the replies to the lines read so far: the
-// replies to pipelined requests go out together, and nothing waits in the
-// buffer while the server waits for input.
+// inBuffer is the size of a connection's input buffer: a read from the
+// network takes up to this much of what the client has sent.
+const inBuffer = 4096
+
+// Read feeds the line reader from the input buffer, and refills that
+// from the network once it is empty. Before a network read, which may
+// wait, it writes the replies made so far: the replies to every request
+// that arrived in one read go out together, in one write, and no reply
+// waits in the buffer while the server waits for input (even for the end
+// of a line the client has not finished).
 func (c *conn) Read(p []byte) (int, error) {
-	var deadline time.Time
-	if c.s.idle > 0 {
-		deadline = time.Now().Add(c.s.idle)
-	}
-	if len(c.out) > 0 {
-		if err := c.write(deadline); err != nil {
-			return 0, err
-		}
-		if c.s.idle > 0 {
-			// write set both deadlines
-			return c.nc.Read(p)
-		}
-	}
-	if c.s.idle > 0 {
-		if err := c.nc.SetReadDeadline(deadline); err != nil {
+	if c.inStart == c.inEnd {
+		if err := c.fill(); err != nil {
 			return 0, err
 		}
 	}
-	return c.nc.Read(p)
+	n := copy(p, c.in[c.inStart:c.inEnd])
+	c.inStart += n
+	return n, nil
+}
+
+// fill writes the pending replies and reads what the client has sent,
+// with the idle timeout as the deadline of both.
+func (c *conn) fill() error {
+	if c.rerr != nil {
+		return c.rerr
+	}
+	if c.s.idle > 0 {
+		deadline := time.Now().Add(c.s.idle)
+		if len(c.out) > 0 {
+			if err := c.write(deadline); err != nil { // sets both deadlines
+				return err
+			}
+		} else if err := c.nc.SetReadDeadline(deadline); err != nil {
+			return err
+		}
+	} else if err := c.flush(); err != nil {
+		return err
+	}
+	n, err := c.nc.Read(c.in[:cap(c.in)])
+	c.inStart, c.inEnd, c.rerr = 0, n, err
+	if n > 0 {
+		return nil // the error, if any, comes with the next fill
+	}
+	return err
 }
 
 // flush writes the pending replies.
@@ -170,9 +196,10 @@ func (c *conn) cvr(line []byte) bool {
 		c.reply(msnp.Reply{Kind: msnp.ReplyError, Code: code, TrID: req.TrID})
 		return code != msnp.CodeMalformedCVR
 	}
-	r := c.s.reply
-	r.Command, r.TrID = req.Command, req.TrID
-	c.out = r.Append(c.out)
+	c.out = append(c.out, req.Command...)
+	c.out = append(c.out, ' ')
+	c.out = strconv.AppendUint(c.out, uint64(req.TrID), 10)
+	c.out = append(c.out, c.s.replyTail...)
 	return req.Command == "CVR" // the session ends after a CVQ reply
 }
 

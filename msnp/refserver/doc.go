@@ -21,7 +21,8 @@
 // MaxLineLength closes the connection without a reply, as does a
 // connection silent for IdleTimeout, or one that leaves the replies
 // unread that long. The replies to pipelined requests are written
-// together, when the server has no complete line left to read.
+// together: the server answers every line that one read from the network
+// brought, then writes the replies in one write before it reads again.
 //
 // # VER
 //

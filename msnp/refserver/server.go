@@ -80,7 +80,7 @@ type Config struct {
 type Server struct {
 	role        msnp.Role
 	dialects    []msnp.Dialect
-	reply       msnp.Reply // the CVR reply, TrID and command filled in per request
+	replyTail   []byte // the CVR reply after its TrID: " rec rec2 min url fallback\r\n"
 	maxLine     int
 	idle        time.Duration
 	maxConns    int
@@ -135,7 +135,10 @@ func New(cfg Config) *Server {
 		Params:       5,
 	}
 	r.Recommended2 = or(r.Recommended2, r.Recommended)
-	s.reply = msnp.Reply{Kind: msnp.ReplyCVR, Command: "CVR", CVR: r}
+	// Every CVR reply is the same but for its command and TrID: encode it
+	// once with TrID 0 and keep what follows "CVR 0".
+	line := (&msnp.Reply{Kind: msnp.ReplyCVR, Command: "CVR", CVR: r}).Append(nil)
+	s.replyTail = line[len("CVR 0"):]
 	return s
 }
 

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cvrswarm/cvrswarm/msnp"
+	"github.com/cvrswarm/cvrswarm/msnp/conformance"
+	"github.com/cvrswarm/cvrswarm/msnp/msnptest"
+)
+
+func TestCheckEmbeddedServerPasses(t *testing.T) {
+	for _, role := range []string{"ns", "ds"} {
+		t.Run(role, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "check.json")
+			status, stdout, stderr := runMain(t, "check", "-quiet", "-role", role, "-dialects", "MSNP7-MSNP15", "-json", path)
+			if status != exitOK {
+				t.Fatalf("exit status %d, want 0\nstdout:\n%s\nstderr:\n%s", status, stdout, stderr)
+			}
+			if !strings.Contains(stderr, "using the embedded reference server") {
+				t.Errorf("stderr %q does not say the embedded server is used", stderr)
+			}
+			if !strings.Contains(stdout, "role "+role) || !strings.Contains(stdout, " 0 warn, 0 fail, 2 skip\n") {
+				t.Errorf("stdout does not show role %s and a clean summary:\n%s", role, stdout)
+			}
+			rep := checkReadJSON(t, path)
+			if rep.Role != role || rep.CVRDialect != "MSNP15" || rep.Summary.Rules != len(conformance.Rules()) ||
+				rep.Summary.Fail != 0 || len(rep.Results) != rep.Summary.Rules {
+				t.Errorf("-json report: role %q, CVR dialect %q, summary %+v, %d results; want %s, MSNP15, no failure",
+					rep.Role, rep.CVRDialect, rep.Summary, len(rep.Results), role)
+			}
+		})
+	}
+}
+
+// checkReadJSON reads the report a -json flag wrote.
+func checkReadJSON(t *testing.T, path string) conformance.Report {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep conformance.Report
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatalf("-json file: %v", err)
+	}
+	return rep
+}
+
+func TestCheckExitStatus(t *testing.T) {
+	canned, err := msnptest.NewCanned() // answers every line with a CVR reply
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer canned.Close()
+	target := canned.Addr()
+	tests := []struct {
+		name    string
+		args    []string
+		status  int
+		stdout  string
+		summary string
+	}{
+		{"failing server", []string{"-run", "^(ver-none|cvr-710-locale)$"}, exitFail, "fail ver-none", "2 rules: 0 pass, 1 warn, 1 fail, 0 skip"},
+		{"warning only", []string{"-run", "^cvr-710-locale$"}, exitOK, "warn cvr-710-locale", "1 rules: 0 pass, 1 warn, 0 fail, 0 skip"},
+		{"warning, -strict", []string{"-run", "^cvr-710-locale$", "-strict"}, exitFail, "fail cvr-710-locale", "(strict: warnings fail)"},
+		{"-v shows passing rules", []string{"-run", "^cvr-valid$", "-v"}, exitOK, "pass cvr-valid", "1 rules: 1 pass"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"check", "-quiet", "-timeout", "500ms", "-target", target}, tt.args...)
+			status, stdout, stderr := runMain(t, args...)
+			if status != tt.status {
+				t.Errorf("exit status %d, want %d (stderr %q)", status, tt.status, stderr)
+			}
+			if !strings.Contains(stdout, tt.stdout) || !strings.Contains(stdout, tt.summary) {
+				t.Errorf("stdout does not contain %q and %q:\n%s", tt.stdout, tt.summary, stdout)
+			}
+			if stderr != "" {
+				t.Errorf("stderr %q, want nothing with -quiet and -target", stderr)
+			}
+		})
+	}
+}
+
+// TestCheckInterrupted stops a check part way (as Ctrl-C does) against a
+// server that answers VER and nothing else, so that every CVR rule waits:
+// the rules run so far are printed and written, the rest skipped.
+func TestCheckInterrupted(t *testing.T) {
+	srv, err := msnptest.NewServer(func(c net.Conn) {
+		lines := msnp.NewReader(c, 0)
+		for {
+			line, err := lines.ReadLine()
+			if err != nil {
+				return
+			}
+			if trid, ok := msnp.PeekTrID(line); ok && msnp.Verb(line) == "VER" {
+				fmt.Fprintf(c, "VER %d MSNP8\r\n", trid)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	path := filepath.Join(t.TempDir(), "check.json")
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	status := run(ctx, []string{"check", "-quiet", "-target", srv.Addr(), "-timeout", "10s", "-json", path}, &stdout, &stderr)
+	if status != exitFail {
+		t.Errorf("exit status %d, want %d", status, exitFail)
+	}
+	if !strings.Contains(stderr.String(), "cvrswarm check: interrupted") {
+		t.Errorf("stderr %q does not say the check was interrupted", stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "ver-highest ") || !strings.Contains(stdout.String(), "skip garbage: interrupted") {
+		t.Errorf("stdout lacks the rules run and the skipped ones:\n%s", stdout.String())
+	}
+	rep := checkReadJSON(t, path)
+	if !rep.Interrupted || rep.Results[0].Verdict != conformance.Pass || rep.Summary.Rules != len(conformance.Rules()) {
+		t.Errorf("-json report: interrupted %v, first verdict %v, %d rules; want true, pass, every rule",
+			rep.Interrupted, rep.Results[0].Verdict, rep.Summary.Rules)
+	}
+}
+
+func TestCheckList(t *testing.T) {
+	status, stdout, _ := runMain(t, "check", "-list")
+	if status != exitOK {
+		t.Fatalf("exit status %d, want 0", status)
+	}
+	for _, r := range conformance.Rules() {
+		if !strings.Contains(stdout, r.ID+" [") {
+			t.Errorf("-list does not show rule %s", r.ID)
+		}
+	}
+}
+
+func TestCheckErrors(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	tests := []struct {
+		name   string
+		args   []string
+		status int
+		stderr string
+	}{
+		{"bad role", []string{"-role", "sb"}, exitUsage, `-role "sb": want ds or ns`},
+		{"bad dialects", []string{"-dialects", "MSNP99"}, exitUsage, "-dialects:"},
+		{"bad target", []string{"-target", "localhost"}, exitUsage, `-target "localhost": want host:port`},
+		{"bad regexp", []string{"-run", "("}, exitUsage, "-run:"},
+		{"no rule matches", []string{"-run", "nothing-matches"}, exitUsage, `-run "nothing-matches" matches no rule ID`},
+		{"short long line", []string{"-long-line", "10"}, exitUsage, "-long-line 10: want at least 512 bytes"},
+		{"zero timeout", []string{"-timeout", "0s"}, exitUsage, "-timeout 0s"},
+		{"stray argument", []string{"extra"}, exitUsage, `unexpected argument "extra"`},
+		{"nothing listening", []string{"-target", closed}, exitFail, "connect"},
+		{"unwritable -json", []string{"-run", "^ver-none$", "-json", filepath.Join(t.TempDir(), "no", "such", "dir", "x.json")}, exitFail, "-json:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, _, stderr := runMain(t, append([]string{"check", "-quiet"}, tt.args...)...)
+			if status != tt.status {
+				t.Errorf("exit status %d, want %d (stderr %q)", status, tt.status, stderr)
+			}
+			lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+			last := lines[len(lines)-1]
+			if !strings.Contains(last, tt.stderr) || !strings.HasPrefix(last, "cvrswarm check: ") {
+				t.Errorf("stderr %q, want one line containing %q", stderr, tt.stderr)
+			}
+			if strings.HasPrefix(lines[0], "cvrswarm check") && len(lines) != 1 {
+				t.Errorf("stderr %q is not one line", stderr)
+			}
+		})
+	}
+}

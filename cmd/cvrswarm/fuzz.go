@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cvrswarm/cvrswarm/corpus"
+	"github.com/cvrswarm/cvrswarm/fuzz"
+	"github.com/cvrswarm/cvrswarm/msnp"
+	"github.com/cvrswarm/cvrswarm/msnp/refserver"
+)
+
+func init() {
+	register(&command{
+		name: "fuzz", order: 30, summary: "fuzz a server's VER/CVR parser; shrink, de-duplicate and save what breaks it",
+		example: "cvrswarm fuzz -duration 10s -findings ./findings",
+		run:     runFuzz,
+	})
+}
+
+// fuzzTargetFlags are the flags fuzz and replay share: where the target
+// is and how it is judged.
+type fuzzTargetFlags struct {
+	target, exec, role string
+	timeout            time.Duration
+	amplify            int
+	strict             bool
+}
+
+func (f *fuzzTargetFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.target, "target", "", "host:port of a running server (default: the embedded reference server)")
+	fs.StringVar(&f.exec, "exec", "", "run this command as the target, '{addr}' replaced by a free loopback address; restarted after a crash")
+	fs.StringVar(&f.role, "role", "ns", "the target's role for the spec's rules: ns or ds")
+	fs.DurationVar(&f.timeout, "timeout", fuzz.DefaultTimeout, "how long a reply may take before the request counts as unanswered")
+	fs.IntVar(&f.amplify, "amplify", fuzz.DefaultAmplifyLimit, "most reply bytes a case may draw before it is an amplification")
+	fs.BoolVar(&f.strict, "strict", false, "also report deviations from the spec's replies (no 731, no disconnect after 731, 420/710 missing)")
+}
+
+// open checks the flags and starts the target: the -exec command, the
+// -target address or the embedded reference server. replay is the
+// replay command line that reaches the same target; stop releases it.
+func (f *fuzzTargetFlags) open(ctx context.Context, name string, stderr io.Writer) (o fuzz.Oracle, replay string, stop func(), err error) {
+	role, err := msnp.ParseRole(f.role)
+	if err != nil {
+		return o, "", nil, fmt.Errorf("-role %q: want ns or ds", f.role)
+	}
+	switch {
+	case f.target != "" && f.exec != "":
+		return o, "", nil, errors.New("-target and -exec: give one")
+	case f.timeout <= 0:
+		return o, "", nil, fmt.Errorf("-timeout %v: want more than 0", f.timeout)
+	case f.amplify <= 0:
+		return o, "", nil, fmt.Errorf("-amplify %d: want more than 0 bytes", f.amplify)
+	}
+	o = fuzz.Oracle{Timeout: f.timeout, AmplifyLimit: f.amplify, Strict: f.strict, Role: role}
+	replay = "cvrswarm replay"
+	if role == msnp.DS {
+		replay += " -role ds"
+	}
+	switch {
+	case f.exec != "":
+		if !strings.Contains(f.exec, fuzz.AddrPlaceholder) {
+			return o, "", nil, fmt.Errorf("-exec %q: put %s where the command takes its listen address", f.exec, fuzz.AddrPlaceholder)
+		}
+		x, err := fuzz.StartExec(ctx, fuzz.ExecConfig{Command: f.exec})
+		if err != nil {
+			return o, "", nil, err
+		}
+		fmt.Fprintf(stderr, "cvrswarm %s: started %s on %s\n", name, x, x.Addr())
+		o.Target = x
+		return o, replay + " -exec " + fuzz.ShellQuote(f.exec), func() { x.Close() }, nil
+	case f.target != "":
+		o.Target = msnp.TCPTarget(f.target)
+		return o, replay + " -target " + fuzz.ShellQuote(f.target), func() {}, nil
+	}
+	addr, stopEmbedded, err := startEmbedded(refserver.Config{Role: role}, stderr)
+	if err != nil {
+		return o, "", nil, err
+	}
+	o.Target = msnp.TCPTarget(addr)
+	return o, replay, stopEmbedded, nil
+}
+
+func runFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flagSet("fuzz", stdout)
+	var tf fuzzTargetFlags
+	tf.register(fs)
+	var (
+		cfg                       fuzz.Config
+		seed                      int64
+		jsonPath, corpusDir, muts string
+		quiet                     bool
+	)
+	fs.Int64Var(&seed, "seed", 0, "seed of the run: case i is a function of (seed, i); 0 picks one from the clock")
+	fs.Int64Var(&cfg.Cases, "cases", 0, "stop after this many cases (0: no limit)")
+	fs.DurationVar(&cfg.Duration, "duration", 0, "stop after this long (0: until -cases or Ctrl-C)")
+	fs.Float64Var(&cfg.Rate, "rate", 0, "at most this many cases per second, to spare a shared server (0: as fast as it answers)")
+	fs.IntVar(&cfg.Conns, "conns", fuzz.DefaultConns, "connections fuzzing at once")
+	fs.StringVar(&cfg.FindingsDir, "findings", fuzz.DefaultFindingsDir, "save each finding here: a `go test fuzz v1` input and its record.json")
+	fs.StringVar(&jsonPath, "json", "", "write the run's result as JSON to this file")
+	fs.StringVar(&corpusDir, "corpus", "", "derive cases from the corpus files in this folder instead of the embedded seeds")
+	fs.StringVar(&muts, "mutators", "all", "mutators to stack: names (field-trid) or groups (field, text, byte), comma-separated")
+	fs.Float64Var(&cfg.SequenceShare, "sequence", fuzz.DefaultSequenceShare, "share of cases that also mutate the sequence: CVR before VER, VER twice, two CVRs, a mutated VER")
+	fs.BoolVar(&cfg.NoFeedback, "no-feedback", false, "keep deriving from the seeds only, not from inputs with new reply sequences")
+	fs.IntVar(&cfg.MinimizeRuns, "minimize-runs", fuzz.DefaultMinimizeRuns, "most executions spent shrinking one finding (0: do not shrink)")
+	fs.DurationVar(&cfg.MinimizeTime, "minimize-time", fuzz.DefaultMinimizeTime, "most time spent shrinking one finding")
+	fs.BoolVar(&quiet, "quiet", false, "no progress on stderr")
+	if done, status := parseFlags(fs, args, stderr); done {
+		return status
+	}
+	if fs.NArg() > 0 {
+		return usageError(stderr, "fuzz", fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
+	}
+	switch {
+	case cfg.Cases < 0:
+		return usageError(stderr, "fuzz", fmt.Sprintf("-cases %d: want 0 (no limit) or more", cfg.Cases))
+	case cfg.Duration < 0:
+		return usageError(stderr, "fuzz", fmt.Sprintf("-duration %v: want 0 (no limit) or more", cfg.Duration))
+	case cfg.Rate < 0:
+		return usageError(stderr, "fuzz", fmt.Sprintf("-rate %v: want 0 (no limit) or more", cfg.Rate))
+	case cfg.Conns < 1:
+		return usageError(stderr, "fuzz", fmt.Sprintf("-conns %d: want 1 or more", cfg.Conns))
+	case cfg.SequenceShare < 0 || cfg.SequenceShare > 1:
+		return usageError(stderr, "fuzz", fmt.Sprintf("-sequence %v: want a share from 0 to 1", cfg.SequenceShare))
+	case cfg.MinimizeRuns < 0:
+		return usageError(stderr, "fuzz", fmt.Sprintf("-minimize-runs %d: want 0 (do not shrink) or more", cfg.MinimizeRuns))
+	case cfg.FindingsDir == "":
+		return usageError(stderr, "fuzz", "-findings: empty; name a folder")
+	}
+	if cfg.SequenceShare == 0 {
+		cfg.SequenceShare = -1 // the flag's 0 is "none"; the config's is the default
+	}
+	if cfg.MinimizeRuns == 0 {
+		cfg.MinimizeRuns = -1
+	}
+	var err error
+	if cfg.Mutators, err = fuzz.SelectMutators(muts); err != nil {
+		return usageError(stderr, "fuzz", "-mutators: "+err.Error())
+	}
+	if corpusDir != "" {
+		if cfg.Seeds, err = corpus.Load(corpusDir); err != nil {
+			return usageError(stderr, "fuzz", "-corpus: "+err.Error())
+		}
+	}
+	if seed == 0 {
+		seed = time.Now().UnixNano() & (1<<53 - 1)
+	}
+	cfg.Seed = uint64(seed)
+	oracle, replay, stop, err := tf.open(ctx, "fuzz", stderr)
+	if err != nil {
+		if strings.HasPrefix(err.Error(), "-") {
+			return usageError(stderr, "fuzz", err.Error())
+		}
+		return failure(stderr, "fuzz", err)
+	}
+	defer stop()
+	cfg.Oracle, cfg.ReplayCommand = oracle, replay
+	fz, err := fuzz.New(cfg)
+	if err != nil {
+		return failure(stderr, "fuzz", err)
+	}
+	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "fuzz", Quiet: quiet}, func() (int64, int64, string) {
+		p := fz.Progress()
+		return p.Cases, cfg.Cases, fuzzStatus(p)
+	})
+	res, runErr := fz.Run(ctx)
+	stopProgress()
+	if jsonPath != "" && res.Target != "" {
+		data, err := json.MarshalIndent(res, "", "  ")
+		if err == nil {
+			err = corpus.WriteFileAtomic(jsonPath, append(data, '\n'))
+		}
+		if err != nil {
+			return failure(stderr, "fuzz", fmt.Errorf("-json %s: %w", jsonPath, err))
+		}
+	}
+	if res.Target != "" {
+		fuzzSummary(stdout, res)
+	}
+	if runErr != nil && !errors.Is(runErr, context.Canceled) {
+		return failure(stderr, "fuzz", runErr)
+	}
+	if len(res.Findings) > 0 {
+		return exitFail
+	}
+	return exitOK
+}
+
+// fuzzStatus is the progress line: cases/s, findings by kind, corpus.
+func fuzzStatus(p fuzz.Progress) string {
+	rate := 0.0
+	if p.Elapsed > 0 {
+		rate = float64(p.Cases) / p.Elapsed.Seconds()
+	}
+	s := fmt.Sprintf("cases  %.0f/s  findings %d", rate, p.Findings)
+	if p.Findings > 0 {
+		s += " (" + fuzzKinds(p.ByKind) + ")"
+	}
+	return s + fmt.Sprintf("  corpus %d", p.Corpus)
+}
+
+func fuzzKinds(by map[fuzz.Kind]int) string {
+	var parts []string
+	for _, k := range fuzz.Kinds() {
+		if n := by[k]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, n))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// fuzzSummary prints what the run did and found.
+func fuzzSummary(w io.Writer, r fuzz.Result) {
+	fmt.Fprintf(w, "fuzz: %d cases in %.1fs (%.0f/s) against %s, seed %d; stopped by %s\n",
+		r.Cases, r.DurationS, r.CasesPerS, r.Target, r.Seed, r.Stopped)
+	fmt.Fprintf(w, "corpus: %d inputs (%d added for new reply sequences)", r.Corpus, r.NewInputs)
+	if r.Restarts > 0 {
+		fmt.Fprintf(w, "; target restarted %d times", r.Restarts)
+	}
+	if r.Unconfirmed > 0 {
+		fmt.Fprintf(w, "; %d suspicious cases did not reproduce", r.Unconfirmed)
+	}
+	fmt.Fprintln(w)
+	if len(r.Findings) == 0 {
+		fmt.Fprintln(w, "findings: none")
+		return
+	}
+	fmt.Fprintf(w, "findings: %d distinct (%s), %d hits\n", len(r.Findings), fuzzKinds(r.ByKind), r.Hits)
+	fs := append([]fuzz.Finding(nil), r.Findings...)
+	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Hits > fs[j].Hits && fs[i].Kind == fs[j].Kind })
+	for _, f := range fs {
+		fmt.Fprintf(w, "\n  %s  (%d hits)\n", f.Signature, f.Hits)
+		fmt.Fprintf(w, "    %s\n", f.Detail)
+		fmt.Fprintf(w, "    input      %s\n", fuzzShort(f.Input))
+		fmt.Fprintf(w, "    minimized  %s\n", fuzzShort(f.Minimized))
+		fmt.Fprintf(w, "    case %d of seed %d, mutators %s\n", f.Case, f.Seed, strings.Join(f.Mutators, " "))
+		if f.File != "" {
+			fmt.Fprintf(w, "    saved      %s\n", f.File)
+			fmt.Fprintf(w, "    replay     %s\n", f.Replay)
+		}
+	}
+}
+
+// fuzzShort cuts a quoted input for the summary.
+func fuzzShort(s string) string {
+	const max = 160
+	if len(s) <= max {
+		return s
+	}
+	return fmt.Sprintf("%s... (%d bytes quoted)", s[:max], len(s))
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/cvrswarm/cvrswarm/fuzz"
+)
+
+func init() {
+	register(&command{
+		name: "replay", order: 31, summary: "re-send saved findings or corpus files; exit 1 when any still reproduces",
+		example: "cvrswarm replay -target 127.0.0.1:1863 findings/",
+		run:     runReplay,
+	})
+}
+
+func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flagSet("replay", stdout)
+	var tf fuzzTargetFlags
+	tf.register(fs)
+	if done, status := parseFlags(fs, args, stderr); done {
+		return status
+	}
+	if fs.NArg() == 0 {
+		return usageError(stderr, "replay", "name at least one finding record, folder or `go test fuzz v1` file")
+	}
+	var inputs []fuzz.Input
+	for _, path := range fs.Args() {
+		in, err := fuzz.LoadInputs(path)
+		if err != nil {
+			return failure(stderr, "replay", err)
+		}
+		inputs = append(inputs, in...)
+	}
+	oracle, _, stop, err := tf.open(ctx, "replay", stderr)
+	if err != nil {
+		if strings.HasPrefix(err.Error(), "-") {
+			return usageError(stderr, "replay", err.Error())
+		}
+		return failure(stderr, "replay", err)
+	}
+	defer stop()
+	if !oracle.Alive(ctx) {
+		return failure(stderr, "replay", errors.New("the target does not answer a valid VER and CVR"))
+	}
+	results, err := oracle.Replay(ctx, inputs)
+	reproduced := 0
+	for _, r := range results {
+		if r.Reproduces() {
+			reproduced++
+		}
+		fmt.Fprintln(stdout, replayLine(r))
+	}
+	if err != nil {
+		return failure(stderr, "replay", err)
+	}
+	fmt.Fprintf(stdout, "replay: %d inputs, %d reproduce, %d do not\n", len(results), reproduced, len(results)-reproduced)
+	if reproduced > 0 {
+		return exitFail
+	}
+	return exitOK
+}
+
+// replayLine says what one input does now.
+func replayLine(r fuzz.ReplayResult) string {
+	rec := r.Input.Record
+	switch {
+	case r.Reproduces() && r.Same:
+		return fmt.Sprintf("%s: reproduces: %s", r.Input.Path, r.Verdict.Signature)
+	case r.Reproduces() && rec != nil:
+		return fmt.Sprintf("%s: reproduces another defect: %s (recorded: %s)", r.Input.Path, r.Verdict.Signature, rec.Signature)
+	case r.Reproduces():
+		return fmt.Sprintf("%s: reproduces: %s", r.Input.Path, r.Verdict.Signature)
+	case rec != nil:
+		return fmt.Sprintf("%s: does not reproduce (recorded: %s)", r.Input.Path, rec.Signature)
+	}
+	return fmt.Sprintf("%s: does not reproduce", r.Input.Path)
+}

@@ -1,0 +1,195 @@
+package fuzz
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cvrswarm/cvrswarm/corpus"
+	"github.com/cvrswarm/cvrswarm/msnp"
+	"github.com/cvrswarm/cvrswarm/msnp/refserver"
+)
+
+// TestFindsBrokenServers runs the fuzzer against servers with one defect
+// each, triggered by a CVR line holding '%', and checks that it finds the
+// defect, pins it on a case that holds the trigger, shrinks it and saves
+// a record that replays.
+func TestFindsBrokenServers(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		bug  bug
+		want Kind
+		sig  string
+	}{
+		{"hang", bugHang, KindHang, "hang: no reply to CVR"},
+		{"wedge", bugWedge, KindWedge, "wedge: no reply to a valid CVR after CVR reply"},
+		{"wrong TrID", bugTrID, KindTrIDMismatch, "trid-mismatch: CVR reply to CVR"},
+		{"amplification", bugAmplify, KindAmplification, "amplification: reply over 1024 bytes to CVR"},
+		{"reset", bugReset, KindReset, "reset: reset instead of a reply to CVR"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := brokenServer(t, tc.bug)
+			dir := t.TempDir()
+			res := fuzzUntil(t, Config{Oracle: Oracle{Target: srv.Target()}, Seed: 7, FindingsDir: dir}, tc.want)
+			f := findingOf(res, tc.want)
+			if f == nil {
+				t.Fatalf("no %s finding in %d cases; findings: %+v", tc.want, res.Cases, res.Findings)
+			}
+			if f.Signature != tc.sig {
+				t.Errorf("signature %q, want %q", f.Signature, tc.sig)
+			}
+			if !bytes.Contains(f.MinimizedCVR, []byte("%")) || !bytes.Contains(f.InputCVR, []byte("%")) {
+				t.Errorf("input %s minimised to %s: want both to hold the trigger %%", f.Input, f.Minimized)
+			}
+			if len(f.MinimizedVER)+len(f.MinimizedCVR) > len(f.InputVER)+len(f.InputCVR) {
+				t.Errorf("minimised %s is longer than the input %s", f.Minimized, f.Input)
+			}
+			if !f.Reproduced || len(f.Mutators) == 0 || f.Seed != 7 {
+				t.Errorf("finding %+v: want reproduced, mutator names and seed 7", f)
+			}
+			data, err := os.ReadFile(f.File)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := corpus.Unmarshal(data); err != nil || !bytes.Equal(got.CVR, f.MinimizedCVR) {
+				t.Errorf("saved input %q (%v), want the minimised CVR %q", data, err, f.MinimizedCVR)
+			}
+			rec, err := ReadRecord(f.Record)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Signature != f.Signature || !strings.HasPrefix(rec.Replay, "cvrswarm replay -timeout 200ms ") {
+				t.Errorf("record %+v: want the signature and a replay command", rec)
+			}
+			// Replaying the record against the broken server reproduces it.
+			o := &Oracle{Target: srv.Target(), Timeout: 200 * time.Millisecond}
+			inputs, err := LoadInputs(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			results, err := o.Replay(context.Background(), inputs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			same := false
+			for _, r := range results {
+				same = same || (r.Same && r.Input.Record.Signature == tc.sig)
+			}
+			if !same {
+				t.Errorf("replay of %s: %+v, want the signature again", dir, results)
+			}
+		})
+	}
+}
+
+// TestFindsCrashOfExecTarget runs a server that panics on '%' with -exec:
+// the crash is found, signed by the panic message and top frames,
+// shrunk against restarted processes, and the process is restarted.
+func TestFindsCrashOfExecTarget(t *testing.T) {
+	t.Parallel()
+	bin := crashServer(t)
+	x, err := StartExec(context.Background(), ExecConfig{Command: ShellQuote(bin) + " {addr}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	res := fuzzUntil(t, Config{Oracle: Oracle{Target: x}, Seed: 3, FindingsDir: t.TempDir()}, KindCrash)
+	f := findingOf(res, KindCrash)
+	if f == nil {
+		t.Fatalf("no crash found in %d cases: %+v", res.Cases, res.Findings)
+	}
+	const sig = `crash: panic: cannot parse "…" at main.parse < main.serve`
+	if f.Signature != sig {
+		t.Errorf("signature %q, want %q", f.Signature, sig)
+	}
+	if !strings.Contains(f.Stderr, "goroutine ") || !strings.HasPrefix(f.Stderr, "panic: cannot parse") {
+		t.Errorf("stderr %q: want the panic and its stack", f.Stderr)
+	}
+	if f.Exit != "exit status 2" || !bytes.Contains(f.MinimizedCVR, []byte("%")) {
+		t.Errorf("exit %q, minimised %s: want exit status 2 and the trigger", f.Exit, f.Minimized)
+	}
+	if x.Restarts() == 0 {
+		t.Error("the target was never restarted")
+	}
+	// Examine restarts the target the run may have left down.
+	valid := corpus.Valid()[0]
+	if v, err := (&Oracle{Target: x}).Examine(context.Background(), valid); err != nil || v.Kind != "" {
+		t.Errorf("Examine(%s) after the run = %+v, %v; want a running target and no finding", valid.Name, v, err)
+	}
+}
+
+// TestReferenceServerHasNoFindings fuzzes the reference server, strict,
+// with feedback: it must show nothing.
+func TestReferenceServerHasNoFindings(t *testing.T) {
+	t.Parallel()
+	srv, err := refserver.Listen("127.0.0.1:0", refserver.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	res, err := Run(context.Background(), Config{Oracle: Oracle{Target: msnp.TCPTarget(srv.Addr()), Strict: true},
+		Seed: 1, Cases: 3000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 0 {
+		t.Errorf("%d findings against the reference server, want none: %+v", len(res.Findings), res.Findings)
+	}
+	if res.Cases != 3000 || res.Stopped != "cases" {
+		t.Errorf("ran %d cases, stopped by %q; want 3000, cases", res.Cases, res.Stopped)
+	}
+	if res.NewInputs == 0 {
+		t.Error("feedback added no input to the working corpus")
+	}
+	if len(res.Series) == 0 || res.Series[len(res.Series)-1].Cases != res.Cases {
+		t.Errorf("series %+v: want points ending at %d cases", res.Series, res.Cases)
+	}
+}
+
+// TestRunIsDeterministic runs twice with the same seed against the
+// reference server, with feedback, and compares every case.
+func TestRunIsDeterministic(t *testing.T) {
+	t.Parallel()
+	srv, err := refserver.Listen("127.0.0.1:0", refserver.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	digest := func(seed uint64) map[uint64][32]byte {
+		var mu sync.Mutex
+		got := map[uint64][32]byte{}
+		cfg := Config{Oracle: Oracle{Target: msnp.TCPTarget(srv.Addr())}, Seed: seed, Cases: 3 * EpochSize, Conns: 3}
+		cfg.onCase = func(c Case) {
+			h := sha256.Sum256(append(append(append([]byte(nil), c.VER...), 0), c.CVR...))
+			mu.Lock()
+			got[c.Index] = h
+			mu.Unlock()
+		}
+		if _, err := Run(context.Background(), cfg); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	a, b, c := digest(5), digest(5), digest(6)
+	if len(a) != 3*EpochSize {
+		t.Fatalf("%d cases, want %d", len(a), 3*EpochSize)
+	}
+	same := 0
+	for i, h := range a {
+		if b[i] != h {
+			t.Fatalf("case %d differs between two runs with seed 5", i)
+		}
+		if c[i] == h {
+			same++
+		}
+	}
+	if same > len(a)/10 {
+		t.Errorf("%d of %d cases equal with another seed", same, len(a))
+	}
+}

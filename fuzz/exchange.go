@@ -1,0 +1,394 @@
+package fuzz
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/cvrswarm/cvrswarm/msnp"
+)
+
+// endKind says how a phase of an exchange ended.
+type endKind uint8
+
+const (
+	endOpen    endKind = iota // every line answered, the connection open
+	endEOF                    // the server closed the connection
+	endReset                  // the connection was reset
+	endTimeout                // no reply within the timeout, the connection open
+	endTooLong                // a reply line longer than the amplification limit
+	endError                  // another I/O error
+)
+
+func (k endKind) String() string {
+	return [...]string{"open", "eof", "reset", "timeout", "too-long", "error"}[k]
+}
+
+// probeState says whether a valid request sent on the same connection,
+// after a line that got no reply, was answered.
+type probeState uint8
+
+const (
+	probeNone       probeState = iota // no probe was sent
+	probeAnswered                     // the probe got a reply
+	probeUnanswered                   // the probe got none either
+)
+
+// replyLine is one line the server sent.
+type replyLine struct {
+	Class string // "CVR", "VER", "731"...; "malformed" when it does not parse
+	Err   string // why it does not parse
+	TrID  uint32
+	Text  string // the line, cut to maxQuoted bytes
+	Len   int    // its length on the wire
+}
+
+// maxQuoted bounds how much of a reply line is kept.
+const maxQuoted = 200
+
+// phase is what happened to one write of lines (the VER bytes or the CVR
+// bytes) and the replies read for it.
+type phase struct {
+	Sent     bool
+	First    []byte // the first line sent, terminator included
+	Lines    int    // complete lines sent (LF-terminated)
+	Unread   int    // bytes of this write, with the start of a line left from the last one
+	Requests []string
+	TrIDs    []int64 // the TrID of each request line, -1 where it has none
+	Replies  []replyLine
+	Extra    int // reply lines beyond one per request
+	Probe    probeState
+	End      endKind
+	Bytes    int // reply bytes read
+}
+
+// answered reports whether every line got a reply.
+func (p *phase) answered() bool { return len(p.Replies) >= p.Lines }
+
+// observation is everything seen while running one case on a connection.
+type observation struct {
+	DialErr      error
+	Dialect      msnp.Dialect // what the server chose in its VER reply
+	VER, CVR     phase
+	NoDisconnect bool // a 731 was not followed by a disconnect (checked with Strict)
+}
+
+// bytes returns how many reply bytes the case drew.
+func (o *observation) bytes() int { return o.VER.Bytes + o.CVR.Bytes }
+
+// end returns how the case's connection ended.
+func (o *observation) end() endKind {
+	if o.CVR.Sent {
+		return o.CVR.End
+	}
+	return o.VER.End
+}
+
+// key is the sequence of reply classes and how the connection ended: the
+// state the feedback loop looks for new values of, as AFLNet does.
+func (o *observation) key() string {
+	var b strings.Builder
+	b.WriteString(string(o.Dialect))
+	for _, p := range [...]*phase{&o.VER, &o.CVR} {
+		if !p.Sent {
+			continue
+		}
+		b.WriteByte('|')
+		for i, r := range p.Replies {
+			switch {
+			case i > 0 && r.Class == p.Replies[i-1].Class:
+				if i == 1 || p.Replies[i-2].Class != r.Class {
+					b.WriteByte('+') // a run of one class counts once
+				}
+				continue
+			case i > 0:
+				b.WriteByte(',')
+			}
+			b.WriteString(r.Class)
+		}
+		if p.Extra > 0 {
+			b.WriteString(",+")
+		}
+		if p.Probe == probeAnswered && !p.answered() {
+			b.WriteString(",silent")
+		}
+		// Whether a close comes as a FIN or a reset depends on timing:
+		// the key must not.
+		end := p.End
+		if end == endReset {
+			end = endEOF
+		}
+		b.WriteByte(':')
+		b.WriteString(end.String())
+	}
+	return b.String()
+}
+
+// conn is one connection to the target with its line reader.
+type conn struct {
+	c         net.Conn
+	rd        *msnp.Reader
+	ver       []byte // the VER bytes it opened with
+	dialect   msnp.Dialect
+	gen       uint64 // the target's generation when it was dialled
+	pending   []byte // the start of a line sent without its end
+	truncated int    // how much of that line is not kept
+}
+
+// maxPending is how much of an unterminated line is kept: enough for
+// its command and TrID.
+const maxPending = 256
+
+func (c *conn) close() {
+	if c != nil && c.c != nil {
+		c.c.Close()
+	}
+}
+
+// probeTrID is the TrID of the valid request sent to tell a silent server
+// from a stuck one.
+const probeTrID = 3735928559
+
+// probeLine returns a valid CVR for the dialect (an MSNP8 one when the
+// dialect is unknown), with the probe's TrID.
+func probeLine(d msnp.Dialect) []byte {
+	v, err := msnp.Lookup(d)
+	if err != nil {
+		v, _ = msnp.Lookup("MSNP8")
+	}
+	req := validRequest.Shape(v, "example@hotmail.com")
+	req.TrID = probeTrID
+	return req.Append(nil)
+}
+
+// validRequest is the request the liveness and probe checks send.
+var validRequest = msnp.Request{Locale: "0x0409", SystemType: "winnt", SystemVer: "5.1", SystemArch: "i386",
+	Library: "MSNMSGR", ClientVersion: "6.0.0602", ClientID: "MSMSGS", UserHandle: "example@hotmail.com", Params: 8}
+
+// longAgo is a deadline in the past: it makes blocked I/O return at once.
+var longAgo = time.Unix(1, 0)
+
+// exchanger runs cases on connections.
+type exchanger struct {
+	target  msnp.Target
+	timeout time.Duration
+	quiet   time.Duration // how long to wait for a CVR reply before probing
+	limit   int           // amplification limit: the reader's line bound
+	strict  bool
+}
+
+func (x *exchanger) dial(ctx context.Context, gen uint64) (*conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, x.timeout)
+	defer cancel()
+	c, err := x.target.Dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &conn{c: c, rd: msnp.NewReader(c, x.limit), gen: gen}, nil
+}
+
+// open dials and sends the VER bytes.
+func (x *exchanger) open(ctx context.Context, ver []byte, gen uint64, obs *observation) *conn {
+	c, err := x.dial(ctx, gen)
+	if err != nil {
+		obs.DialErr = err
+		return nil
+	}
+	c.ver = ver
+	if len(ver) > 0 {
+		x.run(ctx, c, ver, nil, &obs.VER)
+		for _, r := range obs.VER.Replies {
+			if r.Class == "VER" {
+				c.dialect = chosenDialect(r.Text)
+				break
+			}
+		}
+	}
+	obs.Dialect = c.dialect
+	return c
+}
+
+// chosenDialect reads the dialect a VER reply line names.
+func chosenDialect(line string) msnp.Dialect {
+	r, err := msnp.ParseReply([]byte(line))
+	if err != nil {
+		return ""
+	}
+	return r.VER.Chosen()
+}
+
+// runCVR sends the CVR bytes on c, which must be open, and reads their
+// replies; a CVR line that gets no reply within the quiet time is
+// followed by a probe.
+func (x *exchanger) runCVR(ctx context.Context, c *conn, cvr []byte, obs *observation) {
+	obs.Dialect = c.dialect
+	x.run(ctx, c, cvr, probeLine(c.dialect), &obs.CVR)
+	if x.strict && obs.CVR.End == endOpen && len(obs.CVR.Replies) > 0 &&
+		obs.CVR.Replies[len(obs.CVR.Replies)-1].Class == strconv.Itoa(msnp.CodeMalformedCVR) {
+		// The server must disconnect after 731.
+		c.c.SetReadDeadline(time.Now().Add(x.quiet))
+		_, err := c.rd.ReadLine()
+		if k := classify(err); k == endEOF || k == endReset {
+			obs.CVR.End = k
+		} else {
+			obs.NoDisconnect = true
+		}
+	}
+}
+
+// run writes data on c and reads one reply per complete line. When probe
+// is not nil and a line gets no reply within the quiet time, probe is
+// sent and the replies are read until its answer, so that a server that
+// ignores a line is told apart from one that is stuck.
+func (x *exchanger) run(ctx context.Context, c *conn, data, probe []byte, p *phase) {
+	p.Sent = true
+	// A line left unterminated by the previous write goes on in this one.
+	stream, truncated := data, c.truncated
+	if len(c.pending) > 0 {
+		stream = append(append([]byte(nil), c.pending...), data...)
+	}
+	c.truncated = 0
+	p.First = firstLine(stream)
+	p.Lines = bytes.Count(stream, []byte("\n"))
+	p.Requests, p.TrIDs = p.Requests[:0], p.TrIDs[:0]
+	c.pending = c.pending[:0]
+	for rest := stream; len(rest) > 0; {
+		line := firstLine(rest)
+		rest = rest[len(line):]
+		if line[len(line)-1] != '\n' {
+			c.pending = append(c.pending, line[:min(len(line), maxPending)]...)
+			c.truncated += len(line) - len(c.pending)
+			break
+		}
+		p.Requests = append(p.Requests, msnp.Verb(line))
+		t, ok := msnp.PeekTrID(bytes.TrimRight(line, "\r\n"))
+		if !ok {
+			p.TrIDs = append(p.TrIDs, -1)
+		} else {
+			p.TrIDs = append(p.TrIDs, int64(t))
+		}
+	}
+	deadline := time.Now().Add(x.timeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	c.c.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { c.c.SetDeadline(longAgo) })
+	defer stop()
+	p.Unread = len(stream) + truncated
+	if _, err := c.c.Write(data); err != nil {
+		p.End = classify(err)
+		return
+	}
+	wait := x.timeout
+	if probe != nil {
+		wait = x.quiet
+	}
+	readUntil := time.Now().Add(wait)
+	probed := false
+	for {
+		done := p.answered() && (!probed || p.Probe == probeAnswered)
+		if done {
+			break
+		}
+		if ctx.Err() != nil {
+			p.End = endError
+			return
+		}
+		c.c.SetReadDeadline(readUntil)
+		line, err := c.rd.ReadLine()
+		if err != nil && !errors.Is(err, msnp.ErrBareLF) {
+			k := classify(err)
+			if k == endTimeout && probe != nil && !probed && ctx.Err() == nil {
+				probed = true
+				p.Probe = probeUnanswered
+				c.c.SetWriteDeadline(time.Now().Add(x.timeout))
+				if _, err := c.c.Write(probe); err != nil {
+					p.End = classify(err)
+					return
+				}
+				readUntil = time.Now().Add(x.timeout)
+				continue
+			}
+			p.End = k
+			return
+		}
+		r := parseReplyLine(line, err)
+		p.Bytes += r.Len
+		if probed && r.TrID == probeTrID && r.Class != "malformed" {
+			p.Probe = probeAnswered
+			continue
+		}
+		if p.answered() {
+			p.Extra++
+		} else {
+			p.Replies = append(p.Replies, r)
+		}
+	}
+	// Lines already buffered beyond one reply per request.
+	for c.rd.Buffered() > 0 && p.Bytes <= x.limit {
+		c.c.SetReadDeadline(time.Now().Add(x.quiet))
+		line, err := c.rd.ReadLine()
+		if err != nil && !errors.Is(err, msnp.ErrBareLF) {
+			p.End = classify(err)
+			return
+		}
+		p.Bytes += len(line) + 2
+		p.Extra++
+	}
+	p.End = endOpen
+}
+
+// parseReplyLine classifies a line the server sent.
+func parseReplyLine(line []byte, readErr error) replyLine {
+	r := replyLine{Text: string(line[:min(len(line), maxQuoted)]), Len: len(line) + 2}
+	reply, err := msnp.ParseReply(line)
+	switch {
+	case err != nil:
+		r.Class = "malformed"
+		var se *msnp.SyntaxError
+		if errors.As(err, &se) {
+			r.Err = se.Msg
+		} else {
+			r.Err = err.Error()
+		}
+		if t, ok := msnp.PeekTrID(line); ok {
+			r.TrID = t
+		}
+	case readErr != nil: // parses, but ends in a bare LF
+		r.Class, r.Err, r.TrID, r.Len = "malformed", "reply ends in a bare LF", reply.TrID, len(line)+1
+	case reply.Kind == msnp.ReplyError:
+		r.Class, r.TrID = strconv.Itoa(reply.Code), reply.TrID
+	default:
+		r.Class, r.TrID = reply.Command, reply.TrID
+	}
+	return r
+}
+
+// classify names an I/O error.
+func classify(err error) endKind {
+	switch {
+	case err == nil:
+		return endOpen
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return endEOF
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED):
+		return endReset
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return endTimeout
+	case errors.Is(err, msnp.ErrLineTooLong):
+		return endTooLong
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return endTimeout
+	}
+	return endError
+}

@@ -1,0 +1,33 @@
+//go:build unix
+
+package fuzz
+
+import (
+	"os"
+	"os/exec"
+	"syscall"
+)
+
+// setProcessGroup puts the target in its own process group, so that a
+// shell script's children are killed with it.
+func setProcessGroup(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+}
+
+// killGroup kills the target's process group.
+func killGroup(cmd *exec.Cmd) {
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		cmd.Process.Kill()
+	}
+}
+
+// exitSignal names the signal that ended the process, or "".
+func exitSignal(ps *os.ProcessState) string {
+	if ps == nil {
+		return ""
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return ws.Signal().String()
+	}
+	return ""
+}

@@ -1,0 +1,28 @@
+// Package conformance checks, rule by rule, how a server handles VER and
+// CVR, as h2spec does for HTTP/2 servers.
+//
+// Each [Rule] is data: an ID, a title, where it comes from (the seed page
+// or a section of PROTOCOL.md), what it sends and expects, a severity and
+// whether it is likely to crash a fragile server. [Run] plays every rule
+// on a fresh connection and judges what came back:
+//
+//	C: VER 1 MSNP23 CVR0
+//	S: VER 1 MSNP23
+//	C: CVR 5 0x1111 winnt 5.1 MSNMSGR 6.0.0602 MSMSGS example@hotmail.com
+//	S: 710 5
+//
+// The expected answers come from the functions the reference server and
+// the fuzz oracle use ([msnp.Negotiate], [msnp.Lookup],
+// [msnp.Version.AcceptsCVR], [msnp.CheckRequest], [msnp.ParseReply]), so
+// the three agree on what a conformant server does.
+//
+// A rule passes, fails, warns or is skipped (with the reason). A rule
+// warns instead of failing where real servers commonly differ from the
+// spec, as PROTOCOL.md documents: no 420, 710 or 731, no close after 731,
+// a CVR0 echo in the VER reply. Some answers fail every rule whatever its
+// severity: a reply carrying another TrID than the request.
+//
+// Before the risky rules (an over-long line, binary garbage), and after
+// each of them, [Run] checks that the target still answers a valid VER and
+// CVR; once it stops answering, the remaining rules are skipped as such.
+package conformance

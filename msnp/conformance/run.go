@@ -1,0 +1,459 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/cvrswarm/cvrswarm/msnp"
+)
+
+// Defaults for a [Config] field left at its zero value.
+const (
+	// DefaultTimeout is how long a rule waits for each reply line or
+	// close, and for a connection.
+	DefaultTimeout = 2 * time.Second
+	// DefaultLongLine is the length of the long-line rule's line, CRLF
+	// excluded: 16 times msnp.DefaultMaxLineLength.
+	DefaultLongLine = 16 * msnp.DefaultMaxLineLength
+	// MinLongLine is the shortest long-line length accepted: longer than
+	// any legitimate CVR line.
+	MinLongLine = 512
+)
+
+// Config sets up a check. Target is required; the zero value of every
+// other field has a documented default.
+type Config struct {
+	Target msnp.Target
+	// Role is the kind of server the target is: msnp.NS (the zero value)
+	// or msnp.DS. It decides which dialects take CVR.
+	Role msnp.Role
+	// Dialects is what the client offers in VER, newest first; nil means
+	// msnp.Dialects(). Rules that need a dialect not offered are skipped.
+	Dialects []msnp.Dialect
+	// Timeout bounds each connect, and each wait for a reply line or a
+	// close; 0 means DefaultTimeout.
+	Timeout time.Duration
+	// Strict turns warnings into failures.
+	Strict bool
+	// LongLine is the length of the long-line rule's line; 0 means
+	// DefaultLongLine.
+	LongLine int
+	// Run selects the rules whose ID it matches; nil runs every rule.
+	Run *regexp.Regexp
+	// OnResult, when set, is called with each result as it is decided,
+	// from the goroutine that called Run.
+	OnResult func(Result)
+}
+
+// Result is the outcome of one rule.
+type Result struct {
+	Rule     string   `json:"rule"`
+	Title    string   `json:"title"`
+	Source   string   `json:"source"`
+	Severity Verdict  `json:"severity"`
+	Risky    bool     `json:"risky,omitempty"`
+	Sent     []string `json:"sent,omitempty"` // every line sent, as shown
+	Expected string   `json:"expected,omitempty"`
+	Got      string   `json:"got,omitempty"`
+	Verdict  Verdict  `json:"verdict"`
+	Reason   string   `json:"reason,omitempty"` // why it did not pass
+}
+
+// Summary counts the verdicts.
+type Summary struct {
+	Rules int `json:"rules"`
+	Pass  int `json:"pass"`
+	Warn  int `json:"warn"`
+	Fail  int `json:"fail"`
+	Skip  int `json:"skip"`
+}
+
+// Report is the outcome of a check.
+type Report struct {
+	Target  string         `json:"target"`
+	Role    string         `json:"role"`
+	Offered []msnp.Dialect `json:"offered"`
+	// Speaks lists the offered dialects the target picks when offered
+	// alone.
+	Speaks []msnp.Dialect `json:"speaks"`
+	// CVRDialect is the dialect the CVR rules negotiate ("" when none).
+	CVRDialect msnp.Dialect `json:"cvr_dialect,omitempty"`
+	Strict     bool         `json:"strict"`
+	Results    []Result     `json:"results"`
+	Summary    Summary      `json:"summary"`
+	// Stopped says when the target stopped answering, if it did.
+	Stopped string `json:"stopped,omitempty"`
+	// Interrupted is set when the context ended the check early.
+	Interrupted bool `json:"interrupted,omitempty"`
+}
+
+// Failed reports whether any rule failed.
+func (r *Report) Failed() bool { return r.Summary.Fail > 0 }
+
+// Run checks the target against every selected rule, each on a fresh
+// connection. It returns an error, and no report, when the configuration
+// is invalid or the target does not answer VER at all. When ctx ends, the
+// rules not yet run are skipped and the report is returned with ctx's
+// error.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	r, err := newRunner(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.discover(ctx); err != nil {
+		return nil, err
+	}
+	r.play(ctx)
+	if r.report.Interrupted {
+		return r.report, ended(ctx)
+	}
+	return r.report, nil
+}
+
+// ended returns why ctx ended, or nil. A deadline that has passed counts
+// even before ctx's timer marks it done: I/O bound by that deadline fails
+// first.
+func ended(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+type runner struct {
+	cfg    Config
+	env    env
+	rules  []Rule
+	report *Report
+}
+
+func newRunner(cfg Config) (*runner, error) {
+	if cfg.Target == nil {
+		return nil, errors.New("conformance: no target")
+	}
+	if cfg.Role != msnp.NS && cfg.Role != msnp.DS {
+		return nil, fmt.Errorf("conformance: unknown role %d", cfg.Role)
+	}
+	if cfg.Timeout < 0 {
+		return nil, fmt.Errorf("conformance: timeout %v is negative", cfg.Timeout)
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.LongLine == 0 {
+		cfg.LongLine = DefaultLongLine
+	}
+	if cfg.LongLine < MinLongLine {
+		return nil, fmt.Errorf("conformance: long line of %d bytes is not over-long (want at least %d)", cfg.LongLine, MinLongLine)
+	}
+	offered := cfg.Dialects
+	if offered == nil {
+		offered = msnp.Dialects()
+	}
+	if len(offered) == 0 {
+		return nil, errors.New("conformance: no dialect offered")
+	}
+	for _, d := range offered {
+		if _, err := msnp.Lookup(d); err != nil {
+			return nil, fmt.Errorf("conformance: offered dialect: %w", err)
+		}
+	}
+	var rs []Rule
+	for _, rule := range Rules() {
+		if cfg.Run == nil || cfg.Run.MatchString(rule.ID) {
+			rs = append(rs, rule)
+		}
+	}
+	if len(rs) == 0 {
+		return nil, fmt.Errorf("conformance: no rule ID matches %q", cfg.Run)
+	}
+	return &runner{
+		cfg:   cfg,
+		env:   env{role: cfg.Role, offered: slices.Clone(offered), longLine: cfg.LongLine},
+		rules: rs,
+		report: &Report{Target: fmt.Sprint(cfg.Target), Role: cfg.Role.String(), Offered: slices.Clone(offered),
+			Strict: cfg.Strict},
+	}, nil
+}
+
+// discover checks that the target answers VER, then finds which offered
+// dialects it speaks by offering each one alone.
+func (r *runner) discover(ctx context.Context) error {
+	first := step{send: verLine(1, r.env.offered...), want: want{alts: []alt{{answer: anyReply}}}}
+	obs, err := r.exec(ctx, exchange{steps: []step{first}})
+	if err != nil {
+		return fmt.Errorf("conformance: %s: %w", r.report.Target, err)
+	}
+	if l := obs[0].lines; len(l) == 0 || l[0].err != nil || l[0].reply.Kind != msnp.ReplyVER {
+		return fmt.Errorf("conformance: %s does not answer VER (sent %q, got %s)", r.report.Target,
+			showSent(first.send), obs[0])
+	}
+	r.env.speaks = []msnp.Dialect{}
+	for _, d := range r.env.offered {
+		probe := exchange{steps: []step{{send: verLine(1, d),
+			want: want{trid: 1, hasTrID: true, alts: []alt{{answer: verChosen, dialect: d}}}}}}
+		obs, err := r.exec(ctx, probe)
+		if err != nil {
+			return fmt.Errorf("conformance: %s: %w", r.report.Target, err)
+		}
+		if c, _ := probe.steps[0].want.judge(obs[0]); c == met {
+			r.env.speaks = append(r.env.speaks, d)
+		}
+	}
+	r.report.Speaks = slices.Clone(r.env.speaks)
+	if v, skip := r.env.cvrDialect(); skip == "" {
+		r.report.CVRDialect = v.Dialect
+	}
+	return nil
+}
+
+// play runs the rules in order, checking before the first risky rule and
+// after each one that the target still answers.
+func (r *runner) play(ctx context.Context) {
+	probed := false
+	for _, rule := range r.rules {
+		res := Result{Rule: rule.ID, Title: rule.Title, Source: rule.Source, Severity: rule.Severity, Risky: rule.Risky}
+		switch {
+		case ended(ctx) != nil:
+			r.report.Interrupted = true
+			r.skip(res, "interrupted")
+			continue
+		case r.report.Stopped != "":
+			r.skip(res, "target stopped answering")
+			continue
+		case rule.Roles != nil && !slices.Contains(rule.Roles, r.cfg.Role):
+			r.skip(res, fmt.Sprintf("for a %s; this run is -role %s", roleNames(rule.Roles), r.cfg.Role))
+			continue
+		}
+		x, why := rule.plan(&r.env)
+		if why != "" {
+			r.skip(res, why)
+			continue
+		}
+		if rule.Risky && !probed {
+			probed = true
+			if why := r.alive(ctx); why != "" {
+				r.report.Stopped = "before the risky rules: " + why
+				r.skip(res, "target stopped answering")
+				continue
+			}
+		}
+		res = r.judge(ctx, res, x)
+		if ended(ctx) != nil {
+			r.report.Interrupted = true
+			r.skip(res, "interrupted")
+			continue
+		}
+		if rule.Risky || res.Verdict == Skip {
+			if why := r.alive(ctx); why != "" && ended(ctx) == nil {
+				if res.Verdict == Skip { // could not connect: it died before this rule
+					r.report.Stopped = "before " + rule.ID + ": " + why
+					res.Reason = "target stopped answering"
+				} else {
+					r.report.Stopped = "after " + rule.ID + ": " + why
+					res.Verdict = Fail
+					res.Got += stoppedSuffix
+					res.Reason = "the target stopped answering after this rule (" + why + ")"
+				}
+			}
+		}
+		r.add(res)
+	}
+}
+
+// stoppedSuffix ends what came back for a rule after which the target
+// stopped answering.
+const stoppedSuffix = ", then stopped answering"
+
+// judge plays the exchange and gives the verdict. A rule that cannot
+// connect is tried once more, and skipped if it still cannot.
+func (r *runner) judge(ctx context.Context, res Result, x exchange) Result {
+	for _, s := range x.steps {
+		if s.show != "" {
+			res.Sent = append(res.Sent, s.show)
+		} else {
+			res.Sent = append(res.Sent, showSent(s.send))
+		}
+	}
+	obs, err := r.exec(ctx, x)
+	if err != nil {
+		obs, err = r.exec(ctx, x)
+	}
+	if err != nil {
+		res.Verdict, res.Reason = Skip, err.Error()
+		return res
+	}
+	last := x.steps[len(x.steps)-1]
+	res.Expected = last.want.String()
+	o := obs[len(obs)-1]
+	res.Got = o.String()
+	cls, why := met, ""
+	for i, s := range x.steps[:len(obs)] {
+		if cls, why = s.want.judge(obs[i]); cls != met {
+			if i < len(x.steps)-1 {
+				res.Expected, res.Got = s.want.String(), obs[i].String()
+				why = "setting up (" + showSent(s.send) + "): " + why
+			}
+			break
+		}
+	}
+	switch {
+	case cls != met:
+	case len(obs) < len(x.steps):
+		cls, why = deviation, "the exchange stopped after step "+strconv.Itoa(len(obs))
+	case x.extra != nil:
+		if why = x.extra(obs); why != "" {
+			cls = deviation
+		}
+	}
+	switch cls {
+	case met:
+		res.Verdict = Pass
+	case deviation:
+		res.Verdict, res.Reason = res.Severity, why
+	default:
+		res.Verdict, res.Reason = Fail, why
+	}
+	if res.Verdict == Warn && r.cfg.Strict {
+		res.Verdict = Fail
+	}
+	return res
+}
+
+// alive checks that the target answers a valid VER and CVR (or, with no
+// dialect that takes CVR, a VER). It returns what went wrong, or "".
+func (r *runner) alive(ctx context.Context) string {
+	var x exchange
+	if v, skip := r.env.cvrDialect(); skip == "" {
+		x = r.env.cvrAfterVER(v, shaped(preLogin, v, 2))
+	} else {
+		x = exchange{steps: []step{{send: verLine(1, r.env.offered...), want: r.env.verWant(1, r.env.offered)}}}
+		x.steps[0].want.alts[0].closes = false
+	}
+	obs, err := r.exec(ctx, x)
+	if err != nil {
+		return err.Error()
+	}
+	for i, o := range obs {
+		if c, why := x.steps[i].want.judge(o); c != met {
+			return fmt.Sprintf("a valid %s got %s (%s)", showSent(x.steps[i].send), o, why)
+		}
+	}
+	if len(obs) < len(x.steps) {
+		return "the exchange stopped early"
+	}
+	return ""
+}
+
+func (r *runner) skip(res Result, why string) {
+	res.Verdict, res.Reason = Skip, why
+	r.add(res)
+}
+
+func (r *runner) add(res Result) {
+	s := &r.report.Summary
+	s.Rules++
+	switch res.Verdict {
+	case Pass:
+		s.Pass++
+	case Warn:
+		s.Warn++
+	case Fail:
+		s.Fail++
+	case Skip:
+		s.Skip++
+	}
+	r.report.Results = append(r.report.Results, res)
+	if r.cfg.OnResult != nil {
+		r.cfg.OnResult(res)
+	}
+}
+
+// exec plays an exchange on a fresh connection and returns what came back
+// for each step played: it stops after the first step whose answer does
+// not meet its expectation. The error is for a failed connect only.
+func (r *runner) exec(ctx context.Context, x exchange) ([]observation, error) {
+	dctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	conn, err := r.cfg.Target.Dial(dctx)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	c := msnp.NewClient(conn, msnp.ClientConfig{})
+	defer c.Close()
+	obs := make([]observation, 0, len(x.steps))
+	for _, s := range x.steps {
+		o := r.step(ctx, c, s)
+		obs = append(obs, o)
+		if cls, _ := s.want.judge(o); cls != met || o.end != endEnough {
+			break
+		}
+	}
+	return obs, nil
+}
+
+// step sends one step's bytes and reads its answer: lines until the
+// expectation is decided, a close, or the timeout.
+func (r *runner) step(ctx context.Context, c *msnp.Client, s step) observation {
+	var o observation
+	wctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+	werr := c.WriteLine(wctx, s.send)
+	cancel()
+	for s.want.more(o.lines) {
+		rctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+		text, err := c.ReadLine(rctx)
+		cancel()
+		if err != nil && !errors.Is(err, msnp.ErrBareLF) {
+			o.end, o.err = classify(err)
+			if o.end == endError && werr != nil {
+				o.end, o.err = classify(werr)
+			}
+			return o
+		}
+		l := line{text: string(text), bareLF: err != nil}
+		l.reply, l.err = msnp.ParseReply(text)
+		o.lines = append(o.lines, l)
+	}
+	return o
+}
+
+// classify names how a read ended.
+func classify(err error) (end, error) {
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return endClosed, nil
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED):
+		return endReset, nil
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return endTimeout, nil
+	case errors.Is(err, msnp.ErrLineTooLong):
+		return endTooLong, nil
+	}
+	return endError, err
+}
+
+func roleNames(rs []msnp.Role) string {
+	s := ""
+	for i, role := range rs {
+		if i > 0 {
+			s += " or "
+		}
+		if role == msnp.DS {
+			s += "Dispatch Server"
+		} else {
+			s += "Notification Server"
+		}
+	}
+	return s
+}

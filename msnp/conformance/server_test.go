@@ -1,0 +1,137 @@
+package conformance_test
+
+import (
+	"errors"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cvrswarm/cvrswarm/msnp"
+	"github.com/cvrswarm/cvrswarm/msnp/msnptest"
+)
+
+// server is a small VER/CVR server that follows the rules of package msnp,
+// with switches that break it in the ways real servers are broken.
+type server struct {
+	role     msnp.Role
+	dialects []msnp.Dialect // nil = msnp.Dialects()
+
+	no710         bool // answers an invalid locale with a CVR reply
+	trid16        bool // echoes the TrID cut to 16 bits
+	openAfter731  bool // stays connected after 731
+	dieOnLongLine bool // stops answering anyone after a line over 4096 bytes
+	echoCVR0      bool // answers "VER n MSNPx CVR0"
+	bareLF        bool // ends its replies in LF alone
+
+	dead atomic.Bool
+}
+
+// start serves s on a loopback port until the test ends.
+func (s *server) start(t *testing.T) *msnptest.Server {
+	t.Helper()
+	srv, err := msnptest.NewServer(s.serve)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func (s *server) serve(conn net.Conn) {
+	if s.dead.Load() {
+		return
+	}
+	lines := msnp.NewReader(conn, msnp.DefaultMaxLineLength)
+	var dialect msnp.Dialect
+	send := func(parts ...string) bool {
+		b := []byte{}
+		for i, p := range parts {
+			if i > 0 {
+				b = append(b, ' ')
+			}
+			b = append(b, p...)
+		}
+		if s.bareLF {
+			b = append(b, '\n')
+		} else {
+			b = append(b, '\r', '\n')
+		}
+		_, err := conn.Write(b)
+		return err == nil
+	}
+	echo := func(t uint32) string {
+		if s.trid16 {
+			t &= 0xffff
+		}
+		return strconv.FormatUint(uint64(t), 10)
+	}
+	spoken := s.dialects
+	if spoken == nil {
+		spoken = msnp.Dialects()
+	}
+	for {
+		line, err := lines.ReadLine()
+		if errors.Is(err, msnp.ErrLineTooLong) && s.dieOnLongLine {
+			s.dead.Store(true)
+		}
+		if err != nil && !errors.Is(err, msnp.ErrBareLF) {
+			return
+		}
+		switch msnp.Verb(line) {
+		case "VER":
+			if dialect != "" {
+				if t, ok := msnp.PeekTrID(line); ok {
+					send("715", echo(t))
+				}
+				return
+			}
+			ver, err := msnp.ParseVER(line)
+			if err != nil {
+				return
+			}
+			d := msnp.Negotiate(ver.Dialects, spoken)
+			if d == "" {
+				send("VER", echo(ver.TrID), "0")
+				return
+			}
+			dialect = d
+			if s.echoCVR0 && d != msnp.CVR0 {
+				send("VER", echo(ver.TrID), string(d), "CVR0")
+			} else {
+				send("VER", echo(ver.TrID), string(d))
+			}
+		case "CVR", "CVQ":
+			v, err := msnp.Lookup(dialect)
+			if err != nil || !v.AcceptsCVR(s.role) {
+				return
+			}
+			req, err := msnp.ParseRequest(line)
+			code := 0
+			switch {
+			case err != nil:
+				t, ok := msnp.PeekTrID(line)
+				if !ok {
+					return
+				}
+				req.TrID, code = t, msnp.CodeMalformedCVR
+			default:
+				code, _ = msnp.CheckRequest(req, v)
+				if code == msnp.CodeInvalidLocale && s.no710 {
+					code = 0
+				}
+			}
+			if code != 0 {
+				send(strconv.Itoa(code), echo(req.TrID))
+				if code == msnp.CodeMalformedCVR && !s.openAfter731 {
+					return
+				}
+				continue
+			}
+			send(v.Command, echo(req.TrID), "8.5.1302", "8.5.1302", "8.1.0178",
+				"http://example.com/setup.exe", "http://example.com")
+		default:
+			return
+		}
+	}
+}
