@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"net"
 	"runtime"
 	"strconv"
@@ -67,10 +68,15 @@ type Config struct {
 	// corpus.Valid(). CorpusDir names where they came from, for Settings.
 	Cases     []corpus.Case
 	CorpusDir string
-	// Mutate is the share of requests, from 0 to 1, sent mutated by
-	// Mutator. A connection is closed after each mutated request.
-	Mutate  float64
+	// Mutate is the share of requests, from 0 to 1, sent mutated. A
+	// connection is closed after each mutated request.
+	Mutate float64
+	// Mutator mutates requests; it must be safe for concurrent use.
 	Mutator Mutator
+	// NewMutator, when set, makes mutators that are not safe for
+	// concurrent use (such as fuzz.Havoc): each is used by one goroutine
+	// at a time. It takes precedence over Mutator.
+	NewMutator func() Mutator
 	// Timeout bounds a connect, a VER exchange and a wait for a reply;
 	// 0 means DefaultTimeout.
 	Timeout time.Duration
@@ -106,6 +112,7 @@ type plan struct {
 	book      lineBook
 	verLine   func(trid uint32, b []byte) []byte
 	shardSeed uint64
+	mutators  *sync.Pool // of Mutators, when Config.NewMutator is set
 	// readBuffer is where a connection's reply buffer starts: small for
 	// one reply at a time (memory with many connections), a page when
 	// pipelined replies arrive in bursts.
@@ -166,8 +173,11 @@ func newPlan(cfg Config) (*plan, error) {
 	if cfg.Mutate < 0 || cfg.Mutate > 1 || math.IsNaN(cfg.Mutate) {
 		return nil, fmt.Errorf("load: mutate share %v: want 0 to 1", cfg.Mutate)
 	}
-	if cfg.Mutate > 0 && cfg.Mutator == nil {
+	if cfg.Mutate > 0 && cfg.Mutator == nil && cfg.NewMutator == nil {
 		return nil, errors.New("load: a mutate share needs a Mutator")
+	}
+	if cfg.NewMutator != nil {
+		p.mutators = &sync.Pool{New: func() any { return cfg.NewMutator() }}
 	}
 	p.dialects = cfg.Dialects
 	if p.dialects == nil {
@@ -190,6 +200,16 @@ func newPlan(cfg Config) (*plan, error) {
 		p.readBuffer = 4096
 	}
 	return p, nil
+}
+
+// mutate appends a mutated copy of src to dst.
+func (p *plan) mutate(dst, src []byte, rng *rand.Rand) []byte {
+	if p.mutators == nil {
+		return p.cfg.Mutator.Mutate(dst, src, rng)
+	}
+	m := p.mutators.Get().(Mutator)
+	defer p.mutators.Put(m)
+	return m.Mutate(dst, src, rng)
 }
 
 func cmp0[T int | time.Duration](v, def T) T {

@@ -311,9 +311,31 @@ func (flipper) Mutate(dst, src []byte, rng *rand.Rand) []byte {
 	return dst
 }
 
+// oneUser is a mutator that must not be used by two goroutines at once:
+// it notices when it is.
+type oneUser struct {
+	busy sync.Mutex
+}
+
+func (m *oneUser) Mutate(dst, src []byte, rng *rand.Rand) []byte {
+	if !m.busy.TryLock() {
+		panic("a mutator made by NewMutator was used by two goroutines at once")
+	}
+	defer m.busy.Unlock()
+	return flipper{}.Mutate(dst, src, rng)
+}
+
 func TestMutate(t *testing.T) {
 	t.Parallel()
-	for _, depth := range []int{1, 8} {
+	for _, tc := range []struct {
+		depth int
+		cfg   Config
+	}{
+		{depth: 1, cfg: Config{Mutator: flipper{}}},
+		{depth: 8, cfg: Config{Mutator: flipper{}}},
+		{depth: 1, cfg: Config{NewMutator: func() Mutator { return &oneUser{} }}},
+	} {
+		depth := tc.depth
 		addr := startServer(t, scripted(func(c net.Conn, trid, line string) {
 			if strings.HasPrefix(line, "cVR") {
 				c.Write([]byte("731 " + trid + "\r\n"))
@@ -321,8 +343,9 @@ func TestMutate(t *testing.T) {
 			}
 			c.Write([]byte("CVR " + trid + " 1 1 1\r\n"))
 		}))
-		r := run(t, Config{Target: addr, Schedule: Unbounded(), Requests: 1000, Conns: 2, Depth: depth,
-			Mutate: 0.2, Mutator: flipper{}, Seed: 7})
+		cfg := tc.cfg
+		cfg.Target, cfg.Schedule, cfg.Requests, cfg.Conns, cfg.Depth, cfg.Mutate, cfg.Seed = addr, Unbounded(), 1000, 2, depth, 0.2, 7
+		r := run(t, cfg)
 		mutated, valid := sumOutcomes(r.ByKind.Mutated), sumOutcomes(r.ByKind.Valid)
 		if mutated < 120 || mutated > 280 {
 			t.Errorf("depth %d: got %d mutated of 1000, want about 200", depth, mutated)

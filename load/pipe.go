@@ -80,8 +80,7 @@ func (p *pipe) send(t ticket) {
 	trid := w.trids.take()
 	line := w.line(trid)
 	if mutated {
-		w.mbuf = w.e.cfg.Mutator.Mutate(w.mbuf[:0], line, w.rng)
-		line = w.mbuf
+		line = w.mutated(line)
 	}
 	sent := time.Now()
 	p.mu.Lock()

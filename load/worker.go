@@ -120,8 +120,7 @@ func (w *worker) serve(t ticket) {
 	trid := w.trids.take()
 	line := w.line(trid)
 	if mutated {
-		w.mbuf = w.e.cfg.Mutator.Mutate(w.mbuf[:0], line, w.rng)
-		line = w.mbuf
+		line = w.mutated(line)
 	}
 	sent := time.Now()
 	if w.e.cfg.Churn {
@@ -176,6 +175,19 @@ func (w *worker) line(trid uint32) []byte {
 	}
 	w.buf = tpl.append(w.buf[:0], trid)
 	return w.buf
+}
+
+// maxKeptBuffer is the largest mutation buffer a worker keeps between
+// requests; a mutator may write far longer lines now and then.
+const maxKeptBuffer = 64 << 10
+
+// mutated returns a mutated copy of line.
+func (w *worker) mutated(line []byte) []byte {
+	if cap(w.mbuf) > maxKeptBuffer {
+		w.mbuf = nil
+	}
+	w.mbuf = w.e.mutate(w.mbuf[:0], line, w.rng)
+	return w.mbuf
 }
 
 // connect opens a connection and negotiates the dialect with VER,

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cvrswarm/cvrswarm/corpus"
+	"github.com/cvrswarm/cvrswarm/fuzz"
 	"github.com/cvrswarm/cvrswarm/load"
 	"github.com/cvrswarm/cvrswarm/load/report"
 	"github.com/cvrswarm/cvrswarm/msnp"
@@ -84,11 +85,10 @@ func loadConfig(f *loadFlags, set map[string]bool, lookupEnv func(string) (strin
 		return cfg, nil, errors.New("give one of -rate, -ramp and -steps")
 	}
 	switch {
+	case set["ramp"] && f.duration == 0:
+		return cfg, nil, errors.New("-ramp needs -duration to ramp over")
 	case set["ramp"]:
 		cfg.Schedule, err = load.ParseRamp(f.ramp, f.warmUp+f.duration)
-		if err == nil && f.duration == 0 {
-			err = errors.New("-ramp needs -duration to ramp over")
-		}
 	case set["steps"]:
 		cfg.Schedule, err = load.ParseSteps(f.steps)
 	default:
@@ -107,7 +107,7 @@ func loadConfig(f *loadFlags, set map[string]bool, lookupEnv func(string) (strin
 		return cfg, nil, fmt.Errorf("-mutate %v: want a share from 0 to 1", f.mutate)
 	}
 	if f.mutate > 0 {
-		return cfg, nil, errors.New("-mutate needs the fuzz package's mutators, which this build does not have")
+		cfg.NewMutator = func() load.Mutator { return &fuzz.Havoc{} }
 	}
 	if f.churn && f.depth > 1 {
 		return cfg, nil, errors.New("-churn opens a connection per request: it cannot be combined with -depth")

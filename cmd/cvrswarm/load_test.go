@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/cvrswarm/cvrswarm/load"
+	"github.com/cvrswarm/cvrswarm/msnp/msnptest"
+)
+
+func TestLoadAgainstTheEmbeddedServer(t *testing.T) {
+	dir := t.TempDir()
+	js, hlog, hgrm := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.hlog"), filepath.Join(dir, "r.hgrm")
+	status, stdout, stderr := runMain(t, "load", "-rate", "2000/s", "-requests", "300", "-quiet",
+		"-json", js, "-hdr-log", hlog, "-hgrm", hgrm, "-slo", "errors<1%,rate>100")
+	if status != exitOK {
+		t.Fatalf("got status %d, stderr %q", status, stderr)
+	}
+	if !strings.Contains(stderr, "embedded reference server") {
+		t.Errorf("got stderr %q, want it to name the embedded server", stderr)
+	}
+	for _, want := range []string{"requests     300", "response", "service", "connect", "handshake", "ok", "SLO", "errors<1%"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, stdout)
+		}
+	}
+	r, err := load.ReadResult(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Embedded || r.Requests != 300 || r.Outcomes[load.OutcomeOK] != 300 || len(r.SLO) != 2 || r.Settings.SLO == "" {
+		t.Errorf("got result embedded %v requests %d outcomes %v slo %v", r.Embedded, r.Requests, r.Outcomes, r.SLO)
+	}
+	f, err := os.Open(hlog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var total int64
+	lr := hdrhistogram.NewHistogramLogReader(f)
+	for {
+		h, err := lr.NextIntervalHistogram()
+		if err != nil {
+			t.Fatalf("reading the interval log: %v", err)
+		}
+		if h == nil {
+			break
+		}
+		total += h.TotalCount()
+	}
+	if total != 300 {
+		t.Errorf("got %d values in the interval log, want 300", total)
+	}
+	b, err := os.ReadFile(hgrm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(b, []byte(" Value\tPercentile\tTotalCount")) || !bytes.Contains(b, []byte("Total count    =          300")) {
+		t.Errorf("got .hgrm %.200q, want the percentile distribution of 300 values", b)
+	}
+}
+
+func TestLoadSLOBreachedExits3(t *testing.T) {
+	srv, err := msnptest.NewCanned()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	status, _, stderr := runMain(t, "load", "-target", srv.Addr(), "-rate", "1000/s", "-requests", "50", "-quiet", "-slo", "p50<1us,rate>1")
+	if status != exitSLO {
+		t.Errorf("got status %d, want %d", status, exitSLO)
+	}
+	if !strings.Contains(stderr, "SLO breached: p50<1us") || strings.Contains(stderr, "rate>1") {
+		t.Errorf("got stderr %q, want it to name the breached objective only", stderr)
+	}
+}
+
+func TestLoadInterruptWritesPartialResult(t *testing.T) {
+	srv, err := msnptest.NewCanned()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	js := filepath.Join(t.TempDir(), "r.json")
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(500*time.Millisecond, cancel)
+	var stdout, stderr bytes.Buffer
+	status := run(ctx, []string{"load", "-target", srv.Addr(), "-duration", "1m", "-quiet", "-json", js}, &stdout, &stderr)
+	if status != exitOK {
+		t.Fatalf("got status %d, stderr %q", status, stderr.String())
+	}
+	r, err := load.ReadResult(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Partial || r.Requests == 0 || !strings.Contains(stdout.String(), "partial") {
+		t.Errorf("got partial %v requests %d, report %q; want a partial result", r.Partial, r.Requests, stdout.String())
+	}
+}
+
+func TestLoadUsageErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad rate", []string{"-rate", "fast"}, "rate"},
+		{"rate and ramp", []string{"-rate", "5/s", "-ramp", "1/s:2/s", "-duration", "1s"}, "one of -rate, -ramp and -steps"},
+		{"ramp without duration", []string{"-ramp", "1/s:2/s"}, "-duration"},
+		{"bad steps", []string{"-steps", "5/s"}, "step"},
+		{"churn with depth", []string{"-churn", "-depth", "4"}, "-churn"},
+		{"bad dialects", []string{"-dialects", "MSNP99"}, "-dialects"},
+		{"bad shard", []string{"-shard", "3/2"}, "shard"},
+		{"start in the past", []string{"-start-at", "2001-01-01T00:00:00Z"}, "in the past"},
+		{"bad start", []string{"-start-at", "tomorrow"}, "RFC 3339"},
+		{"bad slo", []string{"-slo", "p99~1ms"}, "slo"},
+		{"bad mutate", []string{"-mutate", "2"}, "-mutate"},
+		{"no corpus", []string{"-corpus", "/nonexistent"}, "-corpus"},
+		{"zero conns", []string{"-conns", "0"}, "-conns"},
+		{"argument", []string{"extra"}, "unexpected argument"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, _, stderr := runMain(t, append([]string{"load"}, tt.args...)...)
+			if status != exitUsage {
+				t.Errorf("got status %d, want %d", status, exitUsage)
+			}
+			if lines := strings.Count(stderr, "\n"); lines != 1 || !strings.Contains(stderr, tt.want) {
+				t.Errorf("got stderr %q, want one line naming %q", stderr, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadConfigFromFlags(t *testing.T) {
+	env := map[string]string{load.EnvShardIndex: "1", load.EnvShards: "4"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	f := loadFlags{rate: "500/s", conns: 8, maxConns: 100, depth: 1, timeout: time.Second, maxLine: 4096,
+		dialects: "MSNP8-MSNP9", mutate: 0.1}
+	cfg, _, err := loadConfig(&f, map[string]bool{}, lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Shard != (load.Shard{Index: 2, Count: 4}) {
+		t.Errorf("got shard %+v from the environment, want 2/4", cfg.Shard)
+	}
+	if got := cfg.Schedule.String(); got != "500/s" || len(cfg.Dialects) != 3 || cfg.NewMutator == nil || cfg.Conns != 8 {
+		t.Errorf("got schedule %q dialects %v mutator set %v conns %d", got, cfg.Dialects, cfg.NewMutator != nil, cfg.Conns)
+	}
+	f.shard = "3/4" // the flag wins over the environment
+	if cfg, _, _ = loadConfig(&f, map[string]bool{}, lookup); cfg.Shard != (load.Shard{Index: 3, Count: 4}) {
+		t.Errorf("got shard %+v, want 3/4 from -shard", cfg.Shard)
+	}
+}
+
+func TestLoadProgressLine(t *testing.T) {
+	done, total, status := loadProgress(load.Progress{Running: true, Elapsed: 2 * time.Second, Total: 10 * time.Second,
+		Sent: 1000, OK: 990, Errors: 10, Rate: 500, P99: 1200 * time.Microsecond})
+	if done != 2000 || total != 10000 || status != "sent 1000  rate 500/s  ok 990  err 10  p99 1.2ms" {
+		t.Errorf("got %d of %d, %q", done, total, status)
+	}
+}
