@@ -314,6 +314,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	e.start = time.Now()
 	e.measure = e.start.Add(cfg.WarmUp)
+	if planned := e.span(e.measure, time.Time{}, false); planned > 0 && !p.sched.Unbounded() {
+		e.rec.setWindowEnd(e.measure.Add(planned))
+	}
 	stopHarvest := e.harvestEverySecond()
 	if partial {
 		e.stopped.Store(true)
@@ -558,10 +561,7 @@ func (e *engine) result(end time.Time, partial bool) *Result {
 		measure = end
 	}
 	span := e.span(measure, end, partial)
-	window := span // the measured time: the scheduled span, or longer when replies came later
-	if last := e.rec.lastDone(); last.Sub(measure) > window {
-		window = last.Sub(measure)
-	}
+	window := span
 	var requested float64
 	if !e.sched.Unbounded() && span > 0 {
 		first := e.sched.Count(e.cfg.WarmUp)
@@ -584,7 +584,9 @@ func (e *engine) result(end time.Time, partial bool) *Result {
 	}
 	r.Rate.Requested = requested
 	if window > 0 {
-		r.Rate.Achieved = float64(sent) / window.Seconds()
+		// throughput within the window: requests still in flight at its end
+		// (or answered after a timeout) do not count
+		r.Rate.Achieved = float64(min(e.rec.completedInWindow(), sent)) / window.Seconds()
 	}
 	e.failures.Range(func(k, v any) bool {
 		r.Connections.Failures[k.(outcome).String()] = v.(*atomic.Int64).Load()
@@ -617,6 +619,9 @@ func (e *engine) span(measure, end time.Time, partial bool) time.Duration {
 	}
 	if e.end > 0 {
 		return e.end - warm
+	}
+	if end.IsZero() { // planning: the span is not known before the end
+		return 0
 	}
 	return max(end.Sub(measure), 0)
 }

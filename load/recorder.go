@@ -34,8 +34,9 @@ type recShard struct {
 	mu                                   sync.Mutex
 	latency, service, connect, handshake *hdrhistogram.Histogram
 	byKind                               [2]counts
-	last                                 time.Time // the latest completion of a sent request
+	inWindow                             int64 // sent requests completed by the window's end
 	slots                                [slotsPerShard]slot
+	windowEnd                            time.Time // when the measured window ends; zero for the run\'s end
 }
 
 // slot is one wall-clock second of one shard.
@@ -87,11 +88,11 @@ func (s *recShard) done(kind int, oc outcome, due, sent, end time.Time) {
 		s.latency.RecordValue(lat)
 		sl.latency.RecordValue(lat)
 		sl.achieved++
-		if end.After(s.last) {
-			s.last = end
-		}
 		if !sent.IsZero() {
 			s.service.RecordValue(micros(end.Sub(sent)))
+		}
+		if s.windowEnd.IsZero() || !end.After(s.windowEnd) {
+			s.inWindow++
 		}
 	}
 	s.mu.Unlock()
@@ -129,17 +130,24 @@ func (r *recorder) totals() (byKind [2]counts) {
 	return byKind
 }
 
-// lastDone returns the latest completion of a sent request.
-func (r *recorder) lastDone() time.Time {
-	var last time.Time
+// completedInWindow counts the sent requests completed by the end of
+// the measured window.
+func (r *recorder) completedInWindow() int64 {
+	var n int64
 	for _, s := range r.shards {
 		s.mu.Lock()
-		if s.last.After(last) {
-			last = s.last
-		}
+		n += s.inWindow
 		s.mu.Unlock()
 	}
-	return last
+	return n
+}
+
+// setWindowEnd sets when the measured window ends (zero: when the run
+// does); it must be called before anything is recorded.
+func (r *recorder) setWindowEnd(t time.Time) {
+	for _, s := range r.shards {
+		s.windowEnd = t
+	}
 }
 
 // merged returns the shards' total histograms merged.
