@@ -9,8 +9,9 @@ import (
 // call Progress from another goroutine. It is safe for concurrent use; the
 // zero value is ready.
 type Monitor struct {
-	mu sync.Mutex
-	e  *engine
+	mu    sync.Mutex
+	e     *engine
+	final Progress // the state when the run ended
 }
 
 // Progress is a run's state so far.
@@ -19,7 +20,7 @@ type Progress struct {
 	Elapsed time.Duration // since the measurement started (after the warm-up)
 	Total   time.Duration // the planned measured length; 0 when only a request count bounds it
 	Done    int64         // requests with an outcome so far (measured ones)
-	Planned int64         // the request bound of this process; 0 for none
+	Planned int64         // the requests this process will offer, when known; 0 otherwise
 	Sent    int64         // requests sent (or tried) so far
 	OK      int64         // requests answered with a CVR reply
 	Errors  int64         // requests with any other outcome
@@ -35,27 +36,44 @@ func (m *Monitor) attach(e *engine) {
 
 func (m *Monitor) detach() {
 	m.mu.Lock()
+	e := m.e
 	m.e = nil
+	m.mu.Unlock()
+	final := snapshot(e)
+	final.Running = false
+	m.mu.Lock()
+	m.final = final
 	m.mu.Unlock()
 }
 
-// Progress returns the state of the run being monitored; the zero
-// Progress before it starts and after it ends.
+// Progress returns the state of the run being monitored: the zero
+// Progress before it starts, and its final state (not Running) after it
+// ends.
 func (m *Monitor) Progress() Progress {
 	m.mu.Lock()
-	e := m.e
+	e, final := m.e, m.final
 	m.mu.Unlock()
 	if e == nil {
-		return Progress{}
+		return final
 	}
 	select {
 	case <-e.begin:
 	default:
 		return Progress{}
 	}
+	return snapshot(e)
+}
+
+func snapshot(e *engine) Progress {
 	p := Progress{Running: true, Planned: e.limit}
 	if e.end > 0 {
 		p.Total = e.end - e.cfg.WarmUp
+		if !e.sched.Unbounded() {
+			planned := e.sched.Count(e.end) - e.sched.Count(e.cfg.WarmUp)
+			if p.Planned == 0 || planned < p.Planned {
+				p.Planned = planned
+			}
+		}
 	}
 	if since := time.Since(e.measure); since > 0 {
 		p.Elapsed = since

@@ -228,16 +228,17 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// loadProgress turns a progress snapshot into the display's figures: the
-// elapsed time of the total (in milliseconds), or requests of the bound.
+// loadProgress turns a progress snapshot into the display's figures:
+// requests done of those planned, or for an unbounded rate run for a
+// duration, milliseconds elapsed of the total.
 func loadProgress(p load.Progress) (done, total int64, status string) {
-	if !p.Running {
+	if !p.Running && p.Done == 0 {
 		return 0, 0, "starting"
 	}
-	if p.Total > 0 {
-		done, total = min(p.Elapsed, p.Total).Milliseconds(), p.Total.Milliseconds()
-	} else {
+	if p.Planned > 0 || p.Total == 0 {
 		done, total = p.Done, p.Planned
+	} else { // an unbounded rate for a duration: time is the measure
+		done, total = min(p.Elapsed, p.Total).Milliseconds(), p.Total.Milliseconds()
 	}
 	p99 := "-"
 	if p.P99 > 0 {

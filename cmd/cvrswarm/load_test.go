@@ -162,8 +162,11 @@ func TestLoadConfigFromFlags(t *testing.T) {
 
 func TestLoadProgressLine(t *testing.T) {
 	done, total, status := loadProgress(load.Progress{Running: true, Elapsed: 2 * time.Second, Total: 10 * time.Second,
-		Sent: 1000, OK: 990, Errors: 10, Rate: 500, P99: 1200 * time.Microsecond})
-	if done != 2000 || total != 10000 || status != "sent 1000  rate 500/s  ok 990  err 10  p99 1.2ms" {
+		Done: 1000, Planned: 5000, Sent: 1000, OK: 990, Errors: 10, Rate: 500, P99: 1200 * time.Microsecond})
+	if done != 1000 || total != 5000 || status != "sent 1000  rate 500/s  ok 990  err 10  p99 1.2ms" {
 		t.Errorf("got %d of %d, %q", done, total, status)
+	}
+	if done, total, _ := loadProgress(load.Progress{Running: true, Elapsed: 2 * time.Second, Total: 10 * time.Second}); done != 2000 || total != 10000 {
+		t.Errorf("unbounded rate: got %d of %d, want 2000 of 10000 milliseconds", done, total)
 	}
 }
