@@ -80,9 +80,6 @@ type observation struct {
 	NoDisconnect bool // a 731 was not followed by a disconnect (checked with Strict)
 }
 
-// bytes returns how many reply bytes the case drew.
-func (o *observation) bytes() int { return o.VER.Bytes + o.CVR.Bytes }
-
 // end returns how the case's connection ended.
 func (o *observation) end() endKind {
 	if o.CVR.Sent {

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -105,9 +104,10 @@ func crashServer(t *testing.T) string {
 			return
 		}
 		crashServerPath = filepath.Join(dir, "crashserver")
-		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, err := os.Stat(gobin); err != nil {
-			gobin = "go"
+		gobin, err := exec.LookPath("go")
+		if err != nil {
+			crashServerErr = err
+			return
 		}
 		out, err := exec.Command(gobin, "build", "-o", crashServerPath, "./testdata/crashserver").CombinedOutput()
 		if err != nil {
