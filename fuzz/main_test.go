@@ -17,6 +17,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/cvrswarm/cvrswarm/corpus"
 	"github.com/cvrswarm/cvrswarm/msnp"
 	"github.com/cvrswarm/cvrswarm/msnp/msnptest"
 )
@@ -158,3 +159,5 @@ func findingOf(res Result, k Kind) *Finding {
 	}
 	return nil
 }
+
+func caseOf(ver, cvr string) corpus.Case { return corpus.Case{VER: []byte(ver), CVR: []byte(cvr)} }
