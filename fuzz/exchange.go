@@ -88,6 +88,11 @@ func (o *observation) end() endKind {
 	return o.VER.End
 }
 
+// anyReply reports whether the target sent any line for the case.
+func (o *observation) anyReply() bool {
+	return len(o.VER.Replies) > 0 || len(o.CVR.Replies) > 0 || o.VER.Bytes > 0 || o.CVR.Bytes > 0
+}
+
 // key is the sequence of reply classes and how the connection ended: the
 // state the feedback loop looks for new values of, as AFLNet does.
 func (o *observation) key() string {
