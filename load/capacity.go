@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/cvrswarm/cvrswarm/corpus"
@@ -17,7 +19,7 @@ const (
 	DefaultCapacityMax       = 1_000_000.0     // highest rate the search offers, per second
 	DefaultCapacityGrowth    = 2.0             // factor between rates until a step fails
 	DefaultCapacityPrecision = 0.05            // the bracket's width, relative to its lower end
-	DefaultCapacityTolerance = 0.03            // how far the achieved rate may fall short of the offered
+	DefaultCapacityTolerance = 0.05            // how far the achieved rate may fall short of the offered
 	DefaultCapacityWarmup    = time.Second     // run at each rate before measuring
 	DefaultCapacityDwell     = 3 * time.Second // measured time at each rate
 	DefaultCapacityMaxSteps  = 25              // give up (not converged) after this many steps
@@ -195,15 +197,6 @@ type CapacityResult struct {
 	Settings  CapacitySettings `json:"settings"`
 }
 
-// ErrorShare is the share of r's requests that did not get a CVR reply
-// (outcome "ok"); 0 when there were none.
-func ErrorShare(r *Result) float64 {
-	if r.Requests <= 0 {
-		return 0
-	}
-	return float64(r.Requests-r.Outcomes["ok"]) / float64(r.Requests)
-}
-
 // Capacity searches for the highest rate the target sustains within the
 // SLO: it raises the offered rate geometrically from cfg.Start until a step
 // fails (or lowers it until one passes), then bisects until the highest
@@ -256,6 +249,13 @@ func Capacity(ctx context.Context, run StepRunner, cfg CapacityConfig) (*Capacit
 		res.Steps = append(res.Steps, step)
 		if cfg.OnStep != nil {
 			cfg.OnStep(step)
+		}
+		if spec.Index == 1 && !step.Partial && r.Requests > 0 && r.Outcomes[OutcomeOK] == 0 {
+			// A target that answers nothing has no capacity to search for.
+			res.Stopped = "the target answered no request"
+			s.finish(res)
+			return res, fmt.Errorf("load: capacity: the target answered no request at %s with a CVR reply (outcomes: %s)",
+				FormatRate(rate), formatOutcomes(r.Outcomes))
 		}
 		if step.Partial {
 			res.Partial, res.Stopped = true, "interrupted"
@@ -324,7 +324,7 @@ func judgeStep(spec StepSpec, r *Result, cfg CapacityConfig) CapacityStep {
 	step := CapacityStep{
 		Index: spec.Index, Phase: spec.Phase, Offered: spec.Rate,
 		Achieved: r.Rate.Achieved, Requests: r.Requests, Latency: r.Latency,
-		ErrorShare: ErrorShare(r), Partial: r.Partial, Outcomes: r.Outcomes,
+		ErrorShare: ValidErrorShare(r), Partial: r.Partial, Outcomes: r.Outcomes,
 	}
 	if cfg.SLO != nil {
 		step.SLO = cfg.SLO(r)
@@ -346,6 +346,28 @@ func judgeStep(spec StepSpec, r *Result, cfg CapacityConfig) CapacityStep {
 		}
 	}
 	return step
+}
+
+// formatOutcomes lists outcome counts, largest first: "refused 1500, closed 2".
+func formatOutcomes(m map[string]int64) string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if m[names[i]] != m[names[j]] {
+			return m[names[i]] > m[names[j]]
+		}
+		return names[i] < names[j]
+	})
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
 }
 
 func formatValue(v float64) string {

@@ -107,14 +107,14 @@ func TestCapacityFindsTheKnee(t *testing.T) {
 func TestCapacityAchievedShortfallFails(t *testing.T) {
 	t.Parallel()
 	// No SLO at all: the search is judged by achieved rate alone, and
-	// still finds the knee.
+	// still finds the knee, give or take the tolerance and the precision.
 	srv := &fakeServer{Knee: 2500}
 	res, err := Capacity(context.Background(), srv, CapacityConfig{Start: 1000, Dwell: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Converged || res.CapacityRPS > 2500 || res.CapacityRPS < 2500/1.05 {
-		t.Fatalf("got capacity %v converged %v, want within 5%% below 2500", res.CapacityRPS, res.Converged)
+	if hi, lo := 2500/(1-DefaultCapacityTolerance), 2500/(1+DefaultCapacityPrecision); !res.Converged || res.CapacityRPS > hi || res.CapacityRPS < lo {
+		t.Fatalf("got capacity %v converged %v, want between %v and %v", res.CapacityRPS, res.Converged, lo, hi)
 	}
 	var failed bool
 	for _, s := range res.Steps {
@@ -143,8 +143,8 @@ func TestCapacityJudgeStep(t *testing.T) {
 		reason   string
 	}{
 		{name: "fine", offered: 1000, achieved: 1000, p99: 100, requests: 3000, pass: true},
-		{name: "within tolerance", offered: 1000, achieved: 971, p99: 100, requests: 3000, pass: true},
-		{name: "short", offered: 1000, achieved: 969, p99: 100, requests: 3000, reason: "achieved 969/s, below 1000/s offered"},
+		{name: "within tolerance", offered: 1000, achieved: 951, p99: 100, requests: 3000, pass: true},
+		{name: "short", offered: 1000, achieved: 949, p99: 100, requests: 3000, reason: "achieved 949/s, below 1000/s offered"},
 		{name: "slow", offered: 1000, achieved: 1000, p99: 6000, requests: 3000, reason: "p99<limit breached (6000)"},
 		{name: "short and slow", offered: 1000, achieved: 500, p99: 6000, requests: 1500, reason: "achieved 500/s, below 1000/s offered"},
 		{name: "nothing", offered: 1000, requests: 0, reason: "no request completed"},
@@ -276,5 +276,20 @@ func TestWriteCapacityResult(t *testing.T) {
 	}
 	if err := WriteCapacityResult(t.TempDir()+"/no/such/dir.json", res); err == nil {
 		t.Error("got no error writing into a missing directory")
+	}
+}
+
+func TestCapacityDeadTarget(t *testing.T) {
+	t.Parallel()
+	run := StepRunnerFunc(func(_ context.Context, s StepSpec) (*Result, error) {
+		return &Result{Requests: 1500, Outcomes: map[string]int64{"refused": 1490, "reset": 10}}, nil
+	})
+	res, err := Capacity(context.Background(), run, CapacityConfig{Start: 500, Dwell: time.Second})
+	want := "the target answered no request at 500/s with a CVR reply (outcomes: refused 1490, reset 10)"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want an error saying %q", err, want)
+	}
+	if res == nil || len(res.Steps) != 1 || res.Converged {
+		t.Errorf("got %+v, want the one step recorded", res)
 	}
 }

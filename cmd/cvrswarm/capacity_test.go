@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func TestCapacityFlags(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		args []string
+		want string // in the one-line usage error
+	}{
+		{"argument", []string{"extra"}, `unexpected argument "extra"`},
+		{"bad slo", []string{"-slo", "p99~10ms"}, `slo objective "p99~10ms"`},
+		{"bad start", []string{"-start", "fast"}, `invalid value "fast" for flag -start`},
+		{"zero start", []string{"-start", "0/s"}, "want a rate per second from 1"},
+		{"bad precision", []string{"-precision", "150%"}, "want a share above 0 and below 100%"},
+		{"bad tolerance", []string{"-tolerance", "-1"}, "want a share above 0"},
+		{"growth", []string{"-growth", "1"}, "-growth 1: want a factor above 1"},
+		{"max below start", []string{"-start", "500", "-max", "100"}, "max rate 100 is below the start rate 500"},
+		{"short dwell", []string{"-dwell", "100ms"}, "-dwell 100ms: want at least 1s"},
+		{"steps", []string{"-max-steps", "0"}, "-max-steps must be at least 1"},
+		{"service time with target", []string{"-target", "127.0.0.1:1", "-workers", "4"}, "cannot be combined with -target"},
+		{"churn and depth", []string{"-churn", "-depth", "2"}, "-churn opens a connection per request"},
+		{"dialects", []string{"-dialects", "MSNP99"}, "-dialects"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr bytes.Buffer
+			status := run(context.Background(), append([]string{"capacity"}, tt.args...), &stdout, &stderr)
+			if status != exitUsage || !strings.Contains(stderr.String(), tt.want) || strings.Count(stderr.String(), "\n") != 1 {
+				t.Errorf("got status %d, stderr %q; want %d and one line saying %q", status, stderr.String(), exitUsage, tt.want)
+			}
+		})
+	}
+}
+
+// TestCapacityCommand runs a short search against the embedded server
+// shaped by -service-time and -workers (capacity 200/s). Two steps cannot
+// converge, so it exits 4 and still writes the JSON, the page and the
+// charts. The tolerance covers the achieved rate's bias on a 1 s dwell
+// with 50 ms replies.
+func TestCapacityCommand(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	jsonPath, htmlPath, pngDir := filepath.Join(dir, "c.json"), filepath.Join(dir, "c.html"), filepath.Join(dir, "png")
+	var stdout, stderr bytes.Buffer
+	status := run(context.Background(), []string{"capacity", "-service-time", "50ms", "-workers", "10",
+		"-start", "100/s", "-growth", "3", "-dwell", "1s", "-warm-up", "200ms", "-max-steps", "2", "-slo", "p99<150ms", "-tolerance", "10%",
+		"-quiet", "-json", jsonPath, "-html", htmlPath, "-png", pngDir}, &stdout, &stderr)
+	if status != exitNotConverged {
+		t.Fatalf("got status %d, want %d; stderr:\n%s", status, exitNotConverged, stderr.String())
+	}
+	for _, want := range []string{`\(embedded reference server\)`, `slo p99<150ms`, `\b1 +grow +100/s .* pass\b`, `\b2 +grow +300/s .* FAIL\b`,
+		`capacity at least 100/s, NOT CONVERGED \(bracket 100/s\.\.300/s; gave up after 2 steps\)`} {
+		if !regexp.MustCompile(want).MatchString(stdout.String()) {
+			t.Errorf("report lacks %s:\n%s", want, stdout.String())
+		}
+	}
+	if !strings.Contains(stderr.String(), "did not converge: gave up after 2 steps") {
+		t.Errorf("stderr lacks the verdict:\n%s", stderr.String())
+	}
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Capacity  float64 `json:"capacity_rps"`
+		Converged bool    `json:"converged"`
+		Embedded  bool    `json:"embedded"`
+		Bracket   struct {
+			Low  float64 `json:"low_rps"`
+			High float64 `json:"high_rps"`
+		} `json:"bracket"`
+		Steps []struct {
+			Offered  float64 `json:"offered_rps"`
+			Achieved float64 `json:"achieved_rps"`
+			Pass     bool    `json:"pass"`
+			Latency  struct {
+				P99 int64 `json:"p99"`
+			} `json:"latency_us"`
+		} `json:"steps"`
+		Settings struct {
+			SLO  string `json:"slo"`
+			Load struct {
+				Conns int `json:"conns"`
+			} `json:"load"`
+		} `json:"settings"`
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Capacity != 100 || got.Converged || !got.Embedded || got.Bracket.Low != 100 || got.Bracket.High != 300 ||
+		len(got.Steps) != 2 || !got.Steps[0].Pass || got.Steps[1].Pass || got.Settings.SLO != "p99<150ms" || got.Settings.Load.Conns == 0 {
+		t.Errorf("got JSON %+v, want 100/s passing, 300/s failing (past the 200/s capacity), not converged", got)
+	}
+	if got.Steps[1].Achieved > 220 || got.Steps[0].Latency.P99 == 0 {
+		t.Errorf("got %+v, want 300/s to achieve about 200/s, the capacity", got.Steps)
+	}
+	for _, f := range []string{htmlPath, filepath.Join(pngDir, "capacity-latency.png"), filepath.Join(pngDir, "capacity-throughput.png")} {
+		if _, err := os.Stat(f); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestCapacityDeadTarget(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	var stdout, stderr bytes.Buffer
+	status := run(context.Background(), []string{"capacity", "-target", addr, "-dwell", "1s", "-warm-up", "0s", "-start", "50", "-quiet",
+		"-timeout", "500ms"}, &stdout, &stderr)
+	if status != exitFail || !strings.Contains(stderr.String(), "the target answered no request at 50/s") {
+		t.Errorf("got status %d, stderr %q; want %d naming the dead target", status, stderr.String(), exitFail)
+	}
+}
