@@ -692,7 +692,7 @@ func (f *Fuzzer) record(ctx context.Context, c Case, v Verdict, reproduced bool)
 	f.hits++
 	if fd, ok := f.findings[v.Signature]; ok {
 		fd.Hits++
-		if caseLen(c.Case) < caseLen(fd.MinimizedCase()) {
+		if reproduced && caseLen(c.Case) < caseLen(fd.MinimizedCase()) {
 			fd.MinimizedVER, fd.MinimizedCVR, fd.Minimized = c.VER, c.CVR, quoteCase(c.Case)
 			if f.cfg.FindingsDir != "" {
 				if err := fd.save(f.cfg.FindingsDir, f.replayPrefix()); err != nil {
