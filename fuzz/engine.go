@@ -367,6 +367,14 @@ type worker struct {
 	verSeen phase  // the VER phase the connection opened with
 	history []Case // the cases run on cn, oldest first
 	last    atomic.Pointer[Case]
+	unsure  *Case // a case that closed without an answer, not yet known harmless
+}
+
+// check reports whether the target is alive, with a liveness check.
+func (w *worker) check(ctx context.Context) bool {
+	w.f.gate.RLock()
+	defer w.f.gate.RUnlock()
+	return w.f.oracle.alive(ctx) == alive || ctx.Err() != nil
 }
 
 // historyLen is how many earlier cases on a connection are candidates
@@ -380,6 +388,12 @@ func (w *worker) loop(ctx context.Context) {
 		block := f.nextBlock.Add(1) - 1
 		first := block * BlockSize
 		if f.cfg.Cases > 0 && int64(first) >= f.cfg.Cases {
+			if w.unsure != nil && !w.check(ctx) {
+				c := *w.unsure
+				w.unsure = nil
+				w.drop()
+				w.triageWith(ctx, c, nil, Verdict{})
+			}
 			return
 		}
 		bases, err := f.fb.bases(ctx, block)
@@ -442,15 +456,29 @@ func (w *worker) runCase(ctx context.Context, c Case) bool {
 		}
 	}
 	f.fb.observe(c, obs.key())
-	if sus == suspectClosed {
-		f.gate.RLock()
-		state := f.oracle.alive(ctx)
-		f.gate.RUnlock()
-		if state != alive && ctx.Err() == nil {
-			w.triage(ctx, c, v)
+	if w.unsure != nil {
+		// The last case closed its connection without an answer: this
+		// one tells whether the target is still alive.
+		prev := *w.unsure
+		w.unsure = nil
+		if !obs.anyReply() && !w.check(ctx) {
+			w.drop()
+			w.triageWith(ctx, prev, []Case{c}, Verdict{})
 			return ctx.Err() == nil
 		}
+	}
+	if sus == suspectClosed {
+		// Closing without a reply is legitimate unless the target died:
+		// the next case, on a fresh connection, tells.
+		w.unsure = &c
 		sus = suspectNone
+		if x := f.oracle.exec(); x != nil {
+			if _, exited := x.Exited(); exited {
+				w.unsure = nil
+				w.triage(ctx, c, v)
+				return ctx.Err() == nil
+			}
+		}
 	}
 	if sus == suspectNone && (v.Kind == "" || f.hit(v.Signature)) {
 		if !healthy {
@@ -664,7 +692,7 @@ func (f *Fuzzer) record(ctx context.Context, c Case, v Verdict, reproduced bool)
 	f.hits++
 	if fd, ok := f.findings[v.Signature]; ok {
 		fd.Hits++
-		if caseLen(c.Case) < caseLen(fd.MinimizedCase()) {
+		if reproduced && caseLen(c.Case) < caseLen(fd.MinimizedCase()) {
 			fd.MinimizedVER, fd.MinimizedCVR, fd.Minimized = c.VER, c.CVR, quoteCase(c.Case)
 			if f.cfg.FindingsDir != "" {
 				if err := fd.save(f.cfg.FindingsDir, f.replayPrefix()); err != nil {

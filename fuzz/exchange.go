@@ -80,15 +80,17 @@ type observation struct {
 	NoDisconnect bool // a 731 was not followed by a disconnect (checked with Strict)
 }
 
-// bytes returns how many reply bytes the case drew.
-func (o *observation) bytes() int { return o.VER.Bytes + o.CVR.Bytes }
-
 // end returns how the case's connection ended.
 func (o *observation) end() endKind {
 	if o.CVR.Sent {
 		return o.CVR.End
 	}
 	return o.VER.End
+}
+
+// anyReply reports whether the target sent any line for the case.
+func (o *observation) anyReply() bool {
+	return len(o.VER.Replies) > 0 || len(o.CVR.Replies) > 0 || o.VER.Bytes > 0 || o.CVR.Bytes > 0
 }
 
 // key is the sequence of reply classes and how the connection ended: the

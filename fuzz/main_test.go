@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +17,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/cvrswarm/cvrswarm/corpus"
 	"github.com/cvrswarm/cvrswarm/msnp"
 	"github.com/cvrswarm/cvrswarm/msnp/msnptest"
 )
@@ -105,9 +105,10 @@ func crashServer(t *testing.T) string {
 			return
 		}
 		crashServerPath = filepath.Join(dir, "crashserver")
-		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, err := os.Stat(gobin); err != nil {
-			gobin = "go"
+		gobin, err := exec.LookPath("go")
+		if err != nil {
+			crashServerErr = err
+			return
 		}
 		out, err := exec.Command(gobin, "build", "-o", crashServerPath, "./testdata/crashserver").CombinedOutput()
 		if err != nil {
@@ -158,3 +159,5 @@ func findingOf(res Result, k Kind) *Finding {
 	}
 	return nil
 }
+
+func caseOf(ver, cvr string) corpus.Case { return corpus.Case{VER: []byte(ver), CVR: []byte(cvr)} }

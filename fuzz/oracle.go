@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cvrswarm/cvrswarm/corpus"
@@ -271,6 +272,7 @@ func (o *Oracle) judge(obs *observation) (Verdict, suspicion) {
 	if limit <= 0 {
 		limit = DefaultAmplifyLimit
 	}
+	refused := false // the server answered with an error: it may close
 	for _, p := range [...]*phase{&obs.VER, &obs.CVR} {
 		if !p.Sent {
 			continue
@@ -291,7 +293,7 @@ func (o *Oracle) judge(obs *observation) (Verdict, suspicion) {
 				// A server that closes with input unread makes its kernel
 				// reset the connection: after a long input that is
 				// bounding memory, not a defect.
-				if p.Unread <= resetMaxUnread {
+				if p.Unread <= resetMaxUnread && !refused {
 					sus = max(sus, suspectReset)
 				} else {
 					sus = max(sus, suspectClosed)
@@ -309,11 +311,26 @@ func (o *Oracle) judge(obs *observation) (Verdict, suspicion) {
 				}
 			}
 		}
+		refused = refused || endsSession(p)
 	}
 	if o.Strict {
 		v = v.worse(o.deviation(obs))
 	}
 	return v, sus
+}
+
+// endsSession reports whether a reply of the phase entitles the server
+// to close the connection: a numeric error or a VER naming no dialect.
+func endsSession(p *phase) bool {
+	for _, r := range p.Replies {
+		if r.Class != "CVR" && r.Class != "CVQ" && r.Class != "VER" && r.Class != "malformed" {
+			return true
+		}
+		if r.Class == "VER" && strings.HasSuffix(r.Text, " 0") {
+			return true
+		}
+	}
+	return false
 }
 
 // judgeReplies checks each reply line: it parses, answers one request

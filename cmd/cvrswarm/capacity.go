@@ -19,7 +19,7 @@ import (
 
 func init() {
 	register(&command{
-		name: "capacity", order: 40,
+		name: "capacity", order: 45,
 		summary: "find the highest rate a server sustains within an SLO (geometric steps, then bisection)",
 		example: "cvrswarm capacity -slo 'p99<10ms,errors<0.1%' -html capacity.html",
 		run:     runCapacity,

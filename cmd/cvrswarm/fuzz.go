@@ -112,6 +112,8 @@ func runFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.MinimizeRuns, "minimize-runs", fuzz.DefaultMinimizeRuns, "most executions spent shrinking one finding (0: do not shrink)")
 	fs.DurationVar(&cfg.MinimizeTime, "minimize-time", fuzz.DefaultMinimizeTime, "most time spent shrinking one finding")
 	fs.BoolVar(&quiet, "quiet", false, "no progress on stderr")
+	var pictures reportFlags
+	pictures.bind(fs)
 	if done, status := parseFlags(fs, args, stderr); done {
 		return status
 	}
@@ -183,6 +185,13 @@ func runFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if res.Target != "" {
 		fuzzSummary(stdout, res)
+		page, err := reportFuzzPage(res)
+		if err == nil {
+			err = pictures.write(page, stderr)
+		}
+		if err != nil {
+			return failure(stderr, "fuzz", err)
+		}
 	}
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {
 		return failure(stderr, "fuzz", runErr)

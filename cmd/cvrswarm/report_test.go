@@ -25,8 +25,8 @@ func TestReportCommand(t *testing.T) {
 		{name: "capacity with pictures", args: []string{fixtures + "capacity.json", "-html", filepath.Join(dir, "c.html"), "-png", filepath.Join(dir, "c")},
 			stdout: "capacity 3875/s (bracket 3875/s..4000/s, converged in 8 steps)",
 			files:  []string{"c.html", "c/capacity-latency.png", "c/capacity-throughput.png", "c/capacity-steps.png"}},
-		{name: "flags first", args: []string{"-png", filepath.Join(dir, "f"), fixtures + "fuzz.json"}, stdout: "findings  4",
-			files: []string{"f/fuzz-rate.png", "f/fuzz-findings.png"}},
+		{name: "flags first", args: []string{"-png", filepath.Join(dir, "f"), fixtures + "load.json"}, stdout: "requested 1000.0/s",
+			files: []string{"f/latency-percentiles.png", "f/rate.png", "f/latency-over-time.png", "f/outcomes.png"}},
 		{name: "no file", status: exitUsage, stderr: "name the JSON file of a run"},
 		{name: "two files", args: []string{fixtures + "load.json", fixtures + "fuzz.json"}, status: exitUsage, stderr: "one file at a time"},
 		{name: "bad flag", args: []string{"-pdf", "x"}, status: exitUsage, stderr: "flag provided but not defined: -pdf"},
@@ -53,5 +53,40 @@ func TestReportCommand(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFuzzPictures runs a short fuzz session with -json, -html and -png,
+// then draws it again with report from its JSON.
+func TestFuzzPictures(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	jsonPath := filepath.Join(dir, "fuzz.json")
+	var stdout, stderr bytes.Buffer
+	status := run(context.Background(), []string{"fuzz", "-duration", "2s", "-quiet", "-findings", filepath.Join(dir, "findings"),
+		"-json", jsonPath, "-html", filepath.Join(dir, "fuzz.html"), "-png", filepath.Join(dir, "png")}, &stdout, &stderr)
+	if status != exitOK && status != exitFail { // findings or none
+		t.Fatalf("fuzz: got status %d; stderr:\n%s", status, stderr.String())
+	}
+	summary := stdout.String()
+	for _, f := range []string{"fuzz.html", "png/fuzz-rate.png", "png/fuzz-findings.png"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "fuzz.html"))
+	if err != nil || !strings.Contains(string(page), "Cases per second") {
+		t.Errorf("page lacks the cases chart (%v)", err)
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if status := run(context.Background(), []string{"report", jsonPath, "-png", filepath.Join(dir, "again")}, &stdout, &stderr); status != exitOK {
+		t.Fatalf("report: got status %d; stderr:\n%s", status, stderr.String())
+	}
+	if stdout.String() != summary {
+		t.Errorf("report printed\n%s\nwant the fuzz command's summary\n%s", stdout.String(), summary)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "again", "fuzz-rate.png")); err != nil {
+		t.Error(err)
 	}
 }

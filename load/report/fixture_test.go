@@ -130,14 +130,16 @@ func buildCapacityFixture() *load.CapacityResult {
 
 func buildFuzzFixture() []FuzzSecond {
 	var s []FuzzSecond
-	found := int64(0)
+	var cases, found int64
 	for i := range 30 {
 		if i == 2 || i == 5 || i == 11 || i == 23 {
 			found++
 		}
-		s = append(s, FuzzSecond{Unix: 1714568400 + int64(i), Cases: 5000 + int64(300*math.Sin(float64(i)/3)), Findings: found})
+		cases += 5000 + int64(300*math.Sin(float64(i)/3))
+		s = append(s, FuzzSecond{Unix: 1714568400 + int64(i), Cases: cases, Findings: found})
 	}
-	return s
+	// the end of the run, in the same second as the last tick
+	return append(s, FuzzSecond{Unix: 1714568429, Cases: cases + 1200, Findings: found})
 }
 
 func must(err error) {
@@ -149,7 +151,7 @@ func must(err error) {
 // writeFixtures rewrites the fixtures under -update.
 func writeFixtures() {
 	must(load.WriteResult(loadFixture, buildLoadFixture()))
-	for path, v := range map[string]any{capacityFixture: buildCapacityFixture(), fuzzFixture: map[string]any{"series": buildFuzzFixture()}} {
+	for path, v := range map[string]any{capacityFixture: buildCapacityFixture(), fuzzFixture: map[string]any{"target": "127.0.0.1:1863", "duration_s": 30.2, "series": buildFuzzFixture()}} {
 		b, err := json.MarshalIndent(v, "", "  ")
 		must(err)
 		must(os.WriteFile(path, append(b, '\n'), 0o644))

@@ -4,12 +4,26 @@ import (
 	"gonum.org/v1/plot/plotter"
 )
 
-// FuzzSecond is one second of a fuzz session, as the fuzz result's
-// "series" records it.
+// FuzzSecond is one point of a fuzz session's series, as the fuzz
+// result's "series" records it: one a second, and one at the end.
 type FuzzSecond struct {
 	Unix     int64 `json:"t"`        // the second, as Unix time
-	Cases    int64 `json:"cases"`    // cases run in that second
+	Cases    int64 `json:"cases"`    // cases done so far
 	Findings int64 `json:"findings"` // distinct findings so far
+}
+
+// fuzzRates returns the cases per second between consecutive points; the
+// first point counts from one second before it.
+func fuzzRates(series []FuzzSecond) plotter.XYs {
+	var xys plotter.XYs
+	prev := FuzzSecond{Unix: series[0].Unix - 1}
+	for _, s := range series {
+		if dt := s.Unix - prev.Unix; dt > 0 {
+			xys = append(xys, plotter.XY{X: float64(s.Unix - series[0].Unix), Y: float64(s.Cases-prev.Cases) / float64(dt)})
+			prev = s
+		}
+	}
+	return xys
 }
 
 // FuzzCharts draws a fuzz session's charts: cases per second and findings
@@ -27,7 +41,7 @@ func FuzzCharts(series []FuzzSecond) ([]Chart, error) {
 	}
 	rate := newPlot("Cases per second", "time (s)", "cases per second")
 	rate.Y.Min = 0
-	if err := addLine(rate, 0, "cases", line(func(s FuzzSecond) int64 { return s.Cases })); err != nil {
+	if err := addLine(rate, 0, "cases", fuzzRates(series)); err != nil {
 		return nil, err
 	}
 	headroom(rate, 1)

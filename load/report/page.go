@@ -58,11 +58,7 @@ func FuzzPage(target, text string, series []FuzzSecond) (Page, error) {
 	}
 	var summary string
 	if n := len(series); n > 0 {
-		var cases int64
-		for _, s := range series {
-			cases += s.Cases
-		}
-		summary = fmt.Sprintf("%d cases in %d s, %d findings", cases, n, series[n-1].Findings)
+		summary = fmt.Sprintf("%d cases, %d findings", series[n-1].Cases, series[n-1].Findings)
 	}
 	return Page{Title: "cvrswarm fuzz: " + target, Summary: summary, Text: text, Charts: charts}, nil
 }

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"gonum.org/v1/plot/plotter"
+
 	"github.com/cvrswarm/cvrswarm/load"
 )
 
@@ -289,5 +291,19 @@ func TestWrite(t *testing.T) {
 	}
 	if err := Write(p, filepath.Join(dir, "no", "such", "dir", "x.html"), ""); err == nil {
 		t.Error("got no error writing into a missing directory")
+	}
+}
+
+func TestFuzzRates(t *testing.T) {
+	t.Parallel()
+	got := fuzzRates([]FuzzSecond{{Unix: 100, Cases: 900}, {Unix: 101, Cases: 2000}, {Unix: 103, Cases: 4000}, {Unix: 103, Cases: 4100}})
+	want := plotter.XYs{{X: 0, Y: 900}, {X: 1, Y: 1100}, {X: 3, Y: 1000}}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("point %d: got %v, want %v", i, got[i], want[i])
+		}
 	}
 }

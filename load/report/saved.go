@@ -12,8 +12,9 @@ import (
 
 // FuzzRun is what the charts need of a fuzz session's JSON.
 type FuzzRun struct {
-	Target string       `json:"target"`
-	Series []FuzzSecond `json:"series"`
+	Target    string       `json:"target"`
+	DurationS float64      `json:"duration_s"`
+	Series    []FuzzSecond `json:"series"`
 }
 
 // Saved is a run read back from its JSON file: exactly one of Load,
@@ -97,16 +98,15 @@ func (s *Saved) WriteText(w io.Writer) error {
 
 // fuzzText summarises a fuzz session from its series.
 func fuzzText(f *FuzzRun) string {
-	var cases, findings int64
-	for _, s := range f.Series {
-		cases += s.Cases
-		findings = max(findings, s.Findings)
+	var last FuzzSecond
+	if n := len(f.Series); n > 0 {
+		last = f.Series[n-1]
 	}
 	rate := 0.0
-	if n := len(f.Series); n > 0 {
-		rate = float64(cases) / float64(n)
+	if f.DurationS > 0 {
+		rate = float64(last.Cases) / f.DurationS
 	}
-	return fmt.Sprintf("target    %s\ncases     %d in %d s (%.1f/s)\nfindings  %d\n", orDash(f.Target), cases, len(f.Series), rate, findings)
+	return fmt.Sprintf("target    %s\ncases     %d in %.1fs (%.1f/s)\nfindings  %d\n", orDash(f.Target), last.Cases, f.DurationS, rate, last.Findings)
 }
 
 // Page builds the saved run's HTML page.

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cvrswarm/cvrswarm/msnp"
+	"github.com/cvrswarm/cvrswarm/msnp/msnptest"
+)
+
+// TestFuzzReferenceServer fuzzes the embedded reference server: no
+// findings, exit status 0, a summary and a JSON result with its series.
+func TestFuzzReferenceServer(t *testing.T) {
+	dir := t.TempDir()
+	jsonPath := filepath.Join(dir, "fuzz.json")
+	status, stdout, stderr := runMain(t, "fuzz", "-cases", "2000", "-seed", "1", "-quiet", "-strict",
+		"-findings", filepath.Join(dir, "findings"), "-json", jsonPath)
+	if status != exitOK {
+		t.Fatalf("exit status %d, want %d; stdout %s stderr %s", status, exitOK, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "fuzz: 2000 cases in ") || !strings.Contains(stdout, "findings: none") {
+		t.Errorf("summary %q: want the case count and no findings", stdout)
+	}
+	if !strings.Contains(stderr, "embedded reference server") {
+		t.Errorf("stderr %q: want the embedded server named", stderr)
+	}
+	data, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res map[string]any
+	if err := json.Unmarshal(data, &res); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"target", "seed", "cases", "duration_s", "cases_per_s", "findings", "series"} {
+		if _, ok := res[key]; !ok {
+			t.Errorf("JSON has no %q: %s", key, data)
+		}
+	}
+	if res["cases"] != 2000.0 || res["seed"] != 1.0 {
+		t.Errorf("JSON cases %v seed %v, want 2000 and 1", res["cases"], res["seed"])
+	}
+}
+
+// TestFuzzThenReplay fuzzes a server that answers a '%' with a 4 KiB
+// line, then replays the findings: against it they reproduce (exit 1),
+// against the reference server they do not (exit 0).
+func TestFuzzThenReplay(t *testing.T) {
+	srv, err := msnptest.NewServer(func(conn net.Conn) {
+		rd := msnp.NewReader(conn, 0)
+		for {
+			line, err := rd.ReadLine()
+			if err != nil {
+				return
+			}
+			trid, _ := msnp.PeekTrID(line)
+			switch {
+			case msnp.Verb(line) == "VER":
+				fmt.Fprintf(conn, "VER %d MSNP8\r\n", trid)
+			case strings.Contains(string(line), "%"):
+				fmt.Fprintf(conn, "CVR %d 1.0 1.0 1.0 http://example.com/%s\r\n", trid, strings.Repeat("a", 4096))
+			default:
+				fmt.Fprintf(conn, "CVR %d 1.0 1.0 1.0 http://example.com/a http://example.com\r\n", trid)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	dir := t.TempDir()
+	status, stdout, stderr := runMain(t, "fuzz", "-target", srv.Addr(), "-cases", "3000", "-seed", "4", "-quiet",
+		"-mutators", "text-silly", "-minimize-runs", "40", "-findings", dir)
+	if status != exitFail || !strings.Contains(stdout, "amplification: reply over 1024 bytes to CVR") {
+		t.Fatalf("fuzz: exit status %d, want %d and an amplification finding; stdout %s stderr %s", status, exitFail, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "replay     cvrswarm replay -target "+srv.Addr()+" ") {
+		t.Errorf("summary %q: want a replay command naming the target", stdout)
+	}
+	status, stdout, _ = runMain(t, "replay", "-target", srv.Addr(), dir)
+	if status != exitFail || !strings.Contains(stdout, "reproduces: amplification") {
+		t.Errorf("replay against the broken server: exit status %d, stdout %q; want %d and reproduces", status, stdout, exitFail)
+	}
+	status, stdout, _ = runMain(t, "replay", dir)
+	if status != exitOK || !strings.Contains(stdout, "does not reproduce") {
+		t.Errorf("replay against the reference server: exit status %d, stdout %q; want %d and does not reproduce", status, stdout, exitOK)
+	}
+}
+
+func TestFuzzUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"fuzz", "-target", "127.0.0.1:1", "-exec", "srv {addr}"}, "-target and -exec"},
+		{[]string{"fuzz", "-exec", "srv"}, "{addr}"},
+		{[]string{"fuzz", "-mutators", "nope"}, "-mutators"},
+		{[]string{"fuzz", "-conns", "0"}, "-conns 0"},
+		{[]string{"fuzz", "-sequence", "2"}, "-sequence 2"},
+		{[]string{"replay"}, "name at least one"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			status, _, stderr := runMain(t, tc.args...)
+			if status != exitUsage || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {
+				t.Errorf("exit status %d, stderr %q; want %d and one line naming %q", status, stderr, exitUsage, tc.want)
+			}
+		})
+	}
+}
