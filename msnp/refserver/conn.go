@@ -208,6 +208,11 @@ func (c *conn) reply(r msnp.Reply) { c.out = r.Append(c.out) }
 // serviceWait holds one of the server's workers for its ServiceTime. It
 // first writes the replies already made, so that they do not wait too.
 // It reports false when the connection must close.
+//
+// A busy worker's requests are timed from when its previous one was due
+// to end, not from when its timer fired, so timer lateness on a loaded
+// machine does not add up: a saturated server serves Workers/ServiceTime
+// requests per second, however late each wake-up is.
 func (c *conn) serviceWait() bool {
 	d := c.s.serviceTime
 	if d <= 0 {
@@ -216,16 +221,22 @@ func (c *conn) serviceWait() bool {
 	if c.flush() != nil {
 		return false
 	}
+	var free time.Time // when the worker finished, or was due to, its last request
 	select {
-	case c.s.slots <- struct{}{}:
+	case free = <-c.s.slots:
 	case <-c.ctx.Done():
 		return false
 	}
-	defer func() { <-c.s.slots }()
+	start := time.Now()
+	if start.Before(free.Add(d)) && free.Before(start) { // busy: keep to the worker's own schedule
+		start = free
+	}
+	end := start.Add(d)
+	defer func() { c.s.slots <- end }()
 	if c.timer == nil {
-		c.timer = time.NewTimer(d)
+		c.timer = time.NewTimer(time.Until(end))
 	} else {
-		c.timer.Reset(d)
+		c.timer.Reset(time.Until(end))
 	}
 	select {
 	case <-c.timer.C:

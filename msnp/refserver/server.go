@@ -85,7 +85,7 @@ type Server struct {
 	idle        time.Duration
 	maxConns    int
 	serviceTime time.Duration
-	slots       chan struct{} // one token per busy worker; nil without ServiceTime
+	slots       chan time.Time // one token per idle worker: when it was last due to be free; nil without ServiceTime
 
 	done chan struct{} // closed by Close
 
@@ -124,7 +124,11 @@ func New(cfg Config) *Server {
 		s.maxConns = DefaultMaxConns
 	}
 	if s.serviceTime > 0 {
-		s.slots = make(chan struct{}, max(cfg.Workers, 1))
+		workers := max(cfg.Workers, 1)
+		s.slots = make(chan time.Time, workers)
+		for range workers {
+			s.slots <- time.Time{}
+		}
 	}
 	r := msnp.CVRReply{
 		Recommended:  or(cfg.Recommended, DefaultRecommended),
