@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -110,7 +109,6 @@ type plan struct {
 	timeout   time.Duration
 	dialects  []msnp.Dialect
 	book      lineBook
-	verLine   func(trid uint32, b []byte) []byte
 	shardSeed uint64
 	mutators  *sync.Pool // of Mutators, when Config.NewMutator is set
 	// readBuffer is where a connection's reply buffer starts: small for
@@ -624,9 +622,4 @@ func (e *engine) span(measure, end time.Time, partial bool) time.Duration {
 		return 0
 	}
 	return max(end.Sub(measure), 0)
-}
-
-// String describes the plan in one line, for logs.
-func (p *plan) String() string {
-	return "rate " + p.sched.String() + " conns " + strconv.Itoa(p.conns) + " max " + strconv.Itoa(p.maxConns)
 }
