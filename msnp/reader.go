@@ -1,7 +1,9 @@
 package msnp
 
 import (
+	"errors"
 	"io"
+	"os"
 )
 
 // DefaultMaxLineLength is the longest line, terminator excluded, a
@@ -59,6 +61,9 @@ func (r *Reader) Buffered() int { return r.end - r.start }
 // valid until the next call. At the end of the stream it returns io.EOF,
 // or io.ErrUnexpectedEOF when a partial line was pending. A line longer
 // than the maximum returns [ErrLineTooLong], and so does every later call.
+// Other read errors are returned once the buffered lines are used up, and
+// by every later call, except a passed deadline ([os.ErrDeadlineExceeded]),
+// which is returned once: the next call reads again.
 // A line ended by a bare LF is returned with [ErrBareLF].
 func (r *Reader) ReadLine() ([]byte, error) {
 	if r.err == ErrLineTooLong {
@@ -100,7 +105,15 @@ func (r *Reader) ReadLine() ([]byte, error) {
 		}
 		n, err := r.rd.Read(r.buf[r.end:])
 		r.end += n
-		if err != nil {
+		switch {
+		case err == nil:
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			// A deadline passes, the stream goes on: the next call
+			// reads again (a caller may wait for a reply in steps).
+			if n == 0 {
+				return nil, err
+			}
+		default:
 			r.err = err
 		}
 	}

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
+	"os"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 type readResult struct {
@@ -89,6 +92,40 @@ func TestReaderErrorsAreSticky(t *testing.T) {
 			t.Fatalf("call %d: error = %v, want the read error", i, err)
 		}
 	}
+}
+
+// TestReaderDeadlineIsNotSticky waits for a reply in steps, as a caller
+// with read deadlines does: a passed deadline is returned once, the
+// partial line read before it is kept, and the next call reads on.
+func TestReaderDeadlineIsNotSticky(t *testing.T) {
+	t.Parallel()
+	client, server := net.Pipe()
+	defer client.Close()
+	defer server.Close()
+	r := NewReader(client, 0)
+	written := make(chan error, 1)
+	go func() {
+		_, err := server.Write([]byte("CVR 2 7.0"))
+		written <- err
+	}()
+	client.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, err := r.ReadLine(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("first call: error %v, want the deadline", err)
+	}
+	if err := <-written; err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		_, err := server.Write([]byte(".0813\r\n"))
+		written <- err
+	}()
+	client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, err := r.ReadLine()
+	if err != nil || string(line) != "CVR 2 7.0.0813" {
+		t.Errorf("after the deadline: %q, %v; want the whole line", line, err)
+	}
+	server.Close() // a write nobody reads must not block the test
+	<-written
 }
 
 // TestReaderBoundsItsBuffer feeds an endless line and checks the reader
