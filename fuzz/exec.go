@@ -1,6 +1,7 @@
 package fuzz
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -33,8 +34,8 @@ type ExecConfig struct {
 	// StartTimeout bounds the wait for the target to accept; 0 means
 	// DefaultStartTimeout.
 	StartTimeout time.Duration
-	// TailSize is how many bytes of stderr are kept; 0 means
-	// DefaultTailSize.
+	// TailSize is how many bytes of stderr are kept, each line cut to
+	// 1 KiB; 0 means DefaultTailSize.
 	TailSize int
 }
 
@@ -282,21 +283,48 @@ func lastLine(s string) string {
 	return s
 }
 
-// tailBuffer keeps the last max bytes written to it.
+// maxTailLine is the most bytes of one stderr line a tailBuffer keeps:
+// a panic whose message quotes a megabyte of input keeps its first line
+// and its stack.
+const maxTailLine = 1024
+
+// tailMark ends a line cut to maxTailLine.
+const tailMark = "…"
+
+// tailBuffer keeps the last max bytes written to it, each line cut to
+// maxTailLine bytes.
 type tailBuffer struct {
 	mu  sync.Mutex
 	max int
 	b   []byte
+	col int // bytes of the current line kept; more than maxTailLine once cut
 }
 
 func (t *tailBuffer) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
+	n := len(p)
+	for len(p) > 0 {
+		line, rest, eol := bytes.Cut(p, []byte("\n"))
+		p = rest
+		if t.col <= maxTailLine {
+			k := min(maxTailLine-t.col, len(line))
+			t.b = append(t.b, line[:k]...)
+			t.col += k
+			if k < len(line) {
+				t.b = append(t.b, tailMark...)
+				t.col = maxTailLine + 1
+			}
+		}
+		if eol {
+			t.b = append(t.b, '\n')
+			t.col = 0
+		}
+	}
 	if over := len(t.b) - t.max; over > 0 {
 		t.b = append(t.b[:0], t.b[over:]...)
 	}
-	return len(p), nil
+	return n, nil
 }
 
 func (t *tailBuffer) String() string {

@@ -73,7 +73,9 @@ func ParsePanic(stderr string) (Panic, bool) {
 }
 
 var (
-	quotedRE = regexp.MustCompile(`"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|` + "`[^`]*`")
+	// A quote may be left open where a long line was cut: it runs to
+	// the end then.
+	quotedRE = regexp.MustCompile(`"(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'|` + "`[^`]*`")
 	hexRE    = regexp.MustCompile(`0x[0-9a-fA-F]+`)
 	numberRE = regexp.MustCompile(`[0-9]+`)
 	spacesRE = regexp.MustCompile(`\s+`)

@@ -2,6 +2,7 @@ package fuzz
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -53,5 +54,29 @@ func TestStderrExcerptStartsAtThePanic(t *testing.T) {
 	got := stderrExcerpt(goPanic)
 	if want := goPanic[len("2024/01/02 server starting\n"):]; got != want {
 		t.Errorf("excerpt %q, want %q", got, want)
+	}
+}
+
+// TestLongPanicKeepsItsSignature writes a panic that quotes a megabyte of
+// input to a stderr tail, in pieces as a pipe delivers it: the tail keeps
+// the panic line, cut, and the stack, and the signature is that of the
+// same panic on a short input.
+func TestLongPanicKeepsItsSignature(t *testing.T) {
+	short := "panic: cannot parse \"CVR 2 %\"\n\ngoroutine 5 [running]:\nmain.parse({0xc000012345, 0x8})\n\t/x/main.go:58 +0x99\nmain.serve({0x53c238, 0xc000010000})\n\t/x/main.go:47 +0x22a\n"
+	long := strings.Replace(short, "CVR 2 %", "CVR 2 "+strings.Repeat("a", 1<<20)+"%", 1)
+	tail := &tailBuffer{max: DefaultTailSize}
+	for rest := []byte("listening\n" + long); len(rest) > 0; {
+		n := min(len(rest), 4093)
+		tail.Write(rest[:n])
+		rest = rest[n:]
+	}
+	got := tail.String()
+	if len(got) > 2*maxTailLine || !strings.HasPrefix(got, "listening\npanic: cannot parse \"CVR 2 aaa") || !strings.HasSuffix(got, "main.go:47 +0x22a\n") {
+		t.Fatalf("tail %q: want the panic line cut and the whole stack", got)
+	}
+	p, ok := ParsePanic(got)
+	want, _ := ParsePanic(short)
+	if !ok || p.Signature() != want.Signature() {
+		t.Errorf("signature %q (found %v), want %q", p.Signature(), ok, want.Signature())
 	}
 }
