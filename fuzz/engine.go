@@ -367,7 +367,9 @@ type worker struct {
 	verSeen phase  // the VER phase the connection opened with
 	history []Case // the cases run on cn, oldest first
 	last    atomic.Pointer[Case]
-	unsure  *Case // a case that closed without an answer, not yet known harmless
+	// unsure is a case that closed without an answer, not yet known
+	// harmless; other workers read it when the target dies.
+	unsure atomic.Pointer[Case]
 }
 
 // check reports whether the target is alive, with a liveness check.
@@ -388,9 +390,9 @@ func (w *worker) loop(ctx context.Context) {
 		block := f.nextBlock.Add(1) - 1
 		first := block * BlockSize
 		if f.cfg.Cases > 0 && int64(first) >= f.cfg.Cases {
-			if w.unsure != nil && !w.check(ctx) {
-				c := *w.unsure
-				w.unsure = nil
+			if u := w.unsure.Load(); u != nil && !w.check(ctx) {
+				c := *u
+				w.unsure.Store(nil)
 				w.drop()
 				w.triageWith(ctx, c, nil, Verdict{})
 			}
@@ -456,25 +458,27 @@ func (w *worker) runCase(ctx context.Context, c Case) bool {
 		}
 	}
 	f.fb.observe(c, obs.key())
-	if w.unsure != nil {
+	if u := w.unsure.Load(); u != nil {
 		// The last case closed its connection without an answer: this
 		// one tells whether the target is still alive.
-		prev := *w.unsure
-		w.unsure = nil
+		// It stays visible to the other workers' triage until then.
+		prev := *u
 		if !obs.anyReply() && !w.check(ctx) {
 			w.drop()
 			w.triageWith(ctx, prev, []Case{c}, Verdict{})
+			w.unsure.Store(nil)
 			return ctx.Err() == nil
 		}
+		w.unsure.Store(nil)
 	}
 	if sus == suspectClosed {
 		// Closing without a reply is legitimate unless the target died:
 		// the next case, on a fresh connection, tells.
-		w.unsure = &c
+		w.unsure.Store(&c)
 		sus = suspectNone
 		if x := f.oracle.exec(); x != nil {
 			if _, exited := x.Exited(); exited {
-				w.unsure = nil
+				w.unsure.Store(nil)
 				w.triage(ctx, c, v)
 				return ctx.Err() == nil
 			}
@@ -599,15 +603,26 @@ func (w *worker) triageWith(ctx context.Context, c Case, hist []Case, seen Verdi
 		candidates = append(candidates, hist[i])
 	}
 	if state != alive {
+		// Another connection's case may have killed it: the one that
+		// worker is running, or the one before, if it closed unanswered.
 		for _, other := range f.workers {
-			if lc := other.last.Load(); other != w && lc != nil {
-				candidates = append(candidates, *lc)
+			if other == w {
+				continue
+			}
+			for _, oc := range [...]*Case{other.unsure.Load(), other.last.Load()} {
+				if oc != nil {
+					candidates = append(candidates, *oc)
+				}
 			}
 		}
 	}
 	if len(hist) > 0 {
 		candidates = append(candidates, sequence(append(hist, c)))
 	}
+	// When the target died, the case to blame is one that kills it
+	// again; a lesser defect a candidate shows is recorded too.
+	var lesser *Case
+	var lesserV Verdict
 	for _, cand := range candidates {
 		v, err := o.Examine(ctx, cand.Case)
 		if err != nil {
@@ -616,11 +631,18 @@ func (w *worker) triageWith(ctx context.Context, c Case, hist []Case, seen Verdi
 			}
 			return
 		}
-		if v.Kind != "" {
+		switch {
+		case v.Kind == "":
+		case state == alive || v.Kind == KindCrash:
 			f.record(ctx, cand, v, true)
 			w.recover(ctx)
 			return
+		case lesser == nil:
+			lesser, lesserV = &cand, v
 		}
+	}
+	if lesser != nil {
+		f.record(ctx, *lesser, lesserV, true)
 	}
 	if crashExit != nil {
 		// The process died, and no candidate kills it again on its own.
@@ -686,24 +708,28 @@ func sequence(cs []Case) Case {
 }
 
 // record adds a confirmed verdict: a new signature is shrunk and saved, a
-// known one counts a hit and keeps the smaller input.
+// known one counts a hit and keeps the smaller input. A case that
+// reproduces a finding no case reproduced before takes its place.
 func (f *Fuzzer) record(ctx context.Context, c Case, v Verdict, reproduced bool) {
 	f.mu.Lock()
 	f.hits++
-	if fd, ok := f.findings[v.Signature]; ok {
-		fd.Hits++
-		if reproduced && caseLen(c.Case) < caseLen(fd.MinimizedCase()) {
-			fd.MinimizedVER, fd.MinimizedCVR, fd.Minimized = c.VER, c.CVR, quoteCase(c.Case)
-			if f.cfg.FindingsDir != "" {
-				if err := fd.save(f.cfg.FindingsDir, f.replayPrefix()); err != nil {
-					f.mu.Unlock()
-					f.setFatal(err)
-					return
+	old, known := f.findings[v.Signature]
+	if known {
+		old.Hits++
+		if !reproduced || old.Reproduced {
+			if reproduced && caseLen(c.Case) < caseLen(old.MinimizedCase()) {
+				old.MinimizedVER, old.MinimizedCVR, old.Minimized = c.VER, c.CVR, quoteCase(c.Case)
+				if f.cfg.FindingsDir != "" {
+					if err := old.save(f.cfg.FindingsDir, f.replayPrefix()); err != nil {
+						f.mu.Unlock()
+						f.setFatal(err)
+						return
+					}
 				}
 			}
+			f.mu.Unlock()
+			return
 		}
-		f.mu.Unlock()
-		return
 	}
 	f.mu.Unlock()
 	minimized, runs := c.Case, 0
@@ -724,6 +750,9 @@ func (f *Fuzzer) record(ctx context.Context, c Case, v Verdict, reproduced bool)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if known {
+		fd.Hits, fd.File = old.Hits, old.File // the old input file is replaced
+	}
 	if f.cfg.FindingsDir != "" {
 		if err := fd.save(f.cfg.FindingsDir, f.replayPrefix()); err != nil {
 			f.fatal = err
@@ -732,6 +761,9 @@ func (f *Fuzzer) record(ctx context.Context, c Case, v Verdict, reproduced bool)
 		}
 	}
 	f.findings[v.Signature] = fd
+	if known {
+		return
+	}
 	f.order = append(f.order, v.Signature)
 	if f.cfg.onFinding != nil {
 		f.cfg.onFinding(*fd)

@@ -99,7 +99,7 @@ func TestFindsCrashOfExecTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer x.Close()
-	res := fuzzUntil(t, Config{Oracle: Oracle{Target: x}, Seed: 3, FindingsDir: t.TempDir()}, KindCrash)
+	res := fuzzUntil(t, Config{Oracle: Oracle{Target: x}, Seed: 3, Conns: 4, FindingsDir: t.TempDir()}, KindCrash)
 	f := findingOf(res, KindCrash)
 	if f == nil {
 		t.Fatalf("no crash found in %d cases: %+v", res.Cases, res.Findings)
@@ -113,6 +113,12 @@ func TestFindsCrashOfExecTarget(t *testing.T) {
 	}
 	if f.Exit != "exit status 2" || !bytes.Contains(f.MinimizedCVR, []byte("%")) {
 		t.Errorf("exit %q, minimised %s: want exit status 2 and the trigger", f.Exit, f.Minimized)
+	}
+	// The crash is pinned on the case that caused it, not on a case of
+	// another connection that the crash cut off.
+	if !f.Reproduced || !bytes.Contains(f.InputCVR, []byte("%")) || f.MinimizeRuns == 0 {
+		t.Errorf("case %d %s (reproduced %v, %d minimising runs): want the case with the trigger, reproduced and shrunk",
+			f.Case, f.Input, f.Reproduced, f.MinimizeRuns)
 	}
 	if x.Restarts() == 0 {
 		t.Error("the target was never restarted")
@@ -191,5 +197,42 @@ func TestRunIsDeterministic(t *testing.T) {
 	}
 	if same > len(a)/10 {
 		t.Errorf("%d of %d cases equal with another seed", same, len(a))
+	}
+}
+
+// TestReproducedCaseReplacesUnconfirmedBlame records a crash first on a
+// case that did not reproduce it (a process that died while another
+// connection's case ran), then on one that does: the finding takes the
+// second case, input and file, and keeps counting hits.
+func TestReproducedCaseReplacesUnconfirmedBlame(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	f, err := New(Config{Oracle: Oracle{Target: msnp.TCPTarget("127.0.0.1:1")}, FindingsDir: dir, MinimizeRuns: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.cancel = func() {}
+	v := Verdict{Kind: KindCrash, Signature: "crash: panic: boom at main.parse"}
+	bystander := Case{Case: caseOf("VER 1 MSNP8 CVR0\r\n", "CVR 2 0x0409 winnt\r\n"), Index: 5, Mutators: []string{"field-drop"}}
+	culprit := Case{Case: caseOf("VER 1 MSNP8 CVR0\r\n", "CVR 3 %\r\n"), Index: 9, Mutators: []string{"text-silly"}}
+	f.record(context.Background(), bystander, v, false)
+	first := f.findings[v.Signature].File
+	f.record(context.Background(), culprit, v, true)
+	f.record(context.Background(), bystander, v, false)
+	res := f.result(time.Second, "cases")
+	if len(res.Findings) != 1 {
+		t.Fatalf("%d findings, want 1", len(res.Findings))
+	}
+	got := res.Findings[0]
+	if got.Case != 9 || !got.Reproduced || got.Input != quoteCase(culprit.Case) || got.Hits != 3 || got.Mutators[0] != "text-silly" {
+		t.Errorf("finding: case %d, reproduced %v, input %s, %d hits, mutators %v; want case 9, reproduced, %s, 3 hits, text-silly",
+			got.Case, got.Reproduced, got.Input, got.Hits, got.Mutators, quoteCase(culprit.Case))
+	}
+	if _, err := os.Stat(first); first == got.File || !os.IsNotExist(err) {
+		t.Errorf("input file %s of the first blame still there (%v) or reused, want it replaced by %s", first, err, got.File)
+	}
+	rec, err := ReadRecord(got.Record)
+	if err != nil || rec.Case != 9 {
+		t.Errorf("record: case %d, %v; want 9", rec.Case, err)
 	}
 }

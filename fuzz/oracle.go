@@ -221,6 +221,12 @@ func (o *Oracle) Examine(ctx context.Context, c corpus.Case) (Verdict, error) {
 		cn.close()
 	}
 	v, sus := o.judge(&obs)
+	if x := o.exec(); x != nil && (sus == suspectClosed || sus == suspectReset) {
+		// A process that panics drops its connections a moment before
+		// it exits, and its listener still accepts meanwhile: give it
+		// that moment, or the crash is pinned on the next case.
+		x.WaitExit(ctx, exitGrace)
+	}
 	switch state := o.alive(ctx); {
 	case state == refused || state == closedConn:
 		return o.crashVerdict(ctx, &obs, state), ctx.Err()
@@ -240,6 +246,10 @@ func (o *Oracle) Examine(ctx context.Context, c corpus.Case) (Verdict, error) {
 	}
 	return v, ctx.Err()
 }
+
+// exitGrace is how long [Oracle.Examine] waits for an [Exec] target to
+// exit after a case its connection closed on without an answer.
+const exitGrace = 50 * time.Millisecond
 
 // endsLine reports whether b is empty or ends in LF: a server waits for
 // the rest of a line that does not.
