@@ -296,8 +296,9 @@ func (x *exchanger) run(ctx context.Context, c *conn, data, probe []byte, p *pha
 	readUntil := time.Now().Add(wait)
 	probed := false
 	for {
-		done := p.answered() && (!probed || p.Probe == probeAnswered)
-		if done {
+		// Done when every line is answered, or when the probe is: a
+		// server answers in order, so a line before it was ignored.
+		if p.Probe == probeAnswered || (p.answered() && !probed) {
 			break
 		}
 		if ctx.Err() != nil {

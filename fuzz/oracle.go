@@ -291,7 +291,7 @@ func (o *Oracle) judge(obs *observation) (Verdict, suspicion) {
 		switch {
 		case p.End == endTooLong:
 			v = v.worse(verdict(KindAmplification, "reply over "+strconv.Itoa(limit)+" bytes to "+lastVerb(p),
-				fmt.Sprintf("a reply line to a %s line is longer than %d bytes", lastVerb(p), limit)))
+				fmt.Sprintf("a reply line to the %s line is longer than %d bytes", lastVerb(p), limit)))
 		case p.Bytes > limit*max(1, p.Lines):
 			v = v.worse(verdict(KindAmplification, "reply over "+strconv.Itoa(limit)+" bytes to "+lastVerb(p),
 				fmt.Sprintf("%d request lines, the last a %s, drew %d reply bytes (limit %d a line)", p.Lines, lastVerb(p), p.Bytes, limit)))
@@ -316,8 +316,8 @@ func (o *Oracle) judge(obs *observation) (Verdict, suspicion) {
 				sus = max(sus, suspectClosed)
 			case endOpen:
 				if p.Probe == probeAnswered && o.Strict {
-					v = v.worse(verdict(KindDeviation, "no reply and no disconnect for a "+verb+" line",
-						"a "+verb+" line got no reply while a valid CVR after it on the same connection did"))
+					v = v.worse(verdict(KindDeviation, "no reply and no disconnect for the "+verb+" line",
+						"the "+verb+" line got no reply while a valid CVR after it on the same connection did"))
 				}
 			}
 		}
@@ -350,7 +350,11 @@ func judgeReplies(p *phase) Verdict {
 	j := 0 // the next request a reply may answer
 	for _, r := range p.Replies {
 		if r.Class == "malformed" {
-			v = v.worse(verdict(KindMalformed, r.Err+" after "+lastVerb(p),
+			after := lastVerb(p)
+			if j < len(p.Requests) {
+				after = verbName(p.Requests[j]) // the request it stands in for
+			}
+			v = v.worse(verdict(KindMalformed, r.Err+" after "+after,
 				fmt.Sprintf("reply %q: %s", r.Text, r.Err)))
 			continue
 		}
@@ -359,12 +363,9 @@ func judgeReplies(p *phase) Verdict {
 			k++
 		}
 		if k == len(p.TrIDs) {
-			req := "?"
+			req := lastVerb(p)
 			if j < len(p.Requests) {
-				req = p.Requests[j]
-			}
-			if req == "" {
-				req = "unknown command"
+				req = verbName(p.Requests[j])
 			}
 			v = v.worse(verdict(KindTrIDMismatch, r.Class+" reply to "+req,
 				fmt.Sprintf("reply %q carries TrID %d, which no request sent", r.Text, r.TrID)))
@@ -470,7 +471,7 @@ func (o *Oracle) hangVerdict(obs *observation) Verdict {
 	}
 	verb := pendingVerb(p)
 	return verdict(KindHang, "no reply to "+verb,
-		fmt.Sprintf("a %s line got no reply within the timeout and neither did a valid request after it; the connection stayed open", verb))
+		fmt.Sprintf("the %s line got no reply within the timeout and neither did a valid request after it; the connection stayed open", verb))
 }
 
 func (o *Oracle) resetVerdict(obs *observation) Verdict {
@@ -480,7 +481,7 @@ func (o *Oracle) resetVerdict(obs *observation) Verdict {
 	}
 	verb := pendingVerb(p)
 	return verdict(KindReset, "reset instead of a reply to "+verb,
-		fmt.Sprintf("the target reset the connection after a %s line without answering it", verb))
+		fmt.Sprintf("the target reset the connection after the %s line without answering it", verb))
 }
 
 // pendingVerb names the first request of the phase that got no reply.
@@ -503,11 +504,15 @@ func lastVerb(p *phase) string {
 	return verbName(p.Requests[len(p.Requests)-1])
 }
 
+// verbName names a request's command for a signature: VER, CVR, CVQ, or
+// "other command" for anything else, so that a fuzzed command name does
+// not make a new signature of a known defect.
 func verbName(v string) string {
-	if v == "" {
-		return "unknown command"
+	switch v {
+	case "VER", "CVR", "CVQ":
+		return v
 	}
-	return v
+	return "other command"
 }
 
 // lastReplyClass names the last reply of the case, or what ended it.
