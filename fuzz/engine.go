@@ -147,6 +147,47 @@ type Fuzzer struct {
 	workers     []*worker
 }
 
+// bases returns the seeds cases derive from: cfg.Seeds (corpus.Seeds()
+// when nil) that have CVR bytes.
+func (cfg *Config) bases() ([]corpus.Case, error) {
+	all := cfg.Seeds
+	if all == nil {
+		all = corpus.Seeds()
+	}
+	var seeds []corpus.Case
+	for _, s := range all {
+		if len(s.CVR) > 0 {
+			seeds = append(seeds, s)
+		}
+	}
+	if len(seeds) == 0 {
+		return nil, errors.New("fuzz: no seed with CVR bytes")
+	}
+	return seeds, nil
+}
+
+// generator returns the generator of the run's cases.
+func (cfg *Config) generator() Generator {
+	return Generator{Seed: cfg.Seed, SequenceShare: cfg.SequenceShare, Havoc: Havoc{Mutators: cfg.Mutators}}
+}
+
+// MakeCase returns case i of a run with cfg, without a target: the bytes
+// and mutators the run sends as that case. With feedback, the cases from
+// the third epoch on (i >= 2*EpochSize) also derive from inputs that
+// earlier replies added to the working corpus, which only a run knows:
+// those need cfg.NoFeedback.
+func MakeCase(cfg Config, i uint64) (Case, error) {
+	if !cfg.NoFeedback && i >= 2*EpochSize {
+		return Case{}, fmt.Errorf("fuzz: case %d derives from the replies to earlier cases (feedback): without a run, only cases below %d, or any case with feedback off, can be made", i, 2*EpochSize)
+	}
+	seeds, err := cfg.bases()
+	if err != nil {
+		return Case{}, err
+	}
+	g := cfg.generator()
+	return g.Generate(i, seeds), nil
+}
+
 // New checks cfg and returns a Fuzzer.
 func New(cfg Config) (*Fuzzer, error) {
 	if cfg.Target == nil {
@@ -155,17 +196,9 @@ func New(cfg Config) (*Fuzzer, error) {
 	if cfg.Conns <= 0 {
 		cfg.Conns = DefaultConns
 	}
-	if cfg.Seeds == nil {
-		cfg.Seeds = corpus.Seeds()
-	}
-	var seeds []corpus.Case
-	for _, s := range cfg.Seeds {
-		if len(s.CVR) > 0 {
-			seeds = append(seeds, s)
-		}
-	}
-	if len(seeds) == 0 {
-		return nil, errors.New("fuzz: no seed with CVR bytes")
+	seeds, err := cfg.bases()
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Cases < 0 || cfg.Duration < 0 || cfg.Rate < 0 {
 		return nil, errors.New("fuzz: cases, duration and rate cannot be negative")
@@ -240,7 +273,7 @@ func (f *Fuzzer) Run(parent context.Context) (Result, error) {
 	var workers sync.WaitGroup
 	for i := range f.cfg.Conns {
 		w := &worker{f: f, id: i}
-		w.gen = Generator{Seed: f.cfg.Seed, SequenceShare: f.cfg.SequenceShare, Havoc: Havoc{Mutators: f.cfg.Mutators}}
+		w.gen = f.cfg.generator()
 		f.workers = append(f.workers, w)
 	}
 	for _, w := range f.workers {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -96,6 +97,7 @@ func runFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cfg                       fuzz.Config
 		seed                      int64
 		jsonPath, corpusDir, muts string
+		printCases                string
 		quiet                     bool
 	)
 	fs.Int64Var(&seed, "seed", 0, "seed of the run: case i is a function of (seed, i); 0 picks one from the clock")
@@ -112,6 +114,7 @@ func runFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.MinimizeRuns, "minimize-runs", fuzz.DefaultMinimizeRuns, "most executions spent shrinking one finding (0: do not shrink)")
 	fs.DurationVar(&cfg.MinimizeTime, "minimize-time", fuzz.DefaultMinimizeTime, "most time spent shrinking one finding")
 	fs.BoolVar(&quiet, "quiet", false, "no progress on stderr")
+	fs.StringVar(&printCases, "print-cases", "", "print cases N or N-M of the -seed (and -corpus, -mutators, -sequence) run, without a target, and exit")
 	var pictures reportFlags
 	pictures.bind(fs)
 	if done, status := parseFlags(fs, args, stderr); done {
@@ -150,6 +153,13 @@ func runFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if cfg.Seeds, err = corpus.Load(corpusDir); err != nil {
 			return usageError(stderr, "fuzz", "-corpus: "+err.Error())
 		}
+	}
+	if printCases != "" {
+		if seed == 0 {
+			return usageError(stderr, "fuzz", "-print-cases: give the -seed of the run")
+		}
+		cfg.Seed = uint64(seed)
+		return fuzzPrintCases(stdout, stderr, cfg, printCases)
 	}
 	if seed == 0 {
 		seed = time.Now().UnixNano() & (1<<53 - 1)
@@ -264,4 +274,36 @@ func fuzzShort(s string) string {
 		return s
 	}
 	return fmt.Sprintf("%s... (%d bytes quoted)", s[:max], len(s))
+}
+
+// fuzzPrintCases prints the cases of a range ("90" or "90-99") as the run
+// with cfg makes them: index, mutators, parent, and the bytes quoted.
+func fuzzPrintCases(stdout, stderr io.Writer, cfg fuzz.Config, spec string) int {
+	lo, hi, err := fuzzCaseRange(spec)
+	if err != nil {
+		return usageError(stderr, "fuzz", err.Error())
+	}
+	for i := lo; i <= hi; i++ {
+		c, err := fuzz.MakeCase(cfg, i)
+		if err != nil {
+			return failure(stderr, "fuzz", err)
+		}
+		fmt.Fprintf(stdout, "case %d of seed %d, mutators %s, parent %s\n  %q\n",
+			i, cfg.Seed, strings.Join(c.Mutators, " "), c.Parent, string(c.VER)+string(c.CVR))
+	}
+	return exitOK
+}
+
+// fuzzCaseRange parses "N" or "N-M" (at most 100000 cases).
+func fuzzCaseRange(spec string) (lo, hi uint64, err error) {
+	a, b, isRange := strings.Cut(spec, "-")
+	lo, err = strconv.ParseUint(a, 10, 64)
+	hi = lo
+	if err == nil && isRange {
+		hi, err = strconv.ParseUint(b, 10, 64)
+	}
+	if err != nil || hi < lo || hi-lo >= 100000 {
+		return 0, 0, fmt.Errorf("-print-cases %q: want a case index N or a range N-M of at most 100000 cases", spec)
+	}
+	return lo, hi, nil
 }

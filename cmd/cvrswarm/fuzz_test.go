@@ -82,6 +82,26 @@ func TestFuzzThenReplay(t *testing.T) {
 	if !strings.Contains(stdout, "replay     cvrswarm replay -target "+srv.Addr()+" ") {
 		t.Errorf("summary %q: want a replay command naming the target", stdout)
 	}
+	// The finding's case is made again from the seed and its index.
+	records, _ := filepath.Glob(filepath.Join(dir, "*", "record.json"))
+	if len(records) == 0 {
+		t.Fatalf("no record.json in %s", dir)
+	}
+	var rec struct {
+		Case  uint64 `json:"case"`
+		Input string `json:"input"`
+	}
+	data, err := os.ReadFile(records[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &rec); err != nil {
+		t.Fatal(err)
+	}
+	status, stdout, stderr = runMain(t, "fuzz", "-seed", "4", "-mutators", "text-silly", "-print-cases", fmt.Sprint(rec.Case))
+	if status != exitOK || !strings.Contains(stdout, "\n  "+rec.Input+"\n") {
+		t.Errorf("-print-cases %d: exit status %d, stdout %q, stderr %q; want the recorded input %s", rec.Case, status, stdout, stderr, rec.Input)
+	}
 	status, stdout, _ = runMain(t, "replay", "-target", srv.Addr(), dir)
 	if status != exitFail || !strings.Contains(stdout, "reproduces: amplification") {
 		t.Errorf("replay against the broken server: exit status %d, stdout %q; want %d and reproduces", status, stdout, exitFail)
@@ -103,6 +123,8 @@ func TestFuzzUsageErrors(t *testing.T) {
 		{[]string{"fuzz", "-conns", "0"}, "-conns 0"},
 		{[]string{"fuzz", "-sequence", "2"}, "-sequence 2"},
 		{[]string{"replay"}, "name at least one"},
+		{[]string{"fuzz", "-print-cases", "3"}, "-seed"},
+		{[]string{"fuzz", "-seed", "1", "-print-cases", "9-3"}, "-print-cases"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			status, _, stderr := runMain(t, tc.args...)
