@@ -240,8 +240,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 // Run runs the fuzzer; see the package function [Run].
 func (f *Fuzzer) Run(parent context.Context) (Result, error) {
-	if !f.oracle.Alive(parent) {
-		return Result{}, fmt.Errorf("fuzz: target %s does not answer a valid VER and CVR", targetName(f.oracle.Target))
+	if err := f.oracle.Check(parent); err != nil {
+		return Result{}, err
 	}
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()

@@ -55,8 +55,8 @@ func TestExecWatchesAndRestarts(t *testing.T) {
 	if err := x.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if x.Generation() != 2 || x.Restarts() != 1 || !o.Alive(ctx) {
-		t.Errorf("after Restart: generation %d, restarts %d, alive %v; want 2, 1, true", x.Generation(), x.Restarts(), o.Alive(ctx))
+	if err := o.Check(ctx); x.Generation() != 2 || x.Restarts() != 1 || err != nil {
+		t.Errorf("after Restart: generation %d, restarts %d, check %v; want 2, 1, nil", x.Generation(), x.Restarts(), err)
 	}
 }
 

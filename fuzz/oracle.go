@@ -156,10 +156,21 @@ const (
 	silent              // it accepts and does not answer a valid VER and CVR
 )
 
-// Alive reports whether the target answers a valid VER and CVR on a
-// fresh connection: any well-formed reply, a numeric error included,
-// counts.
-func (o *Oracle) Alive(ctx context.Context) bool { return o.alive(ctx) == alive }
+// Check returns nil when the target answers a valid VER and CVR on a
+// fresh connection (any well-formed reply, a numeric error included,
+// counts), else an error that says how it does not.
+func (o *Oracle) Check(ctx context.Context) error {
+	name := targetName(o.Target)
+	switch o.alive(ctx) {
+	case alive:
+		return nil
+	case refused:
+		return fmt.Errorf("fuzz: target %s refuses connections", name)
+	case closedConn:
+		return fmt.Errorf("fuzz: target %s closes a connection with a valid VER and CVR unanswered", name)
+	}
+	return fmt.Errorf("fuzz: target %s does not answer a valid VER and CVR within %s", name, o.timeout())
+}
 
 func (o *Oracle) alive(ctx context.Context) liveness {
 	if x := o.exec(); x != nil {

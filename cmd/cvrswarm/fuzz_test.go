@@ -134,3 +134,24 @@ func TestFuzzUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestFuzzTargetThatRefuses names the target and what is wrong in one
+// line, for fuzz and replay alike.
+func TestFuzzTargetThatRefuses(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	rec := filepath.Join(t.TempDir(), "case")
+	if err := os.WriteFile(rec, []byte("go test fuzz v1\n[]byte(\"\")\n[]byte(\"CVR 2 %\\n\")\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"fuzz", "-target", addr, "-quiet"}, {"replay", "-target", addr, rec}} {
+		status, _, stderr := runMain(t, args...)
+		if want := "target " + addr + " refuses connections"; status != exitFail || !strings.Contains(stderr, want) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%s: exit status %d, stderr %q; want %d and one line with %q", args[0], status, stderr, exitFail, want)
+		}
+	}
+}

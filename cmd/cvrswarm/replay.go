@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -44,8 +43,8 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return failure(stderr, "replay", err)
 	}
 	defer stop()
-	if !oracle.Alive(ctx) {
-		return failure(stderr, "replay", errors.New("the target does not answer a valid VER and CVR"))
+	if err := oracle.Check(ctx); err != nil {
+		return failure(stderr, "replay", err)
 	}
 	results, err := oracle.Replay(ctx, inputs)
 	reproduced := 0
