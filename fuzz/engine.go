@@ -632,23 +632,27 @@ func (w *worker) triageWith(ctx context.Context, c Case, hist []Case, seen Verdi
 		}
 	}
 	candidates := []Case{c}
-	for i := len(hist) - 1; i >= 0; i-- {
-		candidates = append(candidates, hist[i])
-	}
+	var others []Case
 	if state != alive {
-		// Another connection's case may have killed it: the one that
-		// worker is running, or the one before, if it closed unanswered.
+		// Another connection's case may have killed it: the one before
+		// the case its worker runs, if it closed unanswered (the likelier
+		// culprit: try those first), or the one it runs.
 		for _, other := range f.workers {
 			if other == w {
 				continue
 			}
-			for _, oc := range [...]*Case{other.unsure.Load(), other.last.Load()} {
-				if oc != nil {
-					candidates = append(candidates, *oc)
-				}
+			if u := other.unsure.Load(); u != nil {
+				candidates = append(candidates, *u)
+			}
+			if l := other.last.Load(); l != nil {
+				others = append(others, *l)
 			}
 		}
 	}
+	for i := len(hist) - 1; i >= 0; i-- {
+		candidates = append(candidates, hist[i])
+	}
+	candidates = append(candidates, others...)
 	if len(hist) > 0 {
 		candidates = append(candidates, sequence(append(hist, c)))
 	}
@@ -657,12 +661,19 @@ func (w *worker) triageWith(ctx context.Context, c Case, hist []Case, seen Verdi
 	var lesser *Case
 	var lesserV Verdict
 	for _, cand := range candidates {
-		v, err := o.Examine(ctx, cand.Case)
+		v, err := o.examine(ctx, cand.Case, state != alive)
 		if err != nil {
 			if ctx.Err() == nil {
 				f.setFatal(err)
 			}
 			return
+		}
+		if x != nil && v.Kind != KindCrash {
+			if _, exited := x.Exited(); exited {
+				// It died after the grace Examine gives it: still this
+				// case's doing, as the next one restarts it.
+				v = o.crashVerdict(ctx, &observation{}, refused)
+			}
 		}
 		switch {
 		case v.Kind == "":

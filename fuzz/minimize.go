@@ -3,6 +3,7 @@ package fuzz
 import (
 	"bytes"
 	"context"
+	"strings"
 	"time"
 
 	"github.com/cvrswarm/cvrswarm/corpus"
@@ -53,7 +54,7 @@ func (m *minimizer) test(c corpus.Case) bool {
 		return false
 	}
 	m.left--
-	v, err := m.o.Examine(m.ctx, c)
+	v, err := m.o.examine(m.ctx, c, strings.HasPrefix(m.sig, string(KindCrash)+":"))
 	return err == nil && v.Signature == m.sig
 }
 

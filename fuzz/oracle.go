@@ -213,6 +213,16 @@ func deadBy(err error) liveness {
 // one, and judges the lot. An *[Exec] target that is down is restarted
 // first (not after: a crash leaves it down for the caller to see).
 func (o *Oracle) Examine(ctx context.Context, c corpus.Case) (Verdict, error) {
+	return o.examine(ctx, c, true)
+}
+
+// examine is Examine; with grace, after a case its connection closed on
+// unanswered, it gives an [Exec] target exitGrace to exit. A process
+// that panics drops its connections (deferred closes run) a moment
+// before it exits, and its listener still accepts meanwhile: without
+// that moment the crash shows on the next case. Callers that hunt for
+// a crash take the time; the others do not.
+func (o *Oracle) examine(ctx context.Context, c corpus.Case, grace bool) (Verdict, error) {
 	if err := o.ensureRunning(ctx); err != nil {
 		return Verdict{}, err
 	}
@@ -232,10 +242,7 @@ func (o *Oracle) Examine(ctx context.Context, c corpus.Case) (Verdict, error) {
 		cn.close()
 	}
 	v, sus := o.judge(&obs)
-	if x := o.exec(); x != nil && (sus == suspectClosed || sus == suspectReset) {
-		// A process that panics drops its connections a moment before
-		// it exits, and its listener still accepts meanwhile: give it
-		// that moment, or the crash is pinned on the next case.
+	if x := o.exec(); x != nil && grace && (sus == suspectClosed || sus == suspectReset) {
 		x.WaitExit(ctx, exitGrace)
 	}
 	switch state := o.alive(ctx); {
@@ -260,7 +267,7 @@ func (o *Oracle) Examine(ctx context.Context, c corpus.Case) (Verdict, error) {
 
 // exitGrace is how long [Oracle.Examine] waits for an [Exec] target to
 // exit after a case its connection closed on without an answer.
-const exitGrace = 50 * time.Millisecond
+const exitGrace = 20 * time.Millisecond
 
 // endsLine reports whether b is empty or ends in LF: a server waits for
 // the rest of a line that does not.
