@@ -210,7 +210,7 @@ func closeAfter(plan func(e *env) (exchange, string)) func(e *env) (exchange, st
 		}
 		last := &x.steps[len(x.steps)-1]
 		last.want.alts = []alt{{answer: anyReply, closes: true}, {answer: noReply, closes: true}}
-		last.want.label = "close (after any reply)"
+		last.want.label = "close (any reply)"
 		return x, ""
 	}
 }
