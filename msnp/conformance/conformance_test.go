@@ -17,6 +17,7 @@ import (
 
 	"github.com/cvrswarm/cvrswarm/msnp"
 	"github.com/cvrswarm/cvrswarm/msnp/conformance"
+	"github.com/cvrswarm/cvrswarm/msnp/msnptest"
 	"github.com/cvrswarm/cvrswarm/msnp/refserver"
 )
 
@@ -208,9 +209,14 @@ func TestBrokenServersFailTheRulesTheyBreak(t *testing.T) {
 		warn = conformance.Warn
 		fail = conformance.Fail
 	)
-	for _, tc := range []struct {
+	canned, err := msnptest.NewCanned()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(canned.Close)
+	cases := []struct {
 		name   string
-		srv    *server
+		srv    *server   // nil: msnptest.Canned, which answers every line with a reply
 		role   msnp.Role // the role checked
 		strict bool
 		want   map[string]conformance.Verdict
@@ -231,11 +237,49 @@ func TestBrokenServersFailTheRulesTheyBreak(t *testing.T) {
 			want: map[string]conformance.Verdict{"crlf-replies": fail}},
 		{name: "DS that takes CVR before MSNP8", srv: &server{role: msnp.NS}, role: msnp.DS,
 			want: map[string]conformance.Verdict{"cvr-ds-pre8": warn, "cvq-after-cvr0": fail, "cvr-in-cvr0": warn}},
-	} {
+		{name: "NS that takes no CVR before MSNP8", srv: &server{role: msnp.DS}, role: msnp.NS,
+			want: map[string]conformance.Verdict{"cvr-ns-pre8": fail, "cvr-pre8-handle": warn, "cvq-on-ns": warn,
+				"cvr-in-cvr0": warn}},
+		{name: "picks the lowest dialect", srv: &server{lowest: true},
+			want: map[string]conformance.Verdict{"ver-highest": fail, "ver-any-order": fail, "ver-unknown-names": fail}},
+		{name: "leaves a bare LF unanswered", srv: &server{ignoreBareLF: true},
+			want: map[string]conformance.Verdict{"bare-lf": warn}},
+		{name: "closes on TrID 0", srv: &server{noTrID0: true},
+			want: map[string]conformance.Verdict{"trid-0": warn}},
+		{name: "refuses a CVR without user-handle", srv: &server{noHandle731: true},
+			want: map[string]conformance.Verdict{"cvr-msnp8-no-handle": fail}},
+		{name: "user-handle from MSNP9", srv: &server{handleFrom9: true},
+			want: map[string]conformance.Verdict{"cvr-msnp8-handle": fail}},
+		{name: "reply without URLs, bad version", srv: &server{shortReply: true},
+			want: map[string]conformance.Verdict{"cvr-valid": fail, "cvr-reply-urls": warn}},
+		{name: "answers every line", want: map[string]conformance.Verdict{
+			"ver-any-order": fail, "ver-unknown-names": fail, "ver-none": fail, "ver-no-trid": fail, "ver-twice": warn,
+			"cvr-420-version": warn, "cvr-420-library": warn, "cvr-710-locale": warn, "cvr-731-malformed": warn,
+			"cvr-731-close": warn, "trid-overflow": warn, "cvr-pre8-handle": warn, "cvq-on-ns": warn,
+			"cvr-in-cvr0": warn, "cvq-in-msnp": warn, "cvr-before-ver": warn, "unknown-command": warn, "garbage": warn}},
+		{name: "dies on a long line", srv: &server{dieOnLongLine: true},
+			want: map[string]conformance.Verdict{"long-line": fail}},
+	}
+	// Every rule can fail: some server above breaks it.
+	broken := map[string]bool{}
+	for _, tc := range cases {
+		for id := range tc.want {
+			broken[id] = true
+		}
+	}
+	for _, r := range conformance.Rules() {
+		if !broken[r.ID] {
+			t.Errorf("rule %s: no broken server in this test breaks it", r.ID)
+		}
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			srv := tc.srv.start(t)
-			rep := check(t, conformance.Config{Target: srv.Target(), Role: tc.role, Strict: tc.strict})
+			target := canned.Target()
+			if tc.srv != nil {
+				target = tc.srv.start(t).Target()
+			}
+			rep := check(t, conformance.Config{Target: target, Role: tc.role, Strict: tc.strict})
 			wantOnly(t, rep, tc.want)
 			for id := range tc.want {
 				if r := result(rep, id); r.Reason == "" || r.Got == "" || r.Expected == "" {
