@@ -259,6 +259,10 @@ func TestBrokenServersFailTheRulesTheyBreak(t *testing.T) {
 			"cvr-in-cvr0": warn, "cvq-in-msnp": warn, "cvr-before-ver": warn, "unknown-command": warn, "garbage": warn}},
 		{name: "dies on a long line", srv: &server{dieOnLongLine: true},
 			want: map[string]conformance.Verdict{"long-line": fail}},
+		{name: "refuses every CVR with 420", srv: &server{refuseAll: true},
+			want: map[string]conformance.Verdict{"cvr-valid": fail, "cvr-reply-urls": warn, "trid-65536": fail,
+				"trid-2147483648": fail, "trid-4294967295": fail, "trid-0": warn, "cvr-msnp8-handle": fail,
+				"cvr-msnp8-no-handle": fail, "cvr-ns-pre8": fail, "crlf-replies": fail, "bare-lf": warn}},
 	}
 	// Every rule can fail: some server above breaks it.
 	broken := map[string]bool{}
@@ -281,6 +285,10 @@ func TestBrokenServersFailTheRulesTheyBreak(t *testing.T) {
 			}
 			rep := check(t, conformance.Config{Target: target, Role: tc.role, Strict: tc.strict})
 			wantOnly(t, rep, tc.want)
+			// Wrong answers are no reason to call the target stopped.
+			if dies := tc.srv != nil && tc.srv.dieOnLongLine; (rep.Stopped != "") != dies {
+				t.Errorf("Stopped = %q, want it set: %v", rep.Stopped, dies)
+			}
 			for id := range tc.want {
 				if r := result(rep, id); r.Reason == "" || r.Got == "" || r.Expected == "" {
 					t.Errorf("rule %s: reason %q, got %q, expected %q: want all three", id, r.Reason, r.Got, r.Expected)
@@ -313,6 +321,28 @@ func TestTargetThatDiesAfterTheLongLine(t *testing.T) {
 		if r.Verdict == conformance.Fail || r.Verdict == conformance.Warn {
 			t.Errorf("rule %s before the risky ones: %v (%s)", r.Rule, r.Verdict, r.Reason)
 		}
+	}
+}
+
+// TestTargetThatDiesAfterAnOrdinaryRule checks that a target that stops
+// answering after a rule that is not risky is reported after that rule.
+func TestTargetThatDiesAfterAnOrdinaryRule(t *testing.T) {
+	t.Parallel()
+	srv := (&server{dieOn731: true}).start(t)
+	rep := check(t, conformance.Config{Target: srv.Target()})
+	r := result(rep, "cvr-731-malformed")
+	if r.Verdict != conformance.Fail || !strings.Contains(r.Got, "stopped answering") {
+		t.Errorf("cvr-731-malformed: %v, got %q; want fail and the target reported as stopped", r.Verdict, r.Got)
+	}
+	if !strings.HasPrefix(rep.Stopped, "after cvr-731-malformed") {
+		t.Errorf("Stopped = %q, want it to name cvr-731-malformed", rep.Stopped)
+	}
+	after := false
+	for _, r := range rep.Results {
+		if after && (r.Verdict != conformance.Skip || r.Reason != "target stopped answering") {
+			t.Errorf("%s after the stop: %v (%s), want skip: target stopped answering", r.Rule, r.Verdict, r.Reason)
+		}
+		after = after || r.Rule == "cvr-731-malformed"
 	}
 }
 

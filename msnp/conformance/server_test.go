@@ -22,6 +22,8 @@ type server struct {
 	trid16        bool // echoes the TrID cut to 16 bits
 	openAfter731  bool // stays connected after 731
 	dieOnLongLine bool // stops answering anyone after a line over 4096 bytes
+	dieOn731      bool // stops answering anyone after it sends 731
+	refuseAll     bool // answers 420 to every CVR it would serve
 	echoCVR0      bool // answers "VER n MSNPx CVR0"
 	bareLF        bool // ends its replies in LF alone
 	lowest        bool // negotiates the lowest common dialect
@@ -137,6 +139,9 @@ func (s *server) serve(conn net.Conn) {
 				if code == msnp.CodeInvalidLocale && s.no710 {
 					code = 0
 				}
+				if code == 0 && s.refuseAll {
+					code = msnp.CodeInvalidClient
+				}
 				if code == 0 && ((s.noHandle731 && v.Number >= 8 && req.Params < 8) ||
 					(s.handleFrom9 && v.Number == 8 && req.Params == 8)) {
 					code = msnp.CodeMalformedCVR
@@ -144,6 +149,9 @@ func (s *server) serve(conn net.Conn) {
 			}
 			if code != 0 {
 				send(strconv.Itoa(code), echo(req.TrID))
+				if code == msnp.CodeMalformedCVR && s.dieOn731 {
+					s.dead.Store(true)
+				}
 				if code == msnp.CodeMalformedCVR && !s.openAfter731 {
 					return
 				}
