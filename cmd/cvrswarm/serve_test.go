@@ -93,6 +93,7 @@ func TestServeBadFlags(t *testing.T) {
 		args []string
 		want string // in the one stderr line
 	}{
+		{[]string{"-addr", "nonsense"}, `-addr "nonsense": want host:port`},
 		{[]string{"-role", "sb"}, `-role "sb"`},
 		{[]string{"-dialects", "MSNP99"}, "-dialects"},
 		{[]string{"-dialects", "MSNP9-MSNP8"}, "-dialects"},
