@@ -61,7 +61,7 @@ func (r *Report) WriteTable(w io.Writer, verbose bool) error {
 			fmt.Fprintf(bw, "skip %s: %s\n", res.Rule, res.Reason)
 			continue
 		}
-		fmt.Fprintf(bw, "%s %s: %s [%s; %s]\n", res.Verdict, res.Rule, res.Title, res.Severity, res.Source)
+		fmt.Fprintf(bw, "%s %s: %s [severity %s; %s]\n", res.Verdict, res.Rule, res.Title, res.Severity, res.Source)
 		for i, s := range res.Sent {
 			label := "          "
 			if i == 0 {
