@@ -294,8 +294,8 @@ func TestRefusedAndUnreachable(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	r := run(t, Config{Target: addr, Schedule: Constant(1000), Requests: 5, Conns: 2})
-	if r.Outcomes[OutcomeRefused] != 5 {
-		t.Errorf("got outcomes %v, want 5 refused", r.Outcomes)
+	if r.Outcomes[OutcomeRefused] != 5 || r.Rate.Achieved != 0 {
+		t.Errorf("got outcomes %v achieved %v/s, want 5 refused and none achieved", r.Outcomes, r.Rate.Achieved)
 	}
 	if r.Connections.Failed != 7 || r.Connections.Failures[OutcomeRefused] != 7 {
 		t.Errorf("got connections %+v, want 7 refused (2 at the start, 5 for requests)", r.Connections)
