@@ -593,8 +593,8 @@ func (e *engine) result(end time.Time, partial bool) *Result {
 	}
 	r.Rate.Requested = requested
 	if window > 0 {
-		// throughput within the window: requests still in flight at its end
-		// (or answered after a timeout) do not count
+		// throughput within the window: requests the server answered in it;
+		// failures, and requests still in flight at its end, do not count
 		r.Rate.Achieved = float64(min(e.rec.completedInWindow(), sent)) / window.Seconds()
 	}
 	e.failures.Range(func(k, v any) bool {

@@ -113,8 +113,8 @@ func TestRunConstantRate(t *testing.T) {
 	if series != 200 {
 		t.Errorf("got %d requests in the series, want 200", series)
 	}
-	if p := mon.Progress(); p.Running {
-		t.Errorf("got progress %+v after the run, want not running", p)
+	if p := mon.Progress(); p.Running || p.Sent != 200 || p.Rate < 1000 || p.Rate > 2100 {
+		t.Errorf("got progress %+v after the run, want not running, 200 sent at about 2000/s", p)
 	}
 }
 
@@ -294,8 +294,8 @@ func TestRefusedAndUnreachable(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	r := run(t, Config{Target: addr, Schedule: Constant(1000), Requests: 5, Conns: 2})
-	if r.Outcomes[OutcomeRefused] != 5 {
-		t.Errorf("got outcomes %v, want 5 refused", r.Outcomes)
+	if r.Outcomes[OutcomeRefused] != 5 || r.Rate.Achieved != 0 {
+		t.Errorf("got outcomes %v achieved %v/s, want 5 refused and none achieved", r.Outcomes, r.Rate.Achieved)
 	}
 	if r.Connections.Failed != 7 || r.Connections.Failures[OutcomeRefused] != 7 {
 		t.Errorf("got connections %+v, want 7 refused (2 at the start, 5 for requests)", r.Connections)

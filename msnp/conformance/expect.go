@@ -228,7 +228,7 @@ func (w want) unexpected(r msnp.Reply) string {
 }
 
 // String shows the expectation: "710 5", "VER 1 0, close" (the reply, then
-// a close), "close" (a close without a reply), alternatives joined by " | ".
+// a close), "close" (a close without a reply), alternatives joined by "|".
 func (w want) String() string {
 	if w.label != "" {
 		return w.label
@@ -237,7 +237,7 @@ func (w want) String() string {
 	for _, a := range w.alts {
 		parts = append(parts, a.show(w.trid, w.hasTrID))
 	}
-	return strings.Join(parts, " | ")
+	return strings.Join(parts, "|")
 }
 
 func (a alt) show(trid uint32, hasTrID bool) string {
