@@ -88,7 +88,10 @@ type Config struct {
 	// zero Shard is the whole run.
 	Shard Shard
 	// StartAt delays the first request until then; it must not be in the
-	// past. Connections are opened before it. Zero starts at once.
+	// past. Connections are opened before it, and the schedule counts from
+	// it (not from when the wait ended), so that shards given the same
+	// StartAt offer the whole schedule's requests at the whole schedule's
+	// times. Zero starts at once.
 	StartAt time.Time
 	// Monitor, when set, reports the run's progress while it runs.
 	Monitor *Monitor
@@ -311,6 +314,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		t.Stop()
 	}
 	e.start = time.Now()
+	if !cfg.StartAt.IsZero() && !partial {
+		// The schedule counts from the shared start, not from this
+		// process's wake-up: the shards' requests interleave as the whole
+		// run's would and their spans coincide; a late wake-up is latency.
+		// (Added to a monotonic reading, so that a clock step later on
+		// does not move the due times.)
+		e.start = e.start.Add(cfg.StartAt.Sub(e.start))
+	}
 	e.measure = e.start.Add(cfg.WarmUp)
 	if planned := e.span(e.measure, time.Time{}, false); planned > 0 && !p.sched.Unbounded() {
 		e.rec.setWindowEnd(e.measure.Add(planned))

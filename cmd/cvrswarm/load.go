@@ -198,10 +198,8 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return failure(stderr, "load", err)
 	}
 	r.Embedded = embedded
-	var breached []load.SLOVerdict
 	if slo != nil {
 		r.SLO = load.EvaluateSLO(slo, r)
-		breached = load.Breached(r.SLO)
 	}
 	// the report first: a file that cannot be written must not cost the run's figures
 	if err := report.WriteText(stdout, r); err != nil {
@@ -213,15 +211,22 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if r.Partial {
 		fmt.Fprintln(stderr, "cvrswarm load: interrupted: the report covers the part that ran")
 	}
-	if len(breached) > 0 {
-		names := make([]string, len(breached))
-		for i, v := range breached {
-			names[i] = fmt.Sprintf("%s (measured %g)", v.Objective, v.Value)
-		}
-		fmt.Fprintf(stderr, "cvrswarm load: SLO breached: %s\n", strings.Join(names, ", "))
-		return exitSLO
+	return loadSLOStatus(stderr, "load", r.SLO)
+}
+
+// loadSLOStatus names the breached objectives of a result on stderr and
+// returns exitSLO, or returns exitOK when none was.
+func loadSLOStatus(stderr io.Writer, name string, verdicts []load.SLOVerdict) int {
+	breached := load.Breached(verdicts)
+	if len(breached) == 0 {
+		return exitOK
 	}
-	return exitOK
+	names := make([]string, len(breached))
+	for i, v := range breached {
+		names[i] = fmt.Sprintf("%s (measured %g)", v.Objective, v.Value)
+	}
+	fmt.Fprintf(stderr, "cvrswarm %s: SLO breached: %s\n", name, strings.Join(names, ", "))
+	return exitSLO
 }
 
 // loadParseFlags parses a run command's arguments, which take no

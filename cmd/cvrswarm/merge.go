@@ -104,15 +104,7 @@ func runMerge(_ context.Context, args []string, stdout, stderr io.Writer) int {
 			return failure(stderr, "merge", err)
 		}
 	}
-	if breached := load.Breached(m.SLO); len(breached) > 0 {
-		names := make([]string, len(breached))
-		for i, v := range breached {
-			names[i] = fmt.Sprintf("%s (measured %g)", v.Objective, v.Value)
-		}
-		fmt.Fprintf(stderr, "cvrswarm merge: SLO breached: %s\n", strings.Join(names, ", "))
-		return exitSLO
-	}
-	return exitOK
+	return loadSLOStatus(stderr, "merge", m.SLO)
 }
 
 // mergeExplain rewrites a merge error in terms of the files given.

@@ -42,7 +42,8 @@ func TestMergeShardProcesses(t *testing.T) {
 
 	const shards, rate, seconds = 3, 300, 3
 	// Two to three seconds ahead, in whole seconds as a user would write it.
-	startAt := time.Now().Add(3 * time.Second).Truncate(time.Second).UTC().Format(time.RFC3339)
+	start := time.Now().Add(3 * time.Second).Truncate(time.Second)
+	startAt := start.UTC().Format(time.RFC3339)
 	files := make([]string, shards)
 	cmds := make([]*exec.Cmd, shards)
 	stderrs := make([]bytes.Buffer, shards)
@@ -82,6 +83,11 @@ func TestMergeShardProcesses(t *testing.T) {
 		sum += r.Requests
 		latencies += r.Latency.Count
 		starts = append(starts, r.Start.Format(time.RFC3339Nano))
+		// each shard's schedule counts from the shared start, so the
+		// shards' windows, and the merged one, are the same seconds
+		if !r.Start.Equal(start) || r.DurationS != seconds {
+			t.Errorf("%s: got start %s and %vs, want %s and %ds", f, r.Start.Format(time.RFC3339Nano), r.DurationS, startAt, seconds)
+		}
 	}
 	for _, n := range m.Outcomes {
 		outcomes += n
@@ -96,6 +102,24 @@ func TestMergeShardProcesses(t *testing.T) {
 	}
 	if want := int64(rate * seconds); sum != want {
 		t.Errorf("the shards sent %d requests together, want %d (%d/s for %ds)", sum, want, rate, seconds)
+	}
+	if !m.Start.Equal(start) || m.DurationS != seconds {
+		t.Errorf("merged: got start %s and %vs, want %s and %ds", m.Start.Format(time.RFC3339Nano), m.DurationS, startAt, seconds)
+	}
+	// The shards' requests interleave into the whole schedule: rate
+	// requests due in each wall-clock second (a last second may follow,
+	// with late replies but nothing due).
+	for i, s := range m.Series {
+		want := int64(0)
+		if i < seconds {
+			want = rate
+		}
+		if s.Unix != start.Unix()+int64(i) || s.Offered != want {
+			t.Errorf("merged series, second %d: got t=%d offered %d, want t=%d offered %d", i, s.Unix, s.Offered, start.Unix()+int64(i), want)
+		}
+	}
+	if len(m.Series) < seconds {
+		t.Errorf("merged series: got %d seconds, want at least %d", len(m.Series), seconds)
 	}
 	if m.Rate.Requested != rate {
 		t.Errorf("merged requested rate %v, want %d", m.Rate.Requested, rate)
