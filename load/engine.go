@@ -101,12 +101,17 @@ type Config struct {
 
 // plan is a Config checked and reduced to this shard's share.
 type plan struct {
-	cfg       Config
-	sched     Schedule // this shard's
-	whole     Schedule
-	limit     int64         // this shard's request bound, 0 for none
-	end       time.Duration // offset where the schedule stops, 0 for none
-	conns     int           // this shard's
+	cfg   Config
+	sched Schedule // this shard's
+	whole Schedule
+	limit int64         // this shard's request bound, 0 for none
+	end   time.Duration // offset where the schedule stops, 0 for none
+	// limitEnd is where the whole run's request bound ends the schedule:
+	// the offset its next request would be due at (limitEnds false when
+	// the schedule or its end comes first).
+	limitEnd  time.Duration
+	limitEnds bool
+	conns     int // this shard's
 	maxConns  int
 	depth     int
 	timeout   time.Duration
@@ -163,6 +168,9 @@ func newPlan(cfg Config) (*plan, error) {
 	if dur > 0 {
 		p.end = cfg.WarmUp + dur
 	}
+	if cfg.Requests > 0 && !p.whole.Unbounded() {
+		p.limitEnd, p.limitEnds = requestsEnd(p.whole, cfg.WarmUp, cfg.Requests, p.end)
+	}
 	p.cfg.Duration = dur
 	p.depth = cmp0(cfg.Depth, DefaultDepth)
 	if cfg.Churn && p.depth > 1 {
@@ -211,6 +219,26 @@ func (p *plan) mutate(dst, src []byte, rng *rand.Rand) []byte {
 	m := p.mutators.Get().(Mutator)
 	defer p.mutators.Put(m)
 	return m.Mutate(dst, src, rng)
+}
+
+// requestsEnd returns the offset at which the whole schedule's request
+// after the first n due from warm on is due, by the pacer every shard
+// uses; false when the schedule, or end (0 for none), comes first.
+func requestsEnd(whole Schedule, warm time.Duration, n int64, end time.Duration) (time.Duration, bool) {
+	pc := newPacer(whole)
+	for {
+		off, ok := pc.next()
+		if !ok || (end > 0 && off >= end) {
+			return 0, false
+		}
+		if off < warm {
+			continue
+		}
+		if n == 0 {
+			return off, true
+		}
+		n--
+	}
 }
 
 func cmp0[T int | time.Duration](v, def T) T {
@@ -417,9 +445,10 @@ func (e *engine) pace() (interrupted bool) {
 		defer t.Stop()
 		endC = t.C
 	}
+	pc := newPacer(e.sched)
 	var measured int64
-	for n := int64(0); ; n++ {
-		off, ok := e.sched.Due(n)
+	for {
+		off, ok := pc.next()
 		if !ok || (e.end > 0 && off >= e.end) || (e.limit > 0 && measured >= e.limit) {
 			return false
 		}
@@ -429,7 +458,7 @@ func (e *engine) pace() (interrupted bool) {
 			select {
 			case <-timer.C:
 			case <-e.ctx.Done():
-				e.unsent(n, time.Now(), measured)
+				e.unsent(pc, off, time.Now(), measured)
 				return true
 			}
 		}
@@ -449,11 +478,11 @@ func (e *engine) pace() (interrupted bool) {
 		case e.tickets <- t:
 		case <-endC:
 			e.unsentTicket(t)
-			e.unsent(n+1, e.start.Add(e.end), measured)
+			e.unsentAfter(pc, e.start.Add(e.end), measured)
 			return false
 		case <-e.ctx.Done():
 			e.unsentTicket(t)
-			e.unsent(n+1, time.Now(), measured)
+			e.unsentAfter(pc, time.Now(), measured)
 			return true
 		}
 	}
@@ -465,12 +494,19 @@ func (e *engine) unsentTicket(t ticket) {
 	}
 }
 
-// unsent counts the requests from n on that were due before until but
-// never handed out.
-func (e *engine) unsent(n int64, until time.Time, measured int64) {
+// unsentAfter counts the pacer's requests from its next one on that were
+// due before until but never handed out.
+func (e *engine) unsentAfter(pc *pacer, until time.Time, measured int64) {
+	if off, ok := pc.next(); ok {
+		e.unsent(pc, off, until, measured)
+	}
+}
+
+// unsent counts the requests from the one due at off on (then the
+// pacer's next ones) that were due before until but never handed out.
+func (e *engine) unsent(pc *pacer, off time.Duration, until time.Time, measured int64) {
 	sh := e.shardFor(0)
-	for ; ; n++ {
-		off, ok := e.sched.Due(n)
+	for ok := true; ; off, ok = pc.next() {
 		due := e.start.Add(off)
 		if !ok || !due.Before(until) || (e.end > 0 && off >= e.end) || (e.limit > 0 && measured >= e.limit) {
 			return
@@ -622,8 +658,8 @@ func (e *engine) span(measure, end time.Time, partial bool) time.Duration {
 		return max(span, 0)
 	}
 	if e.limit > 0 { // until the whole run's next request would be due, the same span for every shard
-		if off, ok := e.whole.Due(e.whole.Count(warm) + e.cfg.Requests); ok && (e.end == 0 || off < e.end) {
-			return off - warm
+		if e.limitEnds {
+			return e.limitEnd - warm
 		}
 	}
 	if e.end > 0 {

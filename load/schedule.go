@@ -14,8 +14,13 @@ import (
 // linear ramp, a list of steps) or unbounded ("inf": every request is due
 // as soon as a connection can take it). The zero Schedule is unbounded.
 //
-// A Schedule has no clock: [Schedule.Due] maps a request's number to its
-// offset from the start, so it is tested with plain numbers.
+// A Schedule has no clock: [Schedule.Rate] and [Schedule.Count] are
+// closed forms of elapsed time, and [Schedule.Due] maps a request's number
+// to its exact offset from the start, so it is tested with plain numbers.
+// A run's due times come from its pacer, a golang.org/x/time/rate limiter
+// set to the schedule's rate as it changes; they agree with Due to a
+// microsecond for constant rates and steps, and with Count to a fraction
+// of a request along a ramp.
 type Schedule struct {
 	segs []segment
 	// stride and offset select every stride-th request of the segments,

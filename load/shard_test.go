@@ -3,6 +3,7 @@ package load
 import (
 	"math"
 	"testing"
+	"time"
 )
 
 func TestParseShard(t *testing.T) {
@@ -119,11 +120,18 @@ func TestShardsSplitTheRun(t *testing.T) {
 			conns += p.conns
 			maxConns += p.maxConns
 			limit += p.limit
+			shard, whole := newPacer(p.sched), newPacer(cfg.Schedule)
+			var want time.Duration
+			for w := 0; w < i; w++ {
+				want, _ = whole.next()
+			}
 			for k := int64(0); k < 3; k++ {
-				got, _ := p.sched.Due(k)
-				want, _ := cfg.Schedule.Due(k*int64(n) + int64(i-1))
+				got, _ := shard.next()
 				if got != want {
 					t.Errorf("shard %d/%d: request %d due at %v, want the whole run's request %d at %v", i, n, k, got, k*int64(n)+int64(i-1), want)
+				}
+				for range n {
+					want, _ = whole.next()
 				}
 			}
 		}
