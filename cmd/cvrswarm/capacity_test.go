@@ -29,6 +29,7 @@ func TestCapacityFlags(t *testing.T) {
 		{"max below start", []string{"-start", "500", "-max", "100"}, "max rate 100 is below the start rate 500"},
 		{"short dwell", []string{"-dwell", "100ms"}, "-dwell 100ms: want at least 1s"},
 		{"steps", []string{"-max-steps", "0"}, "-max-steps must be at least 1"},
+		{"retries", []string{"-retries", "-1"}, "-retries must not be negative"},
 		{"service time with target", []string{"-target", "127.0.0.1:1", "-workers", "4"}, "cannot be combined with -target"},
 		{"churn and depth", []string{"-churn", "-depth", "2"}, "-churn opens a connection per request"},
 		{"dialects", []string{"-dialects", "MSNP99"}, "-dialects"},

@@ -124,8 +124,8 @@ func WriteCapacityText(w io.Writer, c *load.CapacityResult) error {
 	fmt.Fprintf(ew, "target     %s\n", targetName(c.Target, c.Embedded))
 	fmt.Fprintf(ew, "start      %s  duration %.1fs\n", c.Start.UTC().Format(time.RFC3339), c.DurationS)
 	st := c.Settings
-	fmt.Fprintf(ew, "search     slo %s  start %s  growth %g  precision %g%%  tolerance %g%%  warmup %s  dwell %s\n\n",
-		orDash(st.SLO), load.FormatRate(st.Start), st.Growth, 100*st.Precision, 100*st.Tolerance, orDash(st.Warmup), orDash(st.Dwell))
+	fmt.Fprintf(ew, "search     slo %s  start %s  growth %g  precision %g%%  tolerance %g%%  warmup %s  dwell %s  retries %d\n\n",
+		orDash(st.SLO), load.FormatRate(st.Start), st.Growth, 100*st.Precision, 100*st.Tolerance, orDash(st.Warmup), orDash(st.Dwell), st.Retries)
 
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "step\tphase\toffered\tachieved\tp50\tp99\tp99.9\terrors\tverdict\t\n")
