@@ -363,6 +363,9 @@ func judgeStep(spec StepSpec, r *Result, cfg CapacityConfig) CapacityStep {
 	case step.Achieved < floor:
 		step.Pass = false
 		step.Reason = fmt.Sprintf("achieved %s, below %s offered", FormatRate(step.Achieved), FormatRate(spec.Rate))
+	case answeredRate(r) < floor: // a quick refusal or close is no capacity
+		step.Pass = false
+		step.Reason = fmt.Sprintf("answered %s with a CVR reply, below %s offered", FormatRate(math.Round(answeredRate(r)*10)/10), FormatRate(spec.Rate))
 	}
 	for _, v := range step.SLO {
 		if !v.Met {
@@ -373,6 +376,20 @@ func judgeStep(spec StepSpec, r *Result, cfg CapacityConfig) CapacityStep {
 		}
 	}
 	return step
+}
+
+// answeredRate is the part of r's achieved rate answered with a CVR reply.
+func answeredRate(r *Result) float64 {
+	var sent int64
+	for k, n := range r.Outcomes {
+		if k != OutcomeUnsent {
+			sent += n
+		}
+	}
+	if sent == 0 {
+		return r.Rate.Achieved
+	}
+	return r.Rate.Achieved * float64(r.Outcomes[OutcomeOK]) / float64(sent)
 }
 
 // formatOutcomes lists outcome counts, largest first: "refused 1500, closed 2".

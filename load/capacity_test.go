@@ -221,6 +221,7 @@ func TestCapacityJudgeStep(t *testing.T) {
 		achieved float64
 		p99      int64
 		requests int64
+		refused  int64 // of requests
 		pass     bool
 		reason   string
 	}{
@@ -230,12 +231,14 @@ func TestCapacityJudgeStep(t *testing.T) {
 		{name: "slow", offered: 1000, achieved: 1000, p99: 6000, requests: 3000, reason: "p99<limit breached (6000)"},
 		{name: "short and slow", offered: 1000, achieved: 500, p99: 6000, requests: 1500, reason: "achieved 500/s, below 1000/s offered"},
 		{name: "nothing", offered: 1000, requests: 0, reason: "no request completed"},
+		{name: "refused fast", offered: 1000, achieved: 1000, p99: 100, requests: 3000, refused: 600, reason: "answered 800/s with a CVR reply, below 1000/s offered"},
+		{name: "a few refused", offered: 1000, achieved: 1000, p99: 100, requests: 3000, refused: 30, pass: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r := &Result{Requests: tt.requests, Rate: Rate{Requested: tt.offered, Achieved: tt.achieved},
-				Latency: Summary{P99: tt.p99}, Outcomes: map[string]int64{"ok": tt.requests}}
+				Latency: Summary{P99: tt.p99}, Outcomes: map[string]int64{"ok": tt.requests - tt.refused, "refused": tt.refused, "unsent": 500}}
 			got := judgeStep(StepSpec{Index: 1, Rate: tt.offered}, r, cfg)
 			if got.Pass != tt.pass || got.Reason != tt.reason {
 				t.Errorf("got pass %v reason %q, want %v %q", got.Pass, got.Reason, tt.pass, tt.reason)

@@ -307,3 +307,19 @@ func TestFuzzRates(t *testing.T) {
 		}
 	}
 }
+
+// An interrupted step was not judged: the table says so rather than
+// showing the pass its zero verdict would otherwise read as.
+func TestCapacityTextCutStep(t *testing.T) {
+	t.Parallel()
+	c := &load.CapacityResult{Partial: true, Stopped: "interrupted", Steps: []load.CapacityStep{
+		{Index: 1, Phase: load.PhaseGrow, Offered: 500, Achieved: 500, Pass: true},
+		{Index: 2, Phase: load.PhaseGrow, Offered: 1000, Achieved: 997, Pass: true, Partial: true}}}
+	var b bytes.Buffer
+	if err := WriteCapacityText(&b, c); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^ +1 +grow .* pass$`).MatchString(b.String()) || !regexp.MustCompile(`(?m)^ +2 +grow .* cut$`).MatchString(b.String()) {
+		t.Errorf("got report\n%s\nwant step 1 pass and step 2 cut", b.String())
+	}
+}

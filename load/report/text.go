@@ -131,7 +131,10 @@ func WriteCapacityText(w io.Writer, c *load.CapacityResult) error {
 	fmt.Fprintf(tw, "step\tphase\toffered\tachieved\tp50\tp99\tp99.9\terrors\tverdict\t\n")
 	for _, s := range c.Steps {
 		verdict := "pass"
-		if !s.Pass {
+		switch {
+		case s.Partial:
+			verdict = "cut" // interrupted: not judged
+		case !s.Pass:
 			verdict = "FAIL"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%.1f/s\t%s\t%s\t%s\t%.2f%%\t%s\t\n", s.Index, s.Phase, load.FormatRate(s.Offered), s.Achieved,
