@@ -407,13 +407,3 @@ func checkCRLF(obs []observation) string {
 	}
 	return ""
 }
-
-// checkNoEcho reports a VER reply that names CVR0 besides the chosen
-// dialect.
-func checkNoEcho(obs []observation) string {
-	r, ok := lastReply(obs)
-	if !ok || len(r.VER.Dialects) == 1 {
-		return ""
-	}
-	return fmt.Sprintf("VER reply %q echoes CVR0 after the chosen dialect", r.String())
-}

@@ -346,20 +346,6 @@ var rules = []Rule{
 		},
 	},
 	{
-		ID: "ver-cvr0-echo", Title: "The VER reply names the chosen dialect alone",
-		Source:   "PROTOCOL.md §1.3 (the 2008 official server and MSNPiki echo CVR0)",
-		Sends:    "VER 1 <highest common dialect> CVR0",
-		Expects:  "VER 1 <that dialect>, without CVR0 after it",
-		Severity: Warn,
-		plan: withExtra(func(e *env) (exchange, string) {
-			d := e.negotiated()
-			if d == "" || d == msnp.CVR0 || !e.offersCVR0() {
-				return exchange{}, e.noDialect("besides CVR0, with CVR0 offered")
-			}
-			return exchange{steps: []step{e.handshake(1, d)}}, ""
-		}, checkNoEcho),
-	},
-	{
 		ID: "ver-no-trid", Title: "A VER without a TrID gets a close",
 		Source:   "PROTOCOL.md §1.3",
 		Sends:    "VER <highest common dialect> CVR0 (no TrID)",
