@@ -88,7 +88,10 @@ type Config struct {
 	// zero Shard is the whole run.
 	Shard Shard
 	// StartAt delays the first request until then; it must not be in the
-	// past. Connections are opened before it. Zero starts at once.
+	// past. Connections are opened before it, and the schedule counts from
+	// it (not from when the wait ended), so that shards given the same
+	// StartAt offer the whole schedule's requests at the whole schedule's
+	// times. Zero starts at once.
 	StartAt time.Time
 	// Monitor, when set, reports the run's progress while it runs.
 	Monitor *Monitor
@@ -311,11 +314,21 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		t.Stop()
 	}
 	e.start = time.Now()
+	if !cfg.StartAt.IsZero() {
+		// The schedule counts from the shared start, not from this
+		// process's wake-up: the shards' requests interleave as the whole
+		// run's would and their spans coincide; a late wake-up is latency.
+		// (Added to a monotonic reading, so that a clock step later on
+		// does not move the due times.) A run interrupted before it
+		// starts there too, and lasts nothing.
+		e.start = e.start.Add(cfg.StartAt.Sub(e.start))
+	}
 	e.measure = e.start.Add(cfg.WarmUp)
 	if planned := e.span(e.measure, time.Time{}, false); planned > 0 && !p.sched.Unbounded() {
 		e.rec.setWindowEnd(e.measure.Add(planned))
 	}
 	stopHarvest := e.harvestEverySecond()
+	neverStarted := partial // interrupted while waiting for StartAt
 	if partial {
 		e.stopped.Store(true)
 		if e.tickets != nil {
@@ -333,6 +346,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	e.workers.Wait()
 	stopHarvest()
 	end := time.Now()
+	if neverStarted { // nothing was offered: no span, and no rate
+		end = e.start
+	}
 	e.rec.harvest(math.MaxInt64)
 	return e.result(end, partial || ctx.Err() != nil), nil
 }
@@ -582,8 +598,8 @@ func (e *engine) result(end time.Time, partial bool) *Result {
 	}
 	r.Rate.Requested = requested
 	if window > 0 {
-		// throughput within the window: requests still in flight at its end
-		// (or answered after a timeout) do not count
+		// throughput within the window: requests the server answered in it;
+		// failures, and requests still in flight at its end, do not count
 		r.Rate.Achieved = float64(min(e.rec.completedInWindow(), sent)) / window.Seconds()
 	}
 	e.failures.Range(func(k, v any) bool {

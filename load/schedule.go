@@ -80,6 +80,9 @@ func ParseRate(s string) (Schedule, error) {
 	if math.IsInf(r, 1) {
 		return Unbounded(), nil
 	}
+	if r == 0 {
+		return Schedule{}, fmt.Errorf("load: rate %q: want a rate above 0, or inf for no limit", strings.TrimSpace(s))
+	}
 	sc := Constant(r)
 	sc.text = strings.TrimSpace(s)
 	return sc, nil
@@ -213,6 +216,19 @@ func (s Schedule) Rate(t time.Duration) float64 {
 		t -= g.length
 	}
 	return 0
+}
+
+// Peak returns the highest rate of the schedule (this shard's share),
+// per second; +Inf when the schedule is unbounded.
+func (s Schedule) Peak() float64 {
+	if s.Unbounded() {
+		return math.Inf(1)
+	}
+	var peak float64
+	for _, g := range s.segs {
+		peak = max(peak, g.from, g.to)
+	}
+	return peak / float64(s.strideOr1())
 }
 
 func (s Schedule) strideOr1() int64 {

@@ -101,3 +101,34 @@ func TestTrIDsStayInTheirClass(t *testing.T) {
 		}
 	}
 }
+
+// TestShardsSplitTheRun checks that the shards' plans add up to the whole
+// run's connections, connection cap and request bound, and that each
+// shard's schedule is its stride of the whole.
+func TestShardsSplitTheRun(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 7} {
+		cfg := Config{Target: "127.0.0.1:1", Schedule: Constant(1000), Conns: 10, MaxConns: 100, Requests: 1001}
+		var conns, maxConns int
+		var limit int64
+		for i := 1; i <= n; i++ {
+			cfg.Shard = Shard{i, n}
+			p, err := newPlan(cfg)
+			if err != nil {
+				t.Fatalf("shard %d/%d: %v", i, n, err)
+			}
+			conns += p.conns
+			maxConns += p.maxConns
+			limit += p.limit
+			for k := int64(0); k < 3; k++ {
+				got, _ := p.sched.Due(k)
+				want, _ := cfg.Schedule.Due(k*int64(n) + int64(i-1))
+				if got != want {
+					t.Errorf("shard %d/%d: request %d due at %v, want the whole run's request %d at %v", i, n, k, got, k*int64(n)+int64(i-1), want)
+				}
+			}
+		}
+		if conns != 10 || maxConns != 100 || limit != 1001 {
+			t.Errorf("%d shards: got %d connections, a cap of %d, %d requests; want 10, 100, 1001", n, conns, maxConns, limit)
+		}
+	}
+}

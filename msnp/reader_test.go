@@ -153,13 +153,16 @@ func FuzzReader(f *testing.F) {
 			want = append(want, readResult{string(line), err})
 			rest = rest[i+1:]
 		}
-		got := readAll(NewReader(iotest.HalfReader(bytes.NewReader(input)), maxLine), len(input)+2)
-		if len(got) != len(want) {
-			t.Fatalf("max %d: got %v, want %v", maxLine, got, want)
-		}
-		for i := range got {
-			if got[i].line != want[i].line || !errors.Is(got[i].err, want[i].err) {
-				t.Fatalf("max %d, line %d: got %q, %v, want %q, %v", maxLine, i, got[i].line, got[i].err, want[i].line, want[i].err)
+		for _, initial := range []int{0, 1, maxLine / 2} { // a full buffer, and ones that must grow
+			got := readAll(NewReaderSize(iotest.HalfReader(bytes.NewReader(input)), maxLine, initial), len(input)+2)
+			if len(got) != len(want) {
+				t.Fatalf("max %d, initial %d: got %v, want %v", maxLine, initial, got, want)
+			}
+			for i := range got {
+				if got[i].line != want[i].line || !errors.Is(got[i].err, want[i].err) {
+					t.Fatalf("max %d, initial %d, line %d: got %q, %v, want %q, %v",
+						maxLine, initial, i, got[i].line, got[i].err, want[i].line, want[i].err)
+				}
 			}
 		}
 	})
