@@ -196,21 +196,18 @@ func (s *capacityState) status(p load.Progress) (done, total int64, status strin
 func runCapacity(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var f capacityFlags
 	fs := capacityFlagSet(&f, stdout)
-	if done, status := parseFlags(fs, args, stderr); done {
+	set, status, done := loadParseFlags(fs, args, stderr)
+	if done {
 		return status
 	}
-	if fs.NArg() > 0 {
-		return usageError(stderr, "capacity", fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
-	}
-	set := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	search, stepCfg, err := capacityConfig(&f, set)
+	if err == nil {
+		err = loadCheckOutputs(map[string]string{"json": f.jsonOut, "html": f.report.html})
+	}
 	if err != nil {
 		return usageError(stderr, "capacity", strings.TrimPrefix(err.Error(), "load: "))
 	}
-	for _, w := range load.CheckLimits(f.load.maxConns, 0) {
-		fmt.Fprintf(stderr, "cvrswarm capacity: warning: %s\n", w)
-	}
+	loadWarnLimits("capacity", stepCfg, stderr)
 	embedded := stepCfg.Target == ""
 	if embedded {
 		addr, stop, err := startEmbedded(refserver.Config{ServiceTime: f.serviceTime, Workers: f.workers, MaxConns: f.load.maxConns + 16}, stderr)

@@ -30,6 +30,8 @@ func TestCapacityFlags(t *testing.T) {
 		{"short dwell", []string{"-dwell", "100ms"}, "-dwell 100ms: want at least 1s"},
 		{"steps", []string{"-max-steps", "0"}, "-max-steps must be at least 1"},
 		{"retries", []string{"-retries", "-1"}, "-retries must not be negative"},
+		{"json folder", []string{"-json", "/nonexistent/c.json"}, "-json /nonexistent/c.json: folder /nonexistent does not exist"},
+		{"html folder", []string{"-html", "/nonexistent/c.html"}, "-html /nonexistent/c.html: folder /nonexistent does not exist"},
 		{"service time with target", []string{"-target", "127.0.0.1:1", "-workers", "4"}, "cannot be combined with -target"},
 		{"churn and depth", []string{"-churn", "-depth", "2"}, "-churn opens a connection per request"},
 		{"dialects", []string{"-dialects", "MSNP99"}, "-dialects"},
