@@ -323,3 +323,25 @@ func TestCapacityTextCutStep(t *testing.T) {
 		t.Errorf("got report\n%s\nwant step 1 pass and step 2 cut", b.String())
 	}
 }
+
+func TestWriteTextRequestedRate(t *testing.T) {
+	tests := []struct {
+		rate      string
+		requested float64
+		want      string
+	}{
+		{"inf", 0, "requested inf "},
+		{"500/s", 500, "requested 500.0/s "},
+		{"500/s", 0, "requested 0.0/s "}, // a shard interrupted before its start offered nothing
+	}
+	for _, tt := range tests {
+		var b strings.Builder
+		r := &load.Result{Rate: load.Rate{Requested: tt.requested}, Settings: load.Settings{Rate: tt.rate}}
+		if err := WriteText(&b, r); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), tt.want) {
+			t.Errorf("rate %s, requested %g: report lacks %q:\n%s", tt.rate, tt.requested, tt.want, b.String())
+		}
+	}
+}

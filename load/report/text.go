@@ -51,9 +51,9 @@ func WriteText(w io.Writer, r *load.Result) error {
 	s := r.Settings
 	fmt.Fprintf(ew, "settings     rate %s  mode %s  conns %d  max-conns %d  depth %d  mutate %g  timeout %s\n",
 		orDash(s.Rate), orDash(s.Mode), s.Conns, s.MaxConns, s.Depth, s.Mutate, orDash(s.Timeout))
-	requested := "inf"
-	if r.Rate.Requested > 0 {
-		requested = fmt.Sprintf("%.1f/s", r.Rate.Requested)
+	requested := fmt.Sprintf("%.1f/s", r.Rate.Requested)
+	if s.Rate == "inf" { // an unbounded run records 0, as does a shard cut before its start
+		requested = "inf"
 	}
 	fmt.Fprintf(ew, "requests     %d  requested %s  achieved %.1f/s  late %d\n", r.Requests, requested, r.Rate.Achieved, r.Late)
 	fmt.Fprintf(ew, "connections  opened %d  max open %d\n\n", r.Connections.Opened, r.Connections.MaxOpen)
