@@ -342,12 +342,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		t.Stop()
 	}
 	e.start = time.Now()
-	if !cfg.StartAt.IsZero() && !partial {
+	if !cfg.StartAt.IsZero() {
 		// The schedule counts from the shared start, not from this
 		// process's wake-up: the shards' requests interleave as the whole
 		// run's would and their spans coincide; a late wake-up is latency.
 		// (Added to a monotonic reading, so that a clock step later on
-		// does not move the due times.)
+		// does not move the due times.) A run interrupted before it
+		// starts there too, and lasts nothing.
 		e.start = e.start.Add(cfg.StartAt.Sub(e.start))
 	}
 	e.measure = e.start.Add(cfg.WarmUp)
@@ -355,6 +356,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		e.rec.setWindowEnd(e.measure.Add(planned))
 	}
 	stopHarvest := e.harvestEverySecond()
+	neverStarted := partial // interrupted while waiting for StartAt
 	if partial {
 		e.stopped.Store(true)
 		if e.tickets != nil {
@@ -372,6 +374,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	e.workers.Wait()
 	stopHarvest()
 	end := time.Now()
+	if neverStarted { // nothing was offered: no span, and no rate
+		end = e.start
+	}
 	e.rec.harvest(math.MaxInt64)
 	return e.result(end, partial || ctx.Err() != nil), nil
 }

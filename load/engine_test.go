@@ -430,6 +430,20 @@ func TestStartAt(t *testing.T) {
 	if !r.Start.Equal(at) {
 		t.Errorf("got start %v, want exactly %v", r.Start, at)
 	}
+
+	// Interrupted while waiting: a partial result of nothing, not of a
+	// request due in a sliver of a second (a rate that a merge would add).
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	at = time.Now().Add(time.Minute)
+	r, err := Run(ctx, Config{Target: addr, Schedule: Constant(1000), Duration: time.Second, StartAt: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Partial || r.Requests != 0 || r.DurationS != 0 || r.Rate.Requested != 0 || r.Rate.Achieved != 0 || !r.Start.Equal(at) {
+		t.Errorf("interrupted before the start: got partial %t, %d requests over %vs from %v, rate %+v; want partial, nothing, 0s from %v, no rate",
+			r.Partial, r.Requests, r.DurationS, r.Start, r.Rate, at)
+	}
 }
 
 func TestShardsShareTheRun(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -16,8 +17,9 @@ import (
 )
 
 // TestMergeShardProcesses is the local proof of a sharded run: separate
-// cvrswarm processes, each one shard, start together against one server
-// and their results merge into the figures of the whole.
+// cvrswarm processes, each one shard (one of them told so by the
+// environment, as a Kubernetes pod is), start together against one
+// server and their results merge into the figures of the whole.
 func TestMergeShardProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds cvrswarm and runs three shard processes for about 6 seconds")
@@ -49,9 +51,14 @@ func TestMergeShardProcesses(t *testing.T) {
 	stderrs := make([]bytes.Buffer, shards)
 	for i := range shards {
 		files[i] = filepath.Join(dir, fmt.Sprintf("shard-%d.json", i+1))
-		cmds[i] = exec.CommandContext(ctx, bin, "load", "-target", srv.Addr(), "-rate", fmt.Sprintf("%d/s", rate),
-			"-duration", fmt.Sprintf("%ds", seconds), "-shard", fmt.Sprintf("%d/%d", i+1, shards), "-start-at", startAt,
-			"-json", files[i], "-quiet")
+		args := []string{"load", "-target", srv.Addr(), "-rate", fmt.Sprintf("%d/s", rate), "-duration", fmt.Sprintf("%ds", seconds),
+			"-start-at", startAt, "-json", files[i], "-quiet"}
+		if i == 1 { // as a pod of an Indexed Job learns it, counting from 0
+			cmds[i] = exec.CommandContext(ctx, bin, args...)
+			cmds[i].Env = append(os.Environ(), fmt.Sprintf("%s=%d", load.EnvShardIndex, i), fmt.Sprintf("%s=%d", load.EnvShards, shards))
+		} else {
+			cmds[i] = exec.CommandContext(ctx, bin, append(args, "-shard", fmt.Sprintf("%d/%d", i+1, shards))...)
+		}
 		cmds[i].Stderr = &stderrs[i]
 		if err := cmds[i].Start(); err != nil {
 			t.Fatal(err)
@@ -75,10 +82,13 @@ func TestMergeShardProcesses(t *testing.T) {
 
 	var sum, latencies, outcomes int64
 	var starts []string
-	for _, f := range files {
+	for i, f := range files {
 		r, err := load.ReadResult(f)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("%d/%d", i+1, shards); r.Shard != want {
+			t.Errorf("%s: got shard %q, want %s", f, r.Shard, want)
 		}
 		sum += r.Requests
 		latencies += r.Latency.Count
