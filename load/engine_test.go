@@ -113,8 +113,10 @@ func TestRunConstantRate(t *testing.T) {
 	if series != 200 {
 		t.Errorf("got %d requests in the series, want 200", series)
 	}
-	if p := mon.Progress(); p.Running || p.Sent != 200 || p.Rate < 1000 || p.Rate > 2100 {
-		t.Errorf("got progress %+v after the run, want not running, 200 sent at about 2000/s", p)
+	// The final rate is over the run's wall-clock span, which a loaded
+	// machine only lengthens: it is above 0 and never above the schedule.
+	if p := mon.Progress(); p.Running || p.Sent != 200 || p.Rate <= 0 || p.Rate > 2100 {
+		t.Errorf("got progress %+v after the run, want not running, 200 sent at up to 2000/s", p)
 	}
 }
 
