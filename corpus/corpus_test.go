@@ -192,3 +192,26 @@ func TestPick(t *testing.T) {
 		t.Error("Pick(MSNP23) found cases, want an error: no seed has that dialect")
 	}
 }
+
+func TestWriteFileAtomicErrorsNameTheFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "missing", "run.json")
+	err := WriteFileAtomic(path, []byte("{}"))
+	if err == nil {
+		t.Fatal("writing into a missing folder succeeded")
+	}
+	if got, want := err.Error(), "write "+path+": no such file or directory"; got != want {
+		t.Errorf("error %q, want %q", got, want)
+	}
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "run.json"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	err = WriteFileAtomic(filepath.Join(dir, "run.json"), []byte("{}"))
+	if err == nil || strings.Contains(err.Error(), ".tmp") {
+		t.Errorf("replacing a folder: error %v, want one that names only the file", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("%d entries left in the folder, want 1 (no temporary file)", len(entries))
+	}
+}

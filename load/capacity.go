@@ -23,6 +23,7 @@ const (
 	DefaultCapacityWarmup    = time.Second     // run at each rate before measuring
 	DefaultCapacityDwell     = 3 * time.Second // measured time at each rate
 	DefaultCapacityMaxSteps  = 25              // give up (not converged) after this many steps
+	DefaultCapacityRetries   = 1               // runs again of a failing step before it counts as failed
 )
 
 // CapacityVersion is the version of the capacity search's JSON format.
@@ -33,6 +34,7 @@ const (
 	PhaseGrow   = "grow"   // raising the rate geometrically until a step fails
 	PhaseShrink = "shrink" // lowering it geometrically until a step passes
 	PhaseBisect = "bisect" // halving the bracket
+	PhaseRetry  = "retry"  // the rate of a step that just failed, once more
 )
 
 // StepSpec is one step of a capacity search: offer Rate requests per
@@ -75,6 +77,12 @@ type CapacityConfig struct {
 	Warmup    time.Duration // unmeasured run-in at each rate; negative for none
 	Dwell     time.Duration // measured time at each rate
 	MaxSteps  int
+	// Retries is how many times a failing step is run again before its
+	// rate counts as failed; the rate passes if any run passes. Noise on
+	// a busy load generator only ever makes a step look worse (a late
+	// wake-up adds latency and loses throughput, never the reverse), so a
+	// pass is trusted and a failure confirmed. Negative for none.
+	Retries int
 
 	// SLO judges a step's measurements; a step passes only when every
 	// verdict is met. Nil judges by the achieved rate alone, so the search
@@ -83,8 +91,8 @@ type CapacityConfig struct {
 	// SLOText is the SLO as given, recorded in the result.
 	SLOText string
 	// OnStep, when set, is called after each step, in order, from the
-	// goroutine that called [Capacity].
-	OnStep func(CapacityStep)
+	// goroutine that called [Capacity], with the bracket so far.
+	OnStep func(CapacityStep, Bracket)
 }
 
 func (c CapacityConfig) withDefaults() CapacityConfig {
@@ -114,6 +122,12 @@ func (c CapacityConfig) withDefaults() CapacityConfig {
 	}
 	if c.MaxSteps <= 0 {
 		c.MaxSteps = DefaultCapacityMaxSteps
+	}
+	switch {
+	case c.Retries == 0:
+		c.Retries = DefaultCapacityRetries
+	case c.Retries < 0:
+		c.Retries = 0
 	}
 	return c
 }
@@ -174,6 +188,7 @@ type CapacitySettings struct {
 	Warmup    string  `json:"warmup"`
 	Dwell     string  `json:"dwell"`
 	MaxSteps  int     `json:"max_steps"`
+	Retries   int     `json:"retries"`
 	SLO       string  `json:"slo,omitempty"`
 	// Load holds the settings of the load each step offers, but for its rate.
 	Load *Settings `json:"load,omitempty"`
@@ -202,7 +217,8 @@ type CapacityResult struct {
 // fails (or lowers it until one passes), then bisects until the highest
 // passing rate is bracketed within cfg.Precision. A step fails when its
 // achieved rate falls short of the offered rate by more than cfg.Tolerance,
-// whatever its latency, or when an SLO verdict is not met.
+// whatever its latency, or when an SLO verdict is not met; a failing step
+// is run again (cfg.Retries) before its rate counts as failed.
 //
 // It returns the result so far and nil when ctx ends (marked Partial), and
 // the result so far with the error when a step fails to run.
@@ -217,7 +233,7 @@ func Capacity(ctx context.Context, run StepRunner, cfg CapacityConfig) (*Capacit
 		Settings: CapacitySettings{
 			Start: cfg.Start, Max: cfg.Max, Growth: cfg.Growth, Precision: cfg.Precision,
 			Tolerance: cfg.Tolerance, Warmup: cfg.Warmup.String(), Dwell: cfg.Dwell.String(),
-			MaxSteps: cfg.MaxSteps, SLO: cfg.SLOText,
+			MaxSteps: cfg.MaxSteps, Retries: cfg.Retries, SLO: cfg.SLOText,
 		},
 		Steps: []CapacityStep{},
 	}
@@ -225,6 +241,7 @@ func Capacity(ctx context.Context, run StepRunner, cfg CapacityConfig) (*Capacit
 	var s search
 	s.cfg = cfg
 	rate, phase := cfg.Start, PhaseGrow
+	retried := 0 // runs again of the current rate
 	for {
 		if len(res.Steps) == cfg.MaxSteps {
 			res.Stopped = fmt.Sprintf("gave up after %d steps", cfg.MaxSteps)
@@ -247,8 +264,13 @@ func Capacity(ctx context.Context, run StepRunner, cfg CapacityConfig) (*Capacit
 		}
 		step := judgeStep(spec, r, cfg)
 		res.Steps = append(res.Steps, step)
+		// A failure is recorded at once when no step is left to run it again.
+		retry := !step.Pass && !step.Partial && retried < cfg.Retries && len(res.Steps) < cfg.MaxSteps && ctx.Err() == nil
+		if !retry && !step.Partial {
+			s.record(step)
+		}
 		if cfg.OnStep != nil {
-			cfg.OnStep(step)
+			cfg.OnStep(step, Bracket{Low: s.low, High: s.high})
 		}
 		if spec.Index == 1 && !step.Partial && r.Requests > 0 && r.Outcomes[OutcomeOK] == 0 {
 			// A target that answers nothing has no capacity to search for.
@@ -261,7 +283,12 @@ func Capacity(ctx context.Context, run StepRunner, cfg CapacityConfig) (*Capacit
 			res.Partial, res.Stopped = true, "interrupted"
 			break
 		}
-		s.record(step)
+		if retry {
+			retried++
+			phase = PhaseRetry
+			continue
+		}
+		retried = 0
 		var stop string
 		rate, phase, stop = s.next()
 		if stop != "" {
@@ -336,6 +363,9 @@ func judgeStep(spec StepSpec, r *Result, cfg CapacityConfig) CapacityStep {
 	case step.Achieved < floor:
 		step.Pass = false
 		step.Reason = fmt.Sprintf("achieved %s, below %s offered", FormatRate(step.Achieved), FormatRate(spec.Rate))
+	case answeredRate(r) < floor: // a quick refusal or close is no capacity
+		step.Pass = false
+		step.Reason = fmt.Sprintf("answered %s with a CVR reply, below %s offered", FormatRate(math.Round(answeredRate(r)*10)/10), FormatRate(spec.Rate))
 	}
 	for _, v := range step.SLO {
 		if !v.Met {
@@ -346,6 +376,20 @@ func judgeStep(spec StepSpec, r *Result, cfg CapacityConfig) CapacityStep {
 		}
 	}
 	return step
+}
+
+// answeredRate is the part of r's achieved rate answered with a CVR reply.
+func answeredRate(r *Result) float64 {
+	var sent int64
+	for k, n := range r.Outcomes {
+		if k != OutcomeUnsent {
+			sent += n
+		}
+	}
+	if sent == 0 {
+		return r.Rate.Achieved
+	}
+	return r.Rate.Achieved * float64(r.Outcomes[OutcomeOK]) / float64(sent)
 }
 
 // formatOutcomes lists outcome counts, largest first: "refused 1500, closed 2".

@@ -34,7 +34,7 @@ func TestCapacityFindsServiceTimeKnee(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	res, err := load.Capacity(ctx, run, load.CapacityConfig{
-		Start: 150, Growth: 1.5, Precision: 0.05, Tolerance: 0.08, Warmup: 250 * time.Millisecond, Dwell: time.Second, MaxSteps: 10,
+		Start: 150, Growth: 1.5, Precision: 0.05, Tolerance: 0.08, Warmup: 250 * time.Millisecond, Dwell: time.Second, MaxSteps: 12,
 		SLO: func(r *load.Result) []load.SLOVerdict { return load.EvaluateSLO(slo, r) },
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -130,6 +131,87 @@ func TestCapacityAchievedShortfallFails(t *testing.T) {
 	}
 }
 
+// noisyServer is a fakeServer whose listed runs (from 1) come out slow,
+// as a run does when the load generator is descheduled.
+type noisyServer struct {
+	fakeServer
+	slow map[int]bool
+}
+
+func (n *noisyServer) RunStep(ctx context.Context, s StepSpec) (*Result, error) {
+	r, err := n.fakeServer.RunStep(ctx, s)
+	if n.slow[len(n.offered)] {
+		r.Latency.P99 = 50_000
+	}
+	return r, err
+}
+
+func TestCapacityRetries(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		retries  int
+		slow     []int
+		capacity float64
+		offered  []float64
+		phases   []string
+	}{
+		{name: "a noisy failure is run again and passes", retries: 0, slow: []int{1}, capacity: 1000,
+			offered: []float64{500, 500, 1000, 2000, 2000, 1500, 1500, 1250, 1250, 1125, 1125, 1063, 1063, 1032, 1032},
+			phases:  []string{PhaseGrow, PhaseRetry, PhaseGrow, PhaseGrow, PhaseRetry, PhaseBisect, PhaseRetry}},
+		{name: "without retries a noisy failure sinks the answer", retries: -1, slow: []int{1}, capacity: 485,
+			offered: []float64{500, 250, 375, 438, 469, 485}},
+		{name: "a failure twice counts", retries: 0, slow: []int{1, 2}, capacity: 485,
+			offered: []float64{500, 500, 250, 375, 438, 469, 485}},
+		{name: "two retries", retries: 2, slow: []int{1, 2}, capacity: 1000,
+			offered: []float64{500, 500, 500, 1000, 2000, 2000, 2000}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := &noisyServer{fakeServer: fakeServer{Knee: 1000}, slow: map[int]bool{}}
+			for _, i := range tt.slow {
+				srv.slow[i] = true
+			}
+			var brackets []Bracket
+			res, err := Capacity(context.Background(), srv, CapacityConfig{Start: 500, Dwell: time.Second, Retries: tt.retries,
+				SLO: p99Under(5000), OnStep: func(_ CapacityStep, b Bracket) { brackets = append(brackets, b) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.CapacityRPS != tt.capacity || !res.Converged {
+				t.Errorf("got capacity %v converged %v, want %v converged", res.CapacityRPS, res.Converged, tt.capacity)
+			}
+			if got := srv.offered[:min(len(srv.offered), len(tt.offered))]; !slices.Equal(got, tt.offered) {
+				t.Errorf("got rates %v, want them to start %v", srv.offered, tt.offered)
+			}
+			for i, want := range tt.phases {
+				if got := res.Steps[i].Phase; got != want {
+					t.Errorf("step %d: got phase %q, want %q", i+1, got, want)
+				}
+			}
+			// A failure about to be run again does not move the bracket.
+			if first := brackets[0]; tt.retries >= 0 && first.High != 0 {
+				t.Errorf("got bracket %+v after the first failure, want no high end before its retry", first)
+			}
+		})
+	}
+}
+
+// A failure on the last step allowed is recorded, unconfirmed, so that
+// the bracket shows it.
+func TestCapacityRetryNoStepLeft(t *testing.T) {
+	t.Parallel()
+	srv := &noisyServer{fakeServer: fakeServer{Knee: 1000}, slow: map[int]bool{2: true}}
+	res, err := Capacity(context.Background(), srv, CapacityConfig{Start: 500, Dwell: time.Second, MaxSteps: 2, SLO: p99Under(5000)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := res.Bracket, (Bracket{Low: 500, High: 1000}); got != want || res.Converged || len(res.Steps) != 2 {
+		t.Errorf("got bracket %+v converged %v after %d steps, want %+v, not converged, 2 steps", got, res.Converged, len(res.Steps), want)
+	}
+}
+
 func TestCapacityJudgeStep(t *testing.T) {
 	t.Parallel()
 	cfg := CapacityConfig{SLO: p99Under(5000)}.withDefaults()
@@ -139,6 +221,7 @@ func TestCapacityJudgeStep(t *testing.T) {
 		achieved float64
 		p99      int64
 		requests int64
+		refused  int64 // of requests
 		pass     bool
 		reason   string
 	}{
@@ -148,12 +231,14 @@ func TestCapacityJudgeStep(t *testing.T) {
 		{name: "slow", offered: 1000, achieved: 1000, p99: 6000, requests: 3000, reason: "p99<limit breached (6000)"},
 		{name: "short and slow", offered: 1000, achieved: 500, p99: 6000, requests: 1500, reason: "achieved 500/s, below 1000/s offered"},
 		{name: "nothing", offered: 1000, requests: 0, reason: "no request completed"},
+		{name: "refused fast", offered: 1000, achieved: 1000, p99: 100, requests: 3000, refused: 600, reason: "answered 800/s with a CVR reply, below 1000/s offered"},
+		{name: "a few refused", offered: 1000, achieved: 1000, p99: 100, requests: 3000, refused: 30, pass: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r := &Result{Requests: tt.requests, Rate: Rate{Requested: tt.offered, Achieved: tt.achieved},
-				Latency: Summary{P99: tt.p99}, Outcomes: map[string]int64{"ok": tt.requests}}
+				Latency: Summary{P99: tt.p99}, Outcomes: map[string]int64{"ok": tt.requests - tt.refused, "refused": tt.refused, "unsent": 500}}
 			got := judgeStep(StepSpec{Index: 1, Rate: tt.offered}, r, cfg)
 			if got.Pass != tt.pass || got.Reason != tt.reason {
 				t.Errorf("got pass %v reason %q, want %v %q", got.Pass, got.Reason, tt.pass, tt.reason)
@@ -167,7 +252,7 @@ func TestCapacityErrorShare(t *testing.T) {
 	srv := &fakeServer{Knee: 1000, Errors: 0.25}
 	var seen []int
 	res, err := Capacity(context.Background(), srv, CapacityConfig{Start: 800, Dwell: time.Second, MaxSteps: 2,
-		OnStep: func(s CapacityStep) { seen = append(seen, s.Index) }})
+		OnStep: func(s CapacityStep, _ Bracket) { seen = append(seen, s.Index) }})
 	if err != nil {
 		t.Fatal(err)
 	}

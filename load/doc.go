@@ -1,5 +1,8 @@
 // Package load drives a rate-limited swarm of simulated MSNP clients
-// against a server and measures it: the schedule of due times, the pacer
-// and workers that send VER and CVR, HDR histograms of latency, the
+// against a server and measures it: the schedule (the offered rate as a
+// pure function of elapsed time), the one pacer that turns it into due
+// times with a golang.org/x/time/rate token bucket run on a virtual
+// timeline (so every shard of a run derives the same sequence), the
+// workers that send VER and CVR, HDR histograms of latency, the
 // classification of every reply, and the result a run writes.
 package load

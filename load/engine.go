@@ -88,7 +88,10 @@ type Config struct {
 	// zero Shard is the whole run.
 	Shard Shard
 	// StartAt delays the first request until then; it must not be in the
-	// past. Connections are opened before it. Zero starts at once.
+	// past. Connections are opened before it, and the schedule counts from
+	// it (not from when the wait ended), so that shards given the same
+	// StartAt offer the whole schedule's requests at the whole schedule's
+	// times. Zero starts at once.
 	StartAt time.Time
 	// Monitor, when set, reports the run's progress while it runs.
 	Monitor *Monitor
@@ -98,12 +101,17 @@ type Config struct {
 
 // plan is a Config checked and reduced to this shard's share.
 type plan struct {
-	cfg       Config
-	sched     Schedule // this shard's
-	whole     Schedule
-	limit     int64         // this shard's request bound, 0 for none
-	end       time.Duration // offset where the schedule stops, 0 for none
-	conns     int           // this shard's
+	cfg   Config
+	sched Schedule // this shard's
+	whole Schedule
+	limit int64         // this shard's request bound, 0 for none
+	end   time.Duration // offset where the schedule stops, 0 for none
+	// limitEnd is where the whole run's request bound ends the schedule:
+	// the offset its next request would be due at (limitEnds false when
+	// the schedule or its end comes first).
+	limitEnd  time.Duration
+	limitEnds bool
+	conns     int // this shard's
 	maxConns  int
 	depth     int
 	timeout   time.Duration
@@ -160,6 +168,9 @@ func newPlan(cfg Config) (*plan, error) {
 	if dur > 0 {
 		p.end = cfg.WarmUp + dur
 	}
+	if cfg.Requests > 0 && !p.whole.Unbounded() {
+		p.limitEnd, p.limitEnds = requestsEnd(p.whole, cfg.WarmUp, cfg.Requests, p.end)
+	}
 	p.cfg.Duration = dur
 	p.depth = cmp0(cfg.Depth, DefaultDepth)
 	if cfg.Churn && p.depth > 1 {
@@ -208,6 +219,26 @@ func (p *plan) mutate(dst, src []byte, rng *rand.Rand) []byte {
 	m := p.mutators.Get().(Mutator)
 	defer p.mutators.Put(m)
 	return m.Mutate(dst, src, rng)
+}
+
+// requestsEnd returns the offset at which the whole schedule's request
+// after the first n due from warm on is due, by the pacer every shard
+// uses; false when the schedule, or end (0 for none), comes first.
+func requestsEnd(whole Schedule, warm time.Duration, n int64, end time.Duration) (time.Duration, bool) {
+	pc := newPacer(whole)
+	for {
+		off, ok := pc.next()
+		if !ok || (end > 0 && off >= end) {
+			return 0, false
+		}
+		if off < warm {
+			continue
+		}
+		if n == 0 {
+			return off, true
+		}
+		n--
+	}
 }
 
 func cmp0[T int | time.Duration](v, def T) T {
@@ -311,11 +342,21 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		t.Stop()
 	}
 	e.start = time.Now()
+	if !cfg.StartAt.IsZero() {
+		// The schedule counts from the shared start, not from this
+		// process's wake-up: the shards' requests interleave as the whole
+		// run's would and their spans coincide; a late wake-up is latency.
+		// (Added to a monotonic reading, so that a clock step later on
+		// does not move the due times.) A run interrupted before it
+		// starts there too, and lasts nothing.
+		e.start = e.start.Add(cfg.StartAt.Sub(e.start))
+	}
 	e.measure = e.start.Add(cfg.WarmUp)
 	if planned := e.span(e.measure, time.Time{}, false); planned > 0 && !p.sched.Unbounded() {
 		e.rec.setWindowEnd(e.measure.Add(planned))
 	}
 	stopHarvest := e.harvestEverySecond()
+	neverStarted := partial // interrupted while waiting for StartAt
 	if partial {
 		e.stopped.Store(true)
 		if e.tickets != nil {
@@ -333,6 +374,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	e.workers.Wait()
 	stopHarvest()
 	end := time.Now()
+	if neverStarted { // nothing was offered: no span, and no rate
+		end = e.start
+	}
 	e.rec.harvest(math.MaxInt64)
 	return e.result(end, partial || ctx.Err() != nil), nil
 }
@@ -406,9 +450,10 @@ func (e *engine) pace() (interrupted bool) {
 		defer t.Stop()
 		endC = t.C
 	}
+	pc := newPacer(e.sched)
 	var measured int64
-	for n := int64(0); ; n++ {
-		off, ok := e.sched.Due(n)
+	for {
+		off, ok := pc.next()
 		if !ok || (e.end > 0 && off >= e.end) || (e.limit > 0 && measured >= e.limit) {
 			return false
 		}
@@ -418,7 +463,7 @@ func (e *engine) pace() (interrupted bool) {
 			select {
 			case <-timer.C:
 			case <-e.ctx.Done():
-				e.unsent(n, time.Now(), measured)
+				e.unsent(pc, off, time.Now(), measured)
 				return true
 			}
 		}
@@ -438,11 +483,11 @@ func (e *engine) pace() (interrupted bool) {
 		case e.tickets <- t:
 		case <-endC:
 			e.unsentTicket(t)
-			e.unsent(n+1, e.start.Add(e.end), measured)
+			e.unsentAfter(pc, e.start.Add(e.end), measured)
 			return false
 		case <-e.ctx.Done():
 			e.unsentTicket(t)
-			e.unsent(n+1, time.Now(), measured)
+			e.unsentAfter(pc, time.Now(), measured)
 			return true
 		}
 	}
@@ -454,12 +499,19 @@ func (e *engine) unsentTicket(t ticket) {
 	}
 }
 
-// unsent counts the requests from n on that were due before until but
-// never handed out.
-func (e *engine) unsent(n int64, until time.Time, measured int64) {
+// unsentAfter counts the pacer's requests from its next one on that were
+// due before until but never handed out.
+func (e *engine) unsentAfter(pc *pacer, until time.Time, measured int64) {
+	if off, ok := pc.next(); ok {
+		e.unsent(pc, off, until, measured)
+	}
+}
+
+// unsent counts the requests from the one due at off on (then the
+// pacer's next ones) that were due before until but never handed out.
+func (e *engine) unsent(pc *pacer, off time.Duration, until time.Time, measured int64) {
 	sh := e.shardFor(0)
-	for ; ; n++ {
-		off, ok := e.sched.Due(n)
+	for ok := true; ; off, ok = pc.next() {
 		due := e.start.Add(off)
 		if !ok || !due.Before(until) || (e.end > 0 && off >= e.end) || (e.limit > 0 && measured >= e.limit) {
 			return
@@ -582,8 +634,8 @@ func (e *engine) result(end time.Time, partial bool) *Result {
 	}
 	r.Rate.Requested = requested
 	if window > 0 {
-		// throughput within the window: requests still in flight at its end
-		// (or answered after a timeout) do not count
+		// throughput within the window: requests the server answered in it;
+		// failures, and requests still in flight at its end, do not count
 		r.Rate.Achieved = float64(min(e.rec.completedInWindow(), sent)) / window.Seconds()
 	}
 	e.failures.Range(func(k, v any) bool {
@@ -611,8 +663,8 @@ func (e *engine) span(measure, end time.Time, partial bool) time.Duration {
 		return max(span, 0)
 	}
 	if e.limit > 0 { // until the whole run's next request would be due, the same span for every shard
-		if off, ok := e.whole.Due(e.whole.Count(warm) + e.cfg.Requests); ok && (e.end == 0 || off < e.end) {
-			return off - warm
+		if e.limitEnds {
+			return e.limitEnd - warm
 		}
 	}
 	if e.end > 0 {

@@ -9,7 +9,9 @@ import (
 
 // WriteHdrLog writes r's response times as an HdrHistogram interval log,
 // one interval per second of the series, the format HistogramLogAnalyzer
-// reads. Values are in microseconds.
+// and HistogramLogProcessor read. Values are in nanoseconds, the unit
+// those tools assume (they show milliseconds), so the Interval_Max column
+// is in milliseconds.
 func WriteHdrLog(w io.Writer, r *Result) error {
 	lw := hdrhistogram.NewHistogramLogWriter(w)
 	startMs := r.Start.UnixMilli()
@@ -20,7 +22,7 @@ func WriteHdrLog(w io.Writer, r *Result) error {
 	for _, f := range []func() error{
 		lw.OutputLogFormatVersion,
 		func() error {
-			return lw.OutputComment("cvrswarm load: response time in microseconds, target " + r.Target)
+			return lw.OutputComment("cvrswarm load: response time in nanoseconds, target " + r.Target)
 		},
 		func() error { return lw.OutputStartTime(startMs) },
 		func() error { return lw.OutputBaseTime(startMs) },
@@ -31,10 +33,11 @@ func WriteHdrLog(w io.Writer, r *Result) error {
 		}
 	}
 	for _, s := range r.Series {
-		h, err := DecodeHistogram(s.Hist)
+		us, err := DecodeHistogram(s.Hist)
 		if err != nil {
 			return err
 		}
+		h := nanos(us)
 		h.SetStartTimeMs(s.Unix * 1000)
 		h.SetEndTimeMs((s.Unix + 1) * 1000)
 		if err := lw.OutputIntervalHistogram(h); err != nil {
@@ -42,6 +45,18 @@ func WriteHdrLog(w io.Writer, r *Result) error {
 		}
 	}
 	return nil
+}
+
+// nanos returns a copy of h, a histogram in microseconds, in nanoseconds:
+// each recorded value's bucket, at the same precision.
+func nanos(h *hdrhistogram.Histogram) *hdrhistogram.Histogram {
+	out := hdrhistogram.New(HistogramLowest*1000, HistogramHighest*1000, HistogramDigits)
+	for _, b := range h.Distribution() {
+		if b.Count > 0 {
+			out.RecordValues(b.From*1000, b.Count)
+		}
+	}
+	return out
 }
 
 // WritePercentiles writes the percentile distribution of r's response

@@ -4,6 +4,7 @@ package load
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -14,7 +15,8 @@ import (
 // returns a warning with its fix for each one that may bite: the open
 // file limit (RLIMIT_NOFILE, which Go raises to the hard limit at start)
 // against maxConns, and the local port range against maxConns and, for a
-// churn run, the ports that TIME_WAIT holds for a minute after each close.
+// churn run at churnRate new connections a second (+Inf for no limit),
+// the ports that TIME_WAIT holds for a minute after each close.
 // When a limit bites during the run, it shows as the outcome no_fds or
 // no_ports.
 func CheckLimits(maxConns int, churnRate float64) []string {
@@ -41,6 +43,10 @@ func CheckLimits(maxConns int, churnRate float64) []string {
 		return warns
 	}
 	ports := hi - lo + 1
+	if math.IsInf(churnRate, 1) {
+		return append(warns, fmt.Sprintf("churn at an unbounded rate can use up the %d local ports of the ephemeral range %d-%d (TIME_WAIT holds each for about a minute): give a -rate, widen the range (sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\"), or split the run with -shard across machines",
+			ports, lo, hi))
+	}
 	need := maxConns
 	if churnRate > 0 {
 		need = max(need, int(churnRate*60)) // TIME_WAIT keeps a closed connection's port for about 60 s

@@ -66,8 +66,9 @@ func Merge(results ...*Result) (*Result, error) {
 // Merge combines results into the result of the whole:
 //
 //   - counts add up: requests, late requests, outcomes (overall and by
-//     kind), connections opened, and the most connections open at once
-//     (summed, since the runs overlap, so it is an upper bound);
+//     kind), connections opened, failed (by outcome) and dropped, and the
+//     most connections open at once (summed, since the runs overlap, so
+//     it is an upper bound);
 //   - histograms merge bucket by bucket and every percentile is read off
 //     the merged histograms, so it is exactly what one process recording
 //     every value would report, never an average of percentiles;
@@ -115,13 +116,14 @@ func (o MergeOptions) Merge(results ...*Result) (*Result, error) {
 
 	first := results[0]
 	m := &Result{
-		Version:  ResultVersion,
-		Target:   first.Target,
-		Embedded: first.Embedded,
-		Settings: first.Settings,
-		Merged:   runs,
-		Outcomes: map[string]int64{},
-		ByKind:   OutcomesByKind{Valid: map[string]int64{}, Mutated: map[string]int64{}},
+		Version:     ResultVersion,
+		Target:      first.Target,
+		Embedded:    first.Embedded,
+		Settings:    first.Settings,
+		Merged:      runs,
+		Outcomes:    map[string]int64{},
+		ByKind:      OutcomesByKind{Valid: map[string]int64{}, Mutated: map[string]int64{}},
+		Connections: Connections{Failures: map[string]int64{}},
 	}
 	m.Settings.Dialects = slices.Clone(first.Settings.Dialects)
 	spans := make([]span, 0, len(results))
@@ -141,6 +143,9 @@ func (o MergeOptions) Merge(results ...*Result) (*Result, error) {
 		addCounts(m.ByKind.Mutated, r.ByKind.Mutated)
 		m.Connections.Opened += r.Connections.Opened
 		m.Connections.MaxOpen += r.Connections.MaxOpen
+		m.Connections.Failed += r.Connections.Failed
+		m.Connections.Dropped += r.Connections.Dropped
+		addCounts(m.Connections.Failures, r.Connections.Failures)
 		spans = append(spans, spanOf(r.Start, r.DurationS))
 	}
 	m.Start, m.DurationS = unionSpan(spans)

@@ -47,7 +47,7 @@ func testResult(t *testing.T, shard string, shards int, samples []sample, durati
 		Latency: Summarize(lat), Service: Summarize(svc), Connect: Summarize(conn), Handshake: Summarize(hs),
 		Outcomes:    map[string]int64{"ok": n},
 		ByKind:      OutcomesByKind{Valid: map[string]int64{"ok": n}, Mutated: map[string]int64{}},
-		Connections: Connections{Opened: 2, MaxOpen: 2},
+		Connections: Connections{Opened: 2, MaxOpen: 2, Failures: map[string]int64{}},
 		Histograms: Histograms{Latency: mustEncode(t, lat), Service: mustEncode(t, svc), Connect: mustEncode(t, conn),
 			Handshake: mustEncode(t, hs)},
 		Settings: Settings{Rate: "300/s", Duration: "3s", Dialects: []string{"MSNP8", "CVR0"}, Mode: "persistent",
@@ -95,7 +95,8 @@ func TestMergeAddsUp(t *testing.T) {
 	b.ByKind.Mutated["420"] = 7
 	b.Late = 5
 	c.Partial = true
-	c.Connections = Connections{Opened: 10, MaxOpen: 3}
+	c.Connections = Connections{Opened: 10, MaxOpen: 3, Failed: 4, Dropped: 6, Failures: map[string]int64{"refused": 3, "timeout": 1}}
+	a.Connections.Failed, a.Connections.Dropped, a.Connections.Failures = 2, 1, map[string]int64{"refused": 2}
 	c.Series[1].Offered += 4
 
 	m, err := Merge(c, a, b)
@@ -111,7 +112,8 @@ func TestMergeAddsUp(t *testing.T) {
 		{"outcomes", m.Outcomes, map[string]int64{"ok": 1800, "420": 7}},
 		{"by kind valid", m.ByKind.Valid, map[string]int64{"ok": 1800}},
 		{"by kind mutated", m.ByKind.Mutated, map[string]int64{"420": 7}},
-		{"connections", m.Connections, Connections{Opened: 14, MaxOpen: 7}},
+		{"connections", m.Connections, Connections{Opened: 14, MaxOpen: 7, Failed: 6, Dropped: 7,
+			Failures: map[string]int64{"refused": 5, "timeout": 1}}},
 		{"partial", m.Partial, true},
 		{"start", m.Start, mergeStart},
 		{"duration", m.DurationS, 3.5},

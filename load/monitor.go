@@ -24,7 +24,7 @@ type Progress struct {
 	Sent    int64         // requests sent (or tried) so far
 	OK      int64         // requests answered with a CVR reply
 	Errors  int64         // requests with any other outcome
-	Rate    float64       // requests completed in the latest whole second
+	Rate    float64       // requests completed in the latest whole second; once the run ended, per second over the run
 	P99     time.Duration // response time p99 so far, as of the latest whole second
 }
 
@@ -41,6 +41,13 @@ func (m *Monitor) detach() {
 	m.mu.Unlock()
 	final := snapshot(e)
 	final.Running = false
+	// the latest second is cut short by the end: show the run's average
+	if span := final.Elapsed; span > 0 {
+		if final.Total > 0 {
+			span = min(span, final.Total)
+		}
+		final.Rate = float64(final.Sent) / span.Seconds()
+	}
 	m.mu.Lock()
 	m.final = final
 	m.mu.Unlock()

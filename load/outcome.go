@@ -88,6 +88,17 @@ func (o outcome) String() string {
 // only those count in the latency histograms and the achieved rate.
 func (o outcome) sent() bool { return o != ocUnsent && o != ocInterrupted }
 
+// answered reports whether the server replied to the request, whatever
+// the reply: only those count in the achieved rate, so that a server that
+// refuses, resets or ignores its clients does not seem to keep up.
+func (o outcome) answered() bool {
+	switch o {
+	case ocOK, ocVER0, ocMalformed, ocBareLF, ocUnexpected, ocTrIDMismatch, ocLineTooLong:
+		return true
+	}
+	return o.isCode()
+}
+
 // classifyReply judges one reply line (terminator removed) to a CVR whose
 // TrID was trid; checkTrID false accepts any TrID (a mutated request's may
 // be mangled). It agrees with [msnp.ParseReply] and allocates nothing.

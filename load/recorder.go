@@ -34,7 +34,7 @@ type recShard struct {
 	mu                                   sync.Mutex
 	latency, service, connect, handshake *hdrhistogram.Histogram
 	byKind                               [2]counts
-	inWindow                             int64 // sent requests completed by the window's end
+	inWindow                             int64 // requests answered by the window's end
 	slots                                [slotsPerShard]slot
 	windowEnd                            time.Time // when the measured window ends; zero for the run\'s end
 }
@@ -91,7 +91,7 @@ func (s *recShard) done(kind int, oc outcome, due, sent, end time.Time) {
 		if !sent.IsZero() {
 			s.service.RecordValue(micros(end.Sub(sent)))
 		}
-		if s.windowEnd.IsZero() || !end.After(s.windowEnd) {
+		if oc.answered() && (s.windowEnd.IsZero() || !end.After(s.windowEnd)) {
 			s.inWindow++
 		}
 	}
@@ -130,8 +130,8 @@ func (r *recorder) totals() (byKind [2]counts) {
 	return byKind
 }
 
-// completedInWindow counts the sent requests completed by the end of
-// the measured window.
+// completedInWindow counts the requests the server answered by the end
+// of the measured window.
 func (r *recorder) completedInWindow() int64 {
 	var n int64
 	for _, s := range r.shards {

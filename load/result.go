@@ -61,7 +61,9 @@ type Result struct {
 }
 
 // Rate is the offered and the achieved request rate per second. Requested
-// is 0 for an unbounded rate ("inf").
+// is 0 for an unbounded rate ("inf"). Achieved counts the requests the
+// server answered (any reply, error codes included) within the measured
+// window: refused, reset, closed, silent and unsent ones do not.
 type Rate struct {
 	Requested float64 `json:"requested"`
 	Achieved  float64 `json:"achieved"`

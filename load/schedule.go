@@ -14,8 +14,13 @@ import (
 // linear ramp, a list of steps) or unbounded ("inf": every request is due
 // as soon as a connection can take it). The zero Schedule is unbounded.
 //
-// A Schedule has no clock: [Schedule.Due] maps a request's number to its
-// offset from the start, so it is tested with plain numbers.
+// A Schedule has no clock: [Schedule.Rate] and [Schedule.Count] are
+// closed forms of elapsed time, and [Schedule.Due] maps a request's number
+// to its exact offset from the start, so it is tested with plain numbers.
+// A run's due times come from its pacer, a golang.org/x/time/rate limiter
+// set to the schedule's rate as it changes; they agree with Due to a
+// microsecond for constant rates and steps, and with Count to a fraction
+// of a request along a ramp.
 type Schedule struct {
 	segs []segment
 	// stride and offset select every stride-th request of the segments,
@@ -79,6 +84,9 @@ func ParseRate(s string) (Schedule, error) {
 	}
 	if math.IsInf(r, 1) {
 		return Unbounded(), nil
+	}
+	if r == 0 {
+		return Schedule{}, fmt.Errorf("load: rate %q: want a rate above 0, or inf for no limit", strings.TrimSpace(s))
 	}
 	sc := Constant(r)
 	sc.text = strings.TrimSpace(s)
@@ -213,6 +221,19 @@ func (s Schedule) Rate(t time.Duration) float64 {
 		t -= g.length
 	}
 	return 0
+}
+
+// Peak returns the highest rate of the schedule (this shard's share),
+// per second; +Inf when the schedule is unbounded.
+func (s Schedule) Peak() float64 {
+	if s.Unbounded() {
+		return math.Inf(1)
+	}
+	var peak float64
+	for _, g := range s.segs {
+		peak = max(peak, g.from, g.to)
+	}
+	return peak / float64(s.strideOr1())
 }
 
 func (s Schedule) strideOr1() int64 {

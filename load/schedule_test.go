@@ -21,6 +21,8 @@ func TestParseRate(t *testing.T) {
 		{in: "0.5/s", want: 0.5},
 		{in: "abc", wantErr: true},
 		{in: "-5/s", wantErr: true},
+		{in: "0/s", wantErr: true}, // not a silent "inf"
+		{in: "0", wantErr: true},
 		{in: "5/0s", wantErr: true},
 		{in: "5/fortnight", wantErr: true},
 		{in: "", wantErr: true},
@@ -167,6 +169,28 @@ func TestParseRampAndSteps(t *testing.T) {
 			}
 			if got := s.Count(s.Length()); got != tt.wantCount {
 				t.Errorf("got %d requests, want %d", got, tt.wantCount)
+			}
+		})
+	}
+}
+
+func TestSchedulePeak(t *testing.T) {
+	tests := []struct {
+		name string
+		s    Schedule
+		want float64
+	}{
+		{name: "constant", s: Constant(500), want: 500},
+		{name: "ramp down", s: Ramp(3000, 100, time.Minute), want: 3000},
+		{name: "ramp up", s: Ramp(100, 3000, time.Minute), want: 3000},
+		{name: "steps", s: Steps(Step{1000, time.Second}, Step{4000, time.Second}, Step{2000, time.Second}), want: 4000},
+		{name: "a quarter of a ramp", s: Ramp(100, 3000, time.Minute).Shard(Shard{2, 4}), want: 750},
+		{name: "unbounded", s: Unbounded(), want: math.Inf(1)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.s.Peak(); got != tt.want {
+				t.Errorf("got peak %v, want %v", got, tt.want)
 			}
 		})
 	}

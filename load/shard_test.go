@@ -3,6 +3,7 @@ package load
 import (
 	"math"
 	"testing"
+	"time"
 )
 
 func TestParseShard(t *testing.T) {
@@ -98,6 +99,44 @@ func TestTrIDsStayInTheirClass(t *testing.T) {
 			if id == 0 || id%n != class {
 				t.Fatalf("shard %+v after wrapping: got TrID %d, want class %d", sh, id, class)
 			}
+		}
+	}
+}
+
+// TestShardsSplitTheRun checks that the shards' plans add up to the whole
+// run's connections, connection cap and request bound, and that each
+// shard's schedule is its stride of the whole.
+func TestShardsSplitTheRun(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 7} {
+		cfg := Config{Target: "127.0.0.1:1", Schedule: Constant(1000), Conns: 10, MaxConns: 100, Requests: 1001}
+		var conns, maxConns int
+		var limit int64
+		for i := 1; i <= n; i++ {
+			cfg.Shard = Shard{i, n}
+			p, err := newPlan(cfg)
+			if err != nil {
+				t.Fatalf("shard %d/%d: %v", i, n, err)
+			}
+			conns += p.conns
+			maxConns += p.maxConns
+			limit += p.limit
+			shard, whole := newPacer(p.sched), newPacer(cfg.Schedule)
+			var want time.Duration
+			for w := 0; w < i; w++ {
+				want, _ = whole.next()
+			}
+			for k := int64(0); k < 3; k++ {
+				got, _ := shard.next()
+				if got != want {
+					t.Errorf("shard %d/%d: request %d due at %v, want the whole run's request %d at %v", i, n, k, got, k*int64(n)+int64(i-1), want)
+				}
+				for range n {
+					want, _ = whole.next()
+				}
+			}
+		}
+		if conns != 10 || maxConns != 100 || limit != 1001 {
+			t.Errorf("%d shards: got %d connections, a cap of %d, %d requests; want 10, 100, 1001", n, conns, maxConns, limit)
 		}
 	}
 }

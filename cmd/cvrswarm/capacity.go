@@ -90,7 +90,8 @@ func capacityFlagSet(f *capacityFlags, stdout io.Writer) *flag.FlagSet {
 	fs := flagSet("capacity", stdout)
 	f.search = load.CapacityConfig{Start: load.DefaultCapacityStart, Max: load.DefaultCapacityMax,
 		Growth: load.DefaultCapacityGrowth, Precision: load.DefaultCapacityPrecision, Tolerance: load.DefaultCapacityTolerance,
-		Warmup: load.DefaultCapacityWarmup, Dwell: load.DefaultCapacityDwell, MaxSteps: load.DefaultCapacityMaxSteps}
+		Warmup: load.DefaultCapacityWarmup, Dwell: load.DefaultCapacityDwell, MaxSteps: load.DefaultCapacityMaxSteps,
+		Retries: load.DefaultCapacityRetries}
 	l := &f.load
 	fs.StringVar(&l.target, "target", "", "the server's `host:port`; none starts the embedded reference server with a capacity of 4000 CVR/s")
 	fs.StringVar(&l.slo, "slo", "", "objectives each step must meet, as in load: 'p99<10ms,errors<0.1%' (default: none, only keep up with the offered rate)")
@@ -101,7 +102,8 @@ func capacityFlagSet(f *capacityFlags, stdout io.Writer) *flag.FlagSet {
 	fs.Var(capacityShare{&f.search.Tolerance}, "tolerance", "a step fails when its achieved rate falls this far below the offered, whatever its latency")
 	fs.DurationVar(&f.search.Warmup, "warm-up", f.search.Warmup, "offer each rate this long before measuring")
 	fs.DurationVar(&f.search.Dwell, "dwell", f.search.Dwell, "measure each rate this long")
-	fs.IntVar(&f.search.MaxSteps, "max-steps", f.search.MaxSteps, "give up, not converged, after this many steps")
+	fs.IntVar(&f.search.MaxSteps, "max-steps", f.search.MaxSteps, "give up, not converged, after this many steps (runs again included)")
+	fs.IntVar(&f.search.Retries, "retries", f.search.Retries, "run a failing step again this many times before its rate counts as failed (noise only makes a step look worse)")
 	fs.IntVar(&l.conns, "conns", load.DefaultConns, "connections opened before each step")
 	fs.IntVar(&l.maxConns, "max-conns", load.DefaultMaxConns, "most connections open at once; past it a request waits and counts as late")
 	fs.IntVar(&l.depth, "depth", load.DefaultDepth, "CVRs in flight per connection (pipelined, replies matched by TrID)")
@@ -138,11 +140,14 @@ func capacityConfig(f *capacityFlags, set map[string]bool) (search load.Capacity
 	if search.Dwell < time.Second {
 		return search, step, fmt.Errorf("-dwell %v: want at least 1s (the measurements are per second)", search.Dwell)
 	}
-	if search.Warmup < 0 || search.MaxSteps < 1 {
-		return search, step, errors.New("-warm-up must not be negative and -max-steps must be at least 1")
+	if search.Warmup < 0 || search.MaxSteps < 1 || search.Retries < 0 {
+		return search, step, errors.New("-warm-up and -retries must not be negative and -max-steps must be at least 1")
 	}
 	if search.Warmup == 0 {
 		search.Warmup = -1 // none, rather than the default
+	}
+	if search.Retries == 0 {
+		search.Retries = -1
 	}
 	if f.load.target != "" && (set["service-time"] || set["workers"]) {
 		return search, step, errors.New("-service-time and -workers shape the embedded server: they cannot be combined with -target")
@@ -191,21 +196,18 @@ func (s *capacityState) status(p load.Progress) (done, total int64, status strin
 func runCapacity(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var f capacityFlags
 	fs := capacityFlagSet(&f, stdout)
-	if done, status := parseFlags(fs, args, stderr); done {
+	set, status, done := loadParseFlags(fs, args, stderr)
+	if done {
 		return status
 	}
-	if fs.NArg() > 0 {
-		return usageError(stderr, "capacity", fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
-	}
-	set := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	search, stepCfg, err := capacityConfig(&f, set)
+	if err == nil {
+		err = loadCheckOutputs(map[string]string{"json": f.jsonOut, "html": f.report.html})
+	}
 	if err != nil {
 		return usageError(stderr, "capacity", strings.TrimPrefix(err.Error(), "load: "))
 	}
-	for _, w := range load.CheckLimits(f.load.maxConns, 0) {
-		fmt.Fprintf(stderr, "cvrswarm capacity: warning: %s\n", w)
-	}
+	loadWarnLimits("capacity", stepCfg, stderr)
 	embedded := stepCfg.Target == ""
 	if embedded {
 		addr, stop, err := startEmbedded(refserver.Config{ServiceTime: f.serviceTime, Workers: f.workers, MaxConns: f.load.maxConns + 16}, stderr)
@@ -222,16 +224,12 @@ func runCapacity(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		loadSettings *load.Settings // of the steps' load, from the first
 	)
 	stepCfg.Monitor = &mon
-	search.OnStep = func(s load.CapacityStep) {
+	search.OnStep = func(s load.CapacityStep, b load.Bracket) {
 		state.mu.Lock()
 		defer state.mu.Unlock()
-		if s.Pass {
-			state.bracket.Low = max(state.bracket.Low, s.Offered)
-			state.last = fmt.Sprintf("%s passed", load.FormatRate(s.Offered))
-		} else {
-			if state.bracket.High == 0 || s.Offered < state.bracket.High {
-				state.bracket.High = s.Offered
-			}
+		state.bracket = b
+		state.last = fmt.Sprintf("%s passed", load.FormatRate(s.Offered))
+		if !s.Pass {
 			state.last = fmt.Sprintf("%s failed: %s", load.FormatRate(s.Offered), s.Reason)
 		}
 	}

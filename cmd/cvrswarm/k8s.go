@@ -102,10 +102,12 @@ func runK8s(_ context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // k8sSplit separates the k8s command's own flags from the load flags
-// passed through to the pods. A flag k8s defines is its own; any other is
-// a load flag, with the next argument as its value unless that is a flag
-// or the value was given with "=". Everything after "--" is a load flag.
+// passed through to the pods, telling them apart, and which take a value,
+// by the two commands' flag sets. A flag both define is k8s's own;
+// everything after "--" is a load flag.
 func k8sSplit(fs *flag.FlagSet, args []string) (own, loadArgs []string, err error) {
+	var lf loadFlags
+	loadSet := loadFlagSet(&lf, io.Discard)
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -115,19 +117,18 @@ func k8sSplit(fs *flag.FlagSet, args []string) (own, loadArgs []string, err erro
 			return nil, nil, fmt.Errorf("unexpected argument %q: give load flags, not arguments", a)
 		}
 		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if f := fs.Lookup(name); f != nil || name == "h" || name == "help" {
-			own = append(own, a)
-			if f != nil && !hasValue && !k8sIsBool(f) && i+1 < len(args) {
-				i++
-				own = append(own, args[i])
-			}
-			continue
+		f, dst := fs.Lookup(name), &own
+		switch {
+		case f != nil || name == "h" || name == "help":
+		case loadSet.Lookup(name) != nil:
+			f, dst = loadSet.Lookup(name), &loadArgs
+		default:
+			return nil, nil, fmt.Errorf("flag provided but not defined: -%s (neither a k8s nor a load flag)", name)
 		}
-		takesNext := !hasValue && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-")
-		loadArgs = append(loadArgs, a)
-		if takesNext {
+		*dst = append(*dst, a)
+		if f != nil && !hasValue && !k8sIsBool(f) && i+1 < len(args) {
 			i++
-			loadArgs = append(loadArgs, args[i])
+			*dst = append(*dst, args[i])
 		}
 	}
 	return own, loadArgs, nil
@@ -138,17 +139,29 @@ func k8sIsBool(f *flag.Flag) bool {
 	return ok && b.IsBoolFlag()
 }
 
-// k8sCheckLoadArgs refuses load flags that make no sense on a cluster.
+// k8sCheckLoadArgs checks the load flags as the pods' load command will,
+// so that a mistake shows now rather than in every pod at the start time.
+// The corpus directory is the pods' to read, and the manifest sets the
+// shard and the start itself.
 func k8sCheckLoadArgs(args []string) string {
-	has := map[string]bool{}
-	for _, a := range args {
-		if strings.HasPrefix(a, "-") {
-			name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
-			has[name] = true
-		}
+	var f loadFlags
+	fs := loadFlagSet(&f, io.Discard)
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		return "load flags: " + err.Error()
 	}
-	if !has["target"] {
+	if fs.NArg() > 0 {
+		return fmt.Sprintf("load flags: unexpected argument %q", fs.Arg(0))
+	}
+	if f.target == "" {
 		return "give the load flag -target HOST:PORT: without it every pod would load its own embedded server"
+	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	f.corpusDir, f.shard, f.startAt = "", "", ""
+	noEnv := func(string) (string, bool) { return "", false }
+	if _, _, err := loadConfig(&f, set, noEnv); err != nil {
+		return "load flags: " + err.Error()
 	}
 	return ""
 }

@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -163,25 +165,18 @@ func loadConfig(f *loadFlags, set map[string]bool, lookupEnv func(string) (strin
 func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var f loadFlags
 	fs := loadFlagSet(&f, stdout)
-	if done, status := parseFlags(fs, args, stderr); done {
+	set, status, done := loadParseFlags(fs, args, stderr)
+	if done {
 		return status
 	}
-	if fs.NArg() > 0 {
-		return usageError(stderr, "load", fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
-	}
-	set := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	cfg, slo, err := loadConfig(&f, set, os.LookupEnv)
+	if err == nil {
+		err = loadCheckOutputs(map[string]string{"json": f.jsonOut, "hdr-log": f.hdrLog, "hgrm": f.hgrm, "html": f.report.html})
+	}
 	if err != nil {
 		return usageError(stderr, "load", strings.TrimPrefix(err.Error(), "load: "))
 	}
-	churnRate := 0.0
-	if f.churn {
-		churnRate = cfg.Schedule.Rate(0)
-	}
-	for _, w := range load.CheckLimits(f.maxConns, churnRate) {
-		fmt.Fprintf(stderr, "cvrswarm load: warning: %s\n", w)
-	}
+	loadWarnLimits("load", cfg, stderr)
 	embedded := cfg.Target == ""
 	if embedded {
 		addr, stop, err := startEmbedded(refserver.Config{MaxConns: f.maxConns + 16}, stderr)
@@ -203,29 +198,81 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return failure(stderr, "load", err)
 	}
 	r.Embedded = embedded
-	var breached []load.SLOVerdict
 	if slo != nil {
 		r.SLO = load.EvaluateSLO(slo, r)
-		breached = load.Breached(r.SLO)
 	}
-	if err := loadWrite(&f, r, stderr); err != nil {
+	// the report first: a file that cannot be written must not cost the run's figures
+	if err := report.WriteText(stdout, r); err != nil {
 		return failure(stderr, "load", err)
 	}
-	if err := report.WriteText(stdout, r); err != nil {
+	if err := loadWrite(&f, r, stderr); err != nil {
 		return failure(stderr, "load", err)
 	}
 	if r.Partial {
 		fmt.Fprintln(stderr, "cvrswarm load: interrupted: the report covers the part that ran")
 	}
-	if len(breached) > 0 {
-		names := make([]string, len(breached))
-		for i, v := range breached {
-			names[i] = fmt.Sprintf("%s (measured %g)", v.Objective, v.Value)
-		}
-		fmt.Fprintf(stderr, "cvrswarm load: SLO breached: %s\n", strings.Join(names, ", "))
-		return exitSLO
+	return loadSLOStatus(stderr, "load", r.SLO)
+}
+
+// loadSLOStatus names the breached objectives of a result on stderr and
+// returns exitSLO, or returns exitOK when none was.
+func loadSLOStatus(stderr io.Writer, name string, verdicts []load.SLOVerdict) int {
+	breached := load.Breached(verdicts)
+	if len(breached) == 0 {
+		return exitOK
 	}
-	return exitOK
+	names := make([]string, len(breached))
+	for i, v := range breached {
+		names[i] = fmt.Sprintf("%s (measured %g)", v.Objective, v.Value)
+	}
+	fmt.Fprintf(stderr, "cvrswarm %s: SLO breached: %s\n", name, strings.Join(names, ", "))
+	return exitSLO
+}
+
+// loadParseFlags parses a run command's arguments, which take no
+// positional ones, and returns the names of the flags given; done, with
+// the exit status, when the command ends here (-h, a bad flag, a stray
+// argument). The command's name is fs's.
+func loadParseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (set map[string]bool, status int, done bool) {
+	if done, status := parseFlags(fs, args, stderr); done {
+		return nil, status, true
+	}
+	if fs.NArg() > 0 {
+		return nil, usageError(stderr, fs.Name(), fmt.Sprintf("unexpected argument %q", fs.Arg(0))), true
+	}
+	set = map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	return set, exitOK, false
+}
+
+// loadWarnLimits warns on stderr, as the named command, about each system
+// limit this process's share of cfg may hit: its connections (MaxConns)
+// and, for a churn run, the local ports its peak rate holds in TIME_WAIT.
+func loadWarnLimits(name string, cfg load.Config, stderr io.Writer) {
+	maxConns := cfg.Shard.Share(max(cmp.Or(cfg.MaxConns, load.DefaultMaxConns), cfg.Conns), 1)
+	churnRate := 0.0
+	if cfg.Churn {
+		churnRate = cfg.Schedule.Shard(cfg.Shard).Peak()
+	}
+	for _, w := range load.CheckLimits(maxConns, churnRate) {
+		fmt.Fprintf(stderr, "cvrswarm %s: warning: %s\n", name, w)
+	}
+}
+
+// loadCheckOutputs checks, before a run, that the folder of each output
+// file (by flag name) exists, so that a mistyped path is caught at once
+// rather than after the run.
+func loadCheckOutputs(paths map[string]string) error {
+	for name, p := range paths {
+		if p == "" {
+			continue
+		}
+		dir := filepath.Dir(p)
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return fmt.Errorf("-%s %s: folder %s does not exist", name, p, dir)
+		}
+	}
+	return nil
 }
 
 // loadProgress turns a progress snapshot into the display's figures:
@@ -248,34 +295,47 @@ func loadProgress(p load.Progress) (done, total int64, status string) {
 	return done, total, status
 }
 
-// loadWrite writes the files the flags ask for, each atomically.
+// loadWrite writes the files the flags ask for, each atomically. A file
+// that cannot be written does not stop the others; the error names each
+// one that failed by its flag.
 func loadWrite(f *loadFlags, r *load.Result, stderr io.Writer) error {
+	var errs []error
+	fail := func(flagName, path string, err error) {
+		errs = append(errs, fmt.Errorf("-%s %s: %w", flagName, path, err))
+	}
 	if f.jsonOut != "" {
 		if err := load.WriteResult(f.jsonOut, r); err != nil {
-			return err
+			fail("json", f.jsonOut, err)
 		}
 	}
 	for _, out := range []struct {
-		path  string
-		write func(io.Writer, *load.Result) error
-	}{{f.hdrLog, load.WriteHdrLog}, {f.hgrm, load.WritePercentiles}} {
+		flag, path string
+		write      func(io.Writer, *load.Result) error
+	}{{"hdr-log", f.hdrLog, load.WriteHdrLog}, {"hgrm", f.hgrm, load.WritePercentiles}} {
 		if out.path == "" {
 			continue
 		}
 		var b bytes.Buffer
-		if err := out.write(&b, r); err != nil {
-			return err
+		err := out.write(&b, r)
+		if err == nil {
+			err = corpus.WriteFileAtomic(out.path, b.Bytes())
 		}
-		if err := corpus.WriteFileAtomic(out.path, b.Bytes()); err != nil {
-			return err
+		if err != nil {
+			fail(out.flag, out.path, err)
 		}
 	}
 	if f.report.html != "" || f.report.png != "" {
 		page, err := report.LoadPage(r)
-		if err != nil {
-			return err
+		if err == nil {
+			err = f.report.write(page, stderr)
 		}
-		return f.report.write(page, stderr)
+		if err != nil {
+			name, path := "html", f.report.html
+			if path == "" {
+				name, path = "png", f.report.png
+			}
+			fail(name, path, err)
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }

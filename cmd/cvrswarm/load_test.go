@@ -5,7 +5,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -124,6 +126,9 @@ func TestLoadUsageErrors(t *testing.T) {
 		{"bad mutate", []string{"-mutate", "2"}, "-mutate"},
 		{"no corpus", []string{"-corpus", "/nonexistent"}, "-corpus"},
 		{"zero conns", []string{"-conns", "0"}, "-conns"},
+		{"zero rate", []string{"-rate", "0/s"}, "above 0"},
+		{"json into a missing folder", []string{"-json", "/nonexistent/r.json"}, "-json /nonexistent/r.json: folder /nonexistent does not exist"},
+		{"hgrm into a missing folder", []string{"-hgrm", "/nonexistent/r.hgrm"}, "-hgrm"},
 		{"argument", []string{"extra"}, "unexpected argument"},
 	}
 	for _, tt := range tests {
@@ -168,5 +173,51 @@ func TestLoadProgressLine(t *testing.T) {
 	}
 	if done, total, _ := loadProgress(load.Progress{Running: true, Elapsed: 2 * time.Second, Total: 10 * time.Second}); done != 2000 || total != 10000 {
 		t.Errorf("unbounded rate: got %d of %d, want 2000 of 10000 milliseconds", done, total)
+	}
+}
+
+func TestLoadWritesWhatItCanAfterTheRun(t *testing.T) {
+	srv, err := msnptest.NewCanned()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	dir := t.TempDir()
+	js, hgrm := filepath.Join(dir, "taken"), filepath.Join(dir, "r.hgrm")
+	if err := os.Mkdir(js, 0o755); err != nil { // a folder where the JSON should go: only the rename fails
+		t.Fatal(err)
+	}
+	status, stdout, stderr := runMain(t, "load", "-target", srv.Addr(), "-rate", "1000/s", "-requests", "20", "-quiet", "-json", js, "-hgrm", hgrm)
+	if status != exitFail {
+		t.Errorf("got status %d, want %d", status, exitFail)
+	}
+	if !strings.Contains(stdout, "requests     20") {
+		t.Errorf("got report %q, want it printed although a file failed", stdout)
+	}
+	if lines := strings.Count(stderr, "\n"); lines != 1 || !strings.HasPrefix(stderr, "cvrswarm load: -json "+js+": ") {
+		t.Errorf("got stderr %q, want one line naming -json", stderr)
+	}
+	if _, err := os.Stat(hgrm); err != nil {
+		t.Errorf("the -hgrm file after the -json failure: %v", err)
+	}
+}
+
+func TestLoadWarnLimitsPerShard(t *testing.T) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<20 || lim.Cur < 512 {
+		t.Skipf("open-file limit %d (%v): not one this test can straddle", lim.Cur, err)
+	}
+	whole := load.Config{Conns: 16, MaxConns: int(lim.Cur) * 2}
+	var b bytes.Buffer
+	loadWarnLimits("load", whole, &b)
+	if !strings.Contains(b.String(), "cvrswarm load: warning: up to "+strconv.Itoa(whole.MaxConns)+" connections") {
+		t.Errorf("got %q for %d connections in one process, want an open-file warning", b.String(), whole.MaxConns)
+	}
+	b.Reset()
+	shard := whole
+	shard.Shard = load.Shard{Index: 1, Count: 4} // a quarter each: under the limit
+	loadWarnLimits("load", shard, &b)
+	if strings.Contains(b.String(), "open-file") {
+		t.Errorf("got %q for shard 1/4 of %d connections, want no open-file warning", b.String(), whole.MaxConns)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/cvrswarm/cvrswarm/load"
 	"github.com/cvrswarm/cvrswarm/load/report"
@@ -76,6 +77,9 @@ func runMerge(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return failure(stderr, "merge", mergeExplain(err, files))
 	}
+	if msg := mergeApart(results, files); msg != "" {
+		fmt.Fprintf(stderr, "cvrswarm merge: warning: %s\n", msg)
+	}
 	if missing := m.MissingShards(); len(missing) > 0 {
 		fmt.Fprintf(stderr, "cvrswarm merge: warning: %d of %d shards missing (%s): the figures cover only the shards given\n",
 			len(missing), m.Settings.Shards, strings.Join(missing, ", "))
@@ -104,15 +108,7 @@ func runMerge(_ context.Context, args []string, stdout, stderr io.Writer) int {
 			return failure(stderr, "merge", err)
 		}
 	}
-	if breached := load.Breached(m.SLO); len(breached) > 0 {
-		names := make([]string, len(breached))
-		for i, v := range breached {
-			names[i] = fmt.Sprintf("%s (measured %g)", v.Objective, v.Value)
-		}
-		fmt.Fprintf(stderr, "cvrswarm merge: SLO breached: %s\n", strings.Join(names, ", "))
-		return exitSLO
-	}
-	return exitOK
+	return loadSLOStatus(stderr, "merge", m.SLO)
 }
 
 // mergeExplain rewrites a merge error in terms of the files given.
@@ -129,6 +125,21 @@ func mergeExplain(err error, files []string) error {
 		return fmt.Errorf("%s conflicts with %s: %s", files[me.Index], files[me.With], msg)
 	}
 	return fmt.Errorf("%s: %s", files[me.Index], msg)
+}
+
+// mergeApart names the first two files whose runs did not overlap in
+// time (shards of different runs, most likely), or returns "".
+func mergeApart(results []*load.Result, files []string) string {
+	end := func(r *load.Result) time.Time { return r.Start.Add(time.Duration(r.DurationS * float64(time.Second))) }
+	for i, a := range results {
+		for j, b := range results[:i] {
+			if a.Start.After(end(b)) || b.Start.After(end(a)) {
+				return fmt.Sprintf("%s (from %s) and %s (from %s) did not run at the same time: the per-second series and the achieved rate leave out the time between them",
+					files[j], b.Start.UTC().Format(time.RFC3339), files[i], a.Start.UTC().Format(time.RFC3339))
+			}
+		}
+	}
+	return ""
 }
 
 // mergeWriteText writes the report of the merged result, headed by the

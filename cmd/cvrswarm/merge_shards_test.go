@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -16,8 +17,9 @@ import (
 )
 
 // TestMergeShardProcesses is the local proof of a sharded run: separate
-// cvrswarm processes, each one shard, start together against one server
-// and their results merge into the figures of the whole.
+// cvrswarm processes, each one shard (one of them told so by the
+// environment, as a Kubernetes pod is), start together against one
+// server and their results merge into the figures of the whole.
 func TestMergeShardProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds cvrswarm and runs three shard processes for about 6 seconds")
@@ -42,15 +44,21 @@ func TestMergeShardProcesses(t *testing.T) {
 
 	const shards, rate, seconds = 3, 300, 3
 	// Two to three seconds ahead, in whole seconds as a user would write it.
-	startAt := time.Now().Add(3 * time.Second).Truncate(time.Second).UTC().Format(time.RFC3339)
+	start := time.Now().Add(3 * time.Second).Truncate(time.Second)
+	startAt := start.UTC().Format(time.RFC3339)
 	files := make([]string, shards)
 	cmds := make([]*exec.Cmd, shards)
 	stderrs := make([]bytes.Buffer, shards)
 	for i := range shards {
 		files[i] = filepath.Join(dir, fmt.Sprintf("shard-%d.json", i+1))
-		cmds[i] = exec.CommandContext(ctx, bin, "load", "-target", srv.Addr(), "-rate", fmt.Sprintf("%d/s", rate),
-			"-duration", fmt.Sprintf("%ds", seconds), "-shard", fmt.Sprintf("%d/%d", i+1, shards), "-start-at", startAt,
-			"-json", files[i], "-quiet")
+		args := []string{"load", "-target", srv.Addr(), "-rate", fmt.Sprintf("%d/s", rate), "-duration", fmt.Sprintf("%ds", seconds),
+			"-start-at", startAt, "-json", files[i], "-quiet"}
+		if i == 1 { // as a pod of an Indexed Job learns it, counting from 0
+			cmds[i] = exec.CommandContext(ctx, bin, args...)
+			cmds[i].Env = append(os.Environ(), fmt.Sprintf("%s=%d", load.EnvShardIndex, i), fmt.Sprintf("%s=%d", load.EnvShards, shards))
+		} else {
+			cmds[i] = exec.CommandContext(ctx, bin, append(args, "-shard", fmt.Sprintf("%d/%d", i+1, shards))...)
+		}
 		cmds[i].Stderr = &stderrs[i]
 		if err := cmds[i].Start(); err != nil {
 			t.Fatal(err)
@@ -74,14 +82,22 @@ func TestMergeShardProcesses(t *testing.T) {
 
 	var sum, latencies, outcomes int64
 	var starts []string
-	for _, f := range files {
+	for i, f := range files {
 		r, err := load.ReadResult(f)
 		if err != nil {
 			t.Fatal(err)
 		}
+		if want := fmt.Sprintf("%d/%d", i+1, shards); r.Shard != want {
+			t.Errorf("%s: got shard %q, want %s", f, r.Shard, want)
+		}
 		sum += r.Requests
 		latencies += r.Latency.Count
 		starts = append(starts, r.Start.Format(time.RFC3339Nano))
+		// each shard's schedule counts from the shared start, so the
+		// shards' windows, and the merged one, are the same seconds
+		if !r.Start.Equal(start) || r.DurationS != seconds {
+			t.Errorf("%s: got start %s and %vs, want %s and %ds", f, r.Start.Format(time.RFC3339Nano), r.DurationS, startAt, seconds)
+		}
 	}
 	for _, n := range m.Outcomes {
 		outcomes += n
@@ -96,6 +112,24 @@ func TestMergeShardProcesses(t *testing.T) {
 	}
 	if want := int64(rate * seconds); sum != want {
 		t.Errorf("the shards sent %d requests together, want %d (%d/s for %ds)", sum, want, rate, seconds)
+	}
+	if !m.Start.Equal(start) || m.DurationS != seconds {
+		t.Errorf("merged: got start %s and %vs, want %s and %ds", m.Start.Format(time.RFC3339Nano), m.DurationS, startAt, seconds)
+	}
+	// The shards' requests interleave into the whole schedule: rate
+	// requests due in each wall-clock second (a last second may follow,
+	// with late replies but nothing due).
+	for i, s := range m.Series {
+		want := int64(0)
+		if i < seconds {
+			want = rate
+		}
+		if s.Unix != start.Unix()+int64(i) || s.Offered != want {
+			t.Errorf("merged series, second %d: got t=%d offered %d, want t=%d offered %d", i, s.Unix, s.Offered, start.Unix()+int64(i), want)
+		}
+	}
+	if len(m.Series) < seconds {
+		t.Errorf("merged series: got %d seconds, want at least %d", len(m.Series), seconds)
 	}
 	if m.Rate.Requested != rate {
 		t.Errorf("merged requested rate %v, want %d", m.Rate.Requested, rate)

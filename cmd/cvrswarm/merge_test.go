@@ -125,6 +125,13 @@ func TestMergeCommandErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(dir, "missing.json")
+	later := filepath.Join(dir, "later.json")
+	r.Histograms.Latency = ""
+	r.Latency, r.Series = load.Summary{}, nil
+	r.Start = r.Start.Add(time.Hour)
+	if err := load.WriteResult(later, r); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, tc := range []struct {
 		name   string
@@ -145,6 +152,8 @@ func TestMergeCommandErrors(t *testing.T) {
 		{"the same shard twice", []string{"-force", a, b, other}, exitFail, other + " conflicts with " + b + ": both hold shard 2/2", false},
 		{"a bad histogram", []string{a, badHist}, exitFail, badHist + ": latency histogram: load: decode histogram", false},
 		{"a shard missing", []string{a}, exitOK, "warning: 1 of 2 shards missing (2/2)", true},
+		{"shards of different runs", []string{a, later}, exitOK, "warning: " + a + " (from 2026-03-01T12:00:00Z) and " + later +
+			" (from 2026-03-01T13:00:00Z) did not run at the same time", true},
 		{"an SLO met", []string{a, b, "-slo", "p99<1ms"}, exitOK, "", true},
 		{"an SLO breached", []string{a, b, "-slo", "p50<150us,p99<150us"}, exitSLO, "cvrswarm merge: SLO breached: p99<150us (measured 200)\n", true},
 		{"a bad SLO", []string{"-slo", "p99~1ms", a, b}, exitUsage, "-slo: load: slo objective", false},

@@ -80,7 +80,9 @@ func plainLoop(ctx context.Context, w io.Writer, label string, every time.Durati
 			line()
 			return
 		case <-t.C:
-			line()
+			if ctx.Err() == nil { // when both are ready, only the final line is printed
+				line()
+			}
 		}
 	}
 }

@@ -23,7 +23,7 @@ func TestReportCommand(t *testing.T) {
 	}{
 		{name: "load text", args: []string{fixtures + "load.json"}, stdout: "connections  opened 64  max open 64"},
 		{name: "capacity with pictures", args: []string{fixtures + "capacity.json", "-html", filepath.Join(dir, "c.html"), "-png", filepath.Join(dir, "c")},
-			stdout: "capacity 3875/s (bracket 3875/s..4000/s, converged in 8 steps)",
+			stdout: "capacity 3875/s (bracket 3875/s..4000/s, converged in 9 steps)",
 			files:  []string{"c.html", "c/capacity-latency.png", "c/capacity-throughput.png", "c/capacity-steps.png"}},
 		{name: "flags first", args: []string{"-png", filepath.Join(dir, "f"), fixtures + "load.json"}, stdout: "requested 1000.0/s",
 			files: []string{"f/latency-percentiles.png", "f/rate.png", "f/latency-over-time.png", "f/outcomes.png"}},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"time"
 
@@ -79,6 +80,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 func serveConfig(f serveFlags) (refserver.Config, error) {
 	var cfg refserver.Config
 	var err error
+	if _, _, err := net.SplitHostPort(f.addr); err != nil {
+		return cfg, fmt.Errorf("-addr %q: want host:port", f.addr)
+	}
 	if cfg.Role, err = msnp.ParseRole(f.role); err != nil {
 		return cfg, fmt.Errorf("-role %q: want ds or ns", f.role)
 	}

@@ -93,6 +93,7 @@ func TestServeBadFlags(t *testing.T) {
 		args []string
 		want string // in the one stderr line
 	}{
+		{[]string{"-addr", "nonsense"}, `-addr "nonsense": want host:port`},
 		{[]string{"-role", "sb"}, `-role "sb"`},
 		{[]string{"-dialects", "MSNP99"}, "-dialects"},
 		{[]string{"-dialects", "MSNP9-MSNP8"}, "-dialects"},
@@ -184,5 +185,37 @@ func TestStartEmbedded(t *testing.T) {
 	stop()
 	if _, err := c.ReadLine(ctx); err == nil {
 		t.Error("connection still open after stop")
+	}
+}
+
+// TestServeConfigZeroMeansNoLimit checks that the flags' 0 ("never", "no
+// limit") reaches the server as no limit, not as the config's zero value,
+// which means the default.
+func TestServeConfigZeroMeansNoLimit(t *testing.T) {
+	t.Parallel()
+	base := serveFlags{addr: "127.0.0.1:0", role: "ns", dialects: "MSNP8-MSNP15", recommended: "7.0.0813",
+		minimum: "6.2.0205", download: "http://a.example/x.exe", fallback: "http://a.example", maxLine: 4096, workers: 1}
+	tests := []struct {
+		name         string
+		idle         time.Duration
+		maxConns     int
+		wantIdle     time.Duration
+		wantMaxConns int
+	}{
+		{"zero: none", 0, 0, -1, -1},
+		{"set", time.Minute, 10, time.Minute, 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := base
+			f.idle, f.maxConns = tt.idle, tt.maxConns
+			cfg, err := serveConfig(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.IdleTimeout != tt.wantIdle || cfg.MaxConns != tt.wantMaxConns {
+				t.Errorf("IdleTimeout %v, MaxConns %d; want %v, %d", cfg.IdleTimeout, cfg.MaxConns, tt.wantIdle, tt.wantMaxConns)
+			}
+		})
 	}
 }

@@ -71,6 +71,12 @@ func ResultPath(index int) string {
 	return fmt.Sprintf("%s/shard-%d.json", DefaultResultsDir, index)
 }
 
+// resultsGroup is the group (fsGroup) that owns the results volume in
+// every pod, so that an image running as a user other than root can
+// write its result there; 65532 is the nonroot user of distroless and ko
+// images.
+const resultsGroup = 65532
+
 // MergedPath is where the merge Job writes the merged result.
 const MergedPath = DefaultResultsDir + "/merged.json"
 
@@ -215,7 +221,12 @@ func (cfg Config) job(name, component string, n int, args []string, env []envVar
 				Metadata: metadata{Labels: cfg.labels(component)},
 				Spec: podSpec{
 					RestartPolicy: "Never",
-					Containers:    []container{c},
+					// the claim's files are written by whatever user the image
+					// runs as (distroless and ko images: 65532, not root): the
+					// volume is made writable by this group, which every
+					// process of the pod is given
+					SecurityContext: &podSecurity{FSGroup: resultsGroup},
+					Containers:      []container{c},
 					Volumes: []volume{{Name: "results",
 						PersistentVolumeClaim: &claimRef{ClaimName: cfg.ResultsClaim}}},
 				},
@@ -294,9 +305,13 @@ type (
 	}
 	podSpec struct {
 		RestartPolicy             string           `json:"restartPolicy"`
+		SecurityContext           *podSecurity     `json:"securityContext,omitempty"`
 		TopologySpreadConstraints []topologySpread `json:"topologySpreadConstraints,omitempty"`
 		Containers                []container      `json:"containers"`
 		Volumes                   []volume         `json:"volumes"`
+	}
+	podSecurity struct {
+		FSGroup int64 `json:"fsGroup"`
 	}
 	topologySpread struct {
 		MaxSkew           int           `json:"maxSkew"`

@@ -48,7 +48,10 @@ type parsed struct {
 					Labels map[string]string `json:"labels"`
 				} `json:"metadata"`
 				Spec struct {
-					RestartPolicy             string `json:"restartPolicy"`
+					RestartPolicy   string `json:"restartPolicy"`
+					SecurityContext struct {
+						FSGroup *int64 `json:"fsGroup"`
+					} `json:"securityContext"`
 					TopologySpreadConstraints []struct {
 						MaxSkew           int    `json:"maxSkew"`
 						TopologyKey       string `json:"topologyKey"`
@@ -167,6 +170,9 @@ func TestShardJob(t *testing.T) {
 		!reflect.DeepEqual(c.Resources.Limits, want) {
 		t.Errorf("resources: got %+v, want requests and limits %v", c.Resources, want)
 	}
+	if g := s.Template.Spec.SecurityContext.FSGroup; g == nil || *g != resultsGroup {
+		t.Errorf("fsGroup: got %v, want %d: a non-root image could not write its result to the claim", g, resultsGroup)
+	}
 	if len(c.VolumeMounts) != 1 || c.VolumeMounts[0].MountPath != DefaultResultsDir || len(s.Template.Spec.Volumes) != 1 ||
 		s.Template.Spec.Volumes[0].Name != c.VolumeMounts[0].Name ||
 		s.Template.Spec.Volumes[0].PersistentVolumeClaim.ClaimName != claim.Metadata.Name {
@@ -230,6 +236,9 @@ func TestMergeJob(t *testing.T) {
 	}
 	if got := pod.Volumes[0].PersistentVolumeClaim.ClaimName; got != "cvrswarm-results" {
 		t.Errorf("claim: got %q, want the shards' cvrswarm-results", got)
+	}
+	if g := pod.SecurityContext.FSGroup; g == nil || *g != resultsGroup {
+		t.Errorf("fsGroup: got %v, want %d: a non-root image could not write the merged result", g, resultsGroup)
 	}
 }
 

@@ -103,7 +103,7 @@ func capacityLatencyChart(c *load.CapacityResult, steps []load.CapacityStep) (Ch
 
 func capacityThroughputChart(c *load.CapacityResult, steps []load.CapacityStep) (Chart, error) {
 	p := newPlot("Achieved vs. offered rate", "offered rate (requests per second)", "achieved rate (requests per second)")
-	p.Legend.Top = false // below the diagonal, where no point can be
+	p.Legend.Left = true // above the diagonal, where no step can be: none achieves more than it was offered
 	top := 0.0
 	for _, s := range steps {
 		top = math.Max(top, math.Max(s.Offered, s.Achieved))
@@ -150,8 +150,8 @@ func addVerdicts(p *plot.Plot, steps []load.CapacityStep, at func(load.CapacityS
 		color color.Color
 		shape draw.GlyphDrawer
 	}{
-		{"passed", pass, passColor, draw.RingGlyph{}},
-		{"failed", fail, failColor, draw.CrossGlyph{}},
+		{"passed", pass, passColor, boldRing{}},
+		{"failed", fail, failColor, boldCross{}},
 	} {
 		if len(v.xys) == 0 {
 			continue
@@ -166,6 +166,40 @@ func addVerdicts(p *plot.Plot, steps []load.CapacityStep, at func(load.CapacityS
 	}
 	return nil
 }
+
+// boldRing and boldCross are gonum's ring and cross glyphs with a stroke
+// heavy enough to stand out over a line and its points.
+type (
+	boldRing  struct{}
+	boldCross struct{}
+)
+
+const glyphStroke = 1.75 // points
+
+func (boldRing) DrawGlyph(c *draw.Canvas, sty draw.GlyphStyle, pt vg.Point) {
+	c.SetLineStyle(draw.LineStyle{Color: sty.Color, Width: vg.Points(glyphStroke)})
+	var p vg.Path
+	p.Move(vg.Point{X: pt.X + sty.Radius, Y: pt.Y})
+	p.Arc(pt, sty.Radius, 0, 2*math.Pi)
+	p.Close()
+	c.Stroke(p)
+}
+
+func (boldCross) DrawGlyph(c *draw.Canvas, sty draw.GlyphStyle, pt vg.Point) {
+	c.SetLineStyle(draw.LineStyle{Color: sty.Color, Width: vg.Points(glyphStroke)})
+	r := sty.Radius * math.Sqrt2 / 2
+	for _, d := range []vg.Length{r, -r} {
+		var p vg.Path
+		p.Move(vg.Point{X: pt.X - r, Y: pt.Y - d})
+		p.Line(vg.Point{X: pt.X + r, Y: pt.Y + d})
+		c.Stroke(p)
+	}
+}
+
+var (
+	_ draw.GlyphDrawer = boldRing{}
+	_ draw.GlyphDrawer = boldCross{}
+)
 
 func capacityStepsChart(c *load.CapacityResult, _ []load.CapacityStep) (Chart, error) {
 	p := newPlot("Search steps", "step", "offered rate (requests per second)")
@@ -192,6 +226,7 @@ func capacityStepsChart(c *load.CapacityResult, _ []load.CapacityStep) (Chart, e
 		p.Legend.Add(kneeLabel(c), l)
 	}
 	p.Y.Min = 0
+	headroom(p, 0) // the highest rate's marks whole, not cut by the frame
 	p.X.Tick.Marker = integerTicks{}
 	return Chart{Name: "capacity-steps", Title: p.Title.Text, Plot: p,
 		Caption: "The rate offered at each step: geometric growth until a step fails, then bisection of the bracket."}, nil

@@ -102,9 +102,9 @@ func buildLoadFixture() *load.Result {
 func buildCapacityFixture() *load.CapacityResult {
 	c := &load.CapacityResult{
 		Version: load.CapacityVersion, Target: "127.0.0.1:1863", Start: time.Date(2024, 5, 1, 13, 0, 0, 0, time.UTC),
-		DurationS: 38.2, CapacityRPS: 3875, Converged: true, Bracket: load.Bracket{Low: 3875, High: 4000}, Stopped: "converged",
+		DurationS: 42.3, CapacityRPS: 3875, Converged: true, Bracket: load.Bracket{Low: 3875, High: 4000}, Stopped: "converged",
 		Settings: load.CapacitySettings{Start: 500, Max: 1e6, Growth: 2, Precision: 0.05, Tolerance: 0.03,
-			Warmup: "1s", Dwell: "3s", MaxSteps: 25, SLO: "p99<10ms,errors<0.1%"},
+			Warmup: "1s", Dwell: "3s", MaxSteps: 25, Retries: 1, SLO: "p99<10ms,errors<0.1%"},
 	}
 	add := func(phase string, offered, achieved float64, p50, p99, p999 int64) {
 		pass := achieved >= offered*0.97 && p99 < 10_000
@@ -121,6 +121,7 @@ func buildCapacityFixture() *load.CapacityResult {
 	add(load.PhaseGrow, 1000, 1000, 2100, 2500, 3100)
 	add(load.PhaseGrow, 2000, 1999.7, 2150, 2700, 3600)
 	add(load.PhaseGrow, 4000, 3921, 2900, 48_000, 61_000)
+	add(load.PhaseRetry, 4000, 3930, 3000, 52_000, 66_000)
 	add(load.PhaseBisect, 3000, 3000, 2200, 3400, 4700)
 	add(load.PhaseBisect, 3500, 3499, 2300, 4800, 6900)
 	add(load.PhaseBisect, 3750, 3748, 2500, 7300, 9800)

@@ -307,3 +307,41 @@ func TestFuzzRates(t *testing.T) {
 		}
 	}
 }
+
+// An interrupted step was not judged: the table says so rather than
+// showing the pass its zero verdict would otherwise read as.
+func TestCapacityTextCutStep(t *testing.T) {
+	t.Parallel()
+	c := &load.CapacityResult{Partial: true, Stopped: "interrupted", Steps: []load.CapacityStep{
+		{Index: 1, Phase: load.PhaseGrow, Offered: 500, Achieved: 500, Pass: true},
+		{Index: 2, Phase: load.PhaseGrow, Offered: 1000, Achieved: 997, Pass: true, Partial: true}}}
+	var b bytes.Buffer
+	if err := WriteCapacityText(&b, c); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^ +1 +grow .* pass$`).MatchString(b.String()) || !regexp.MustCompile(`(?m)^ +2 +grow .* cut$`).MatchString(b.String()) {
+		t.Errorf("got report\n%s\nwant step 1 pass and step 2 cut", b.String())
+	}
+}
+
+func TestWriteTextRequestedRate(t *testing.T) {
+	tests := []struct {
+		rate      string
+		requested float64
+		want      string
+	}{
+		{"inf", 0, "requested inf "},
+		{"500/s", 500, "requested 500.0/s "},
+		{"500/s", 0, "requested 0.0/s "}, // a shard interrupted before its start offered nothing
+	}
+	for _, tt := range tests {
+		var b strings.Builder
+		r := &load.Result{Rate: load.Rate{Requested: tt.requested}, Settings: load.Settings{Rate: tt.rate}}
+		if err := WriteText(&b, r); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), tt.want) {
+			t.Errorf("rate %s, requested %g: report lacks %q:\n%s", tt.rate, tt.requested, tt.want, b.String())
+		}
+	}
+}

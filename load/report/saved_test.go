@@ -14,7 +14,7 @@ func TestReadSaved(t *testing.T) {
 		text string // a line its text report shows
 	}{
 		{loadFixture, "load", "requests     10000  requested 1000.0/s  achieved 1000.0/s  late 0"},
-		{capacityFixture, "capacity", "capacity 3875/s (bracket 3875/s..4000/s, converged in 8 steps)"},
+		{capacityFixture, "capacity", "capacity 3875/s (bracket 3875/s..4000/s, converged in 9 steps)"},
 		{fuzzFixture, "fuzz", "cases     152919 in 30.2s (5063.5/s)"},
 	}
 	for _, tt := range tests {

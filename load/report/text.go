@@ -51,9 +51,9 @@ func WriteText(w io.Writer, r *load.Result) error {
 	s := r.Settings
 	fmt.Fprintf(ew, "settings     rate %s  mode %s  conns %d  max-conns %d  depth %d  mutate %g  timeout %s\n",
 		orDash(s.Rate), orDash(s.Mode), s.Conns, s.MaxConns, s.Depth, s.Mutate, orDash(s.Timeout))
-	requested := "inf"
-	if r.Rate.Requested > 0 {
-		requested = fmt.Sprintf("%.1f/s", r.Rate.Requested)
+	requested := fmt.Sprintf("%.1f/s", r.Rate.Requested)
+	if s.Rate == "inf" { // an unbounded run records 0, as does a shard cut before its start
+		requested = "inf"
 	}
 	fmt.Fprintf(ew, "requests     %d  requested %s  achieved %.1f/s  late %d\n", r.Requests, requested, r.Rate.Achieved, r.Late)
 	fmt.Fprintf(ew, "connections  opened %d  max open %d\n\n", r.Connections.Opened, r.Connections.MaxOpen)
@@ -124,14 +124,17 @@ func WriteCapacityText(w io.Writer, c *load.CapacityResult) error {
 	fmt.Fprintf(ew, "target     %s\n", targetName(c.Target, c.Embedded))
 	fmt.Fprintf(ew, "start      %s  duration %.1fs\n", c.Start.UTC().Format(time.RFC3339), c.DurationS)
 	st := c.Settings
-	fmt.Fprintf(ew, "search     slo %s  start %s  growth %g  precision %g%%  tolerance %g%%  warmup %s  dwell %s\n\n",
-		orDash(st.SLO), load.FormatRate(st.Start), st.Growth, 100*st.Precision, 100*st.Tolerance, orDash(st.Warmup), orDash(st.Dwell))
+	fmt.Fprintf(ew, "search     slo %s  start %s  growth %g  precision %g%%  tolerance %g%%  warmup %s  dwell %s  retries %d\n\n",
+		orDash(st.SLO), load.FormatRate(st.Start), st.Growth, 100*st.Precision, 100*st.Tolerance, orDash(st.Warmup), orDash(st.Dwell), st.Retries)
 
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "step\tphase\toffered\tachieved\tp50\tp99\tp99.9\terrors\tverdict\t\n")
 	for _, s := range c.Steps {
 		verdict := "pass"
-		if !s.Pass {
+		switch {
+		case s.Partial:
+			verdict = "cut" // interrupted: not judged
+		case !s.Pass:
 			verdict = "FAIL"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%.1f/s\t%s\t%s\t%s\t%.2f%%\t%s\t\n", s.Index, s.Phase, load.FormatRate(s.Offered), s.Achieved,

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cvrswarm/cvrswarm/msnp"
 	"github.com/cvrswarm/cvrswarm/msnp/conformance"
+	"github.com/cvrswarm/cvrswarm/msnp/msnptest"
 	"github.com/cvrswarm/cvrswarm/msnp/refserver"
 )
 
@@ -123,25 +124,25 @@ var conformantCases = []struct {
 	{name: "ns", role: msnp.NS, wantCVR: "MSNP23",
 		wantSkipped: []string{"cvr-ds-pre8", "cvq-after-cvr0"}},
 	{name: "ds", role: msnp.DS, wantCVR: "MSNP23",
-		wantSkipped: []string{"cvr-ns-pre8", "cvq-on-ns"}},
+		wantSkipped: []string{"cvr-pre8-handle", "cvr-ns-pre8", "cvq-on-ns"}},
 	{name: "ns server MSNP8-MSNP9", role: msnp.NS, speaks: []msnp.Dialect{"MSNP9", "MSNP8", msnp.CVR0},
 		wantCVR: "MSNP9", wantSkipped: []string{"cvr-pre8-handle", "cvr-ns-pre8", "cvr-ds-pre8", "cvq-after-cvr0"}},
 	{name: "ds server without CVR0", role: msnp.DS, speaks: msnp.DialectRange(2, 23)[:22],
-		wantCVR: "MSNP23", wantSkipped: []string{"cvr-ns-pre8", "cvq-after-cvr0", "cvq-on-ns", "cvr-in-cvr0"}},
+		wantCVR: "MSNP23", wantSkipped: []string{"cvr-pre8-handle", "cvr-ns-pre8", "cvq-after-cvr0", "cvq-on-ns", "cvr-in-cvr0"}},
 	{name: "ds client MSNP7-MSNP8", role: msnp.DS, offer: []msnp.Dialect{"MSNP8", "MSNP7", msnp.CVR0},
-		wantCVR: "MSNP8", wantSkipped: []string{"cvr-ns-pre8", "cvq-on-ns"}},
+		wantCVR: "MSNP8", wantSkipped: []string{"cvr-pre8-handle", "cvr-ns-pre8", "cvq-on-ns"}},
 	{name: "ds client before MSNP8", role: msnp.DS, offer: []msnp.Dialect{"MSNP7", "MSNP5", msnp.CVR0},
 		wantCVR: "", wantSkipped: []string{
 			"cvr-valid", "cvr-reply-urls", "cvr-420-version", "cvr-420-library", "cvr-710-locale",
 			"cvr-731-malformed", "cvr-731-close", "trid-65536", "trid-2147483648", "trid-4294967295",
-			"trid-0", "trid-overflow", "cvr-msnp8-handle", "cvr-msnp8-no-handle", "cvr-ns-pre8",
+			"trid-0", "trid-overflow", "cvr-msnp8-handle", "cvr-msnp8-no-handle", "cvr-pre8-handle", "cvr-ns-pre8",
 			"cvq-on-ns", "cvq-in-msnp", "crlf-replies", "bare-lf", "cvr-before-ver", "long-line"}},
 	{name: "ns client MSNP15 alone", role: msnp.NS, offer: []msnp.Dialect{"MSNP15"},
-		wantCVR: "MSNP15", wantSkipped: []string{"ver-any-order", "ver-cvr0-echo", "cvr-pre8-handle",
+		wantCVR: "MSNP15", wantSkipped: []string{"ver-any-order", "cvr-pre8-handle",
 			"cvr-ns-pre8", "cvr-ds-pre8", "cvq-after-cvr0", "cvq-on-ns", "cvr-in-cvr0"}},
 	{name: "no common dialect", role: msnp.NS, speaks: []msnp.Dialect{"MSNP15"},
 		offer: []msnp.Dialect{"MSNP8", msnp.CVR0}, wantSkipped: []string{
-			"ver-any-order", "ver-cvr0-echo", "ver-twice", "cvr-valid", "cvr-reply-urls", "cvr-420-version",
+			"ver-any-order", "ver-twice", "cvr-valid", "cvr-reply-urls", "cvr-420-version",
 			"cvr-420-library", "cvr-710-locale", "cvr-731-malformed", "cvr-731-close", "trid-65536",
 			"trid-2147483648", "trid-4294967295", "trid-0", "trid-overflow", "cvr-msnp8-handle",
 			"cvr-msnp8-no-handle", "cvr-pre8-handle", "cvr-ns-pre8", "cvr-ds-pre8", "cvq-after-cvr0",
@@ -208,9 +209,14 @@ func TestBrokenServersFailTheRulesTheyBreak(t *testing.T) {
 		warn = conformance.Warn
 		fail = conformance.Fail
 	)
-	for _, tc := range []struct {
+	canned, err := msnptest.NewCanned()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(canned.Close)
+	cases := []struct {
 		name   string
-		srv    *server
+		srv    *server   // nil: msnptest.Canned, which answers every line with a reply
 		role   msnp.Role // the role checked
 		strict bool
 		want   map[string]conformance.Verdict
@@ -225,19 +231,64 @@ func TestBrokenServersFailTheRulesTheyBreak(t *testing.T) {
 			want: map[string]conformance.Verdict{"cvr-731-close": warn}},
 		{name: "open after 731, strict", srv: &server{openAfter731: true}, strict: true,
 			want: map[string]conformance.Verdict{"cvr-731-close": fail}},
-		{name: "echoes CVR0", srv: &server{echoCVR0: true},
-			want: map[string]conformance.Verdict{"ver-cvr0-echo": warn}},
+		{name: "echoes CVR0, which is allowed", srv: &server{echoCVR0: true}, strict: true,
+			want: map[string]conformance.Verdict{}},
 		{name: "bare LF replies", srv: &server{bareLF: true},
 			want: map[string]conformance.Verdict{"crlf-replies": fail}},
 		{name: "DS that takes CVR before MSNP8", srv: &server{role: msnp.NS}, role: msnp.DS,
-			want: map[string]conformance.Verdict{"cvr-ds-pre8": warn, "cvq-after-cvr0": fail, "cvr-pre8-handle": warn,
+			want: map[string]conformance.Verdict{"cvr-ds-pre8": warn, "cvq-after-cvr0": fail, "cvr-in-cvr0": warn}},
+		{name: "NS that takes no CVR before MSNP8", srv: &server{role: msnp.DS}, role: msnp.NS,
+			want: map[string]conformance.Verdict{"cvr-ns-pre8": fail, "cvr-pre8-handle": warn, "cvq-on-ns": warn,
 				"cvr-in-cvr0": warn}},
-	} {
+		{name: "picks the lowest dialect", srv: &server{lowest: true},
+			want: map[string]conformance.Verdict{"ver-highest": fail, "ver-any-order": fail, "ver-unknown-names": fail}},
+		{name: "leaves a bare LF unanswered", srv: &server{ignoreBareLF: true},
+			want: map[string]conformance.Verdict{"bare-lf": warn}},
+		{name: "closes on TrID 0", srv: &server{noTrID0: true},
+			want: map[string]conformance.Verdict{"trid-0": warn}},
+		{name: "refuses a CVR without user-handle", srv: &server{noHandle731: true},
+			want: map[string]conformance.Verdict{"cvr-msnp8-no-handle": fail}},
+		{name: "user-handle from MSNP9", srv: &server{handleFrom9: true},
+			want: map[string]conformance.Verdict{"cvr-msnp8-handle": fail}},
+		{name: "reply without URLs, bad version", srv: &server{shortReply: true},
+			want: map[string]conformance.Verdict{"cvr-valid": fail, "cvr-reply-urls": warn}},
+		{name: "answers every line", want: map[string]conformance.Verdict{
+			"ver-any-order": fail, "ver-unknown-names": fail, "ver-none": fail, "ver-no-trid": fail, "ver-twice": warn,
+			"cvr-420-version": warn, "cvr-420-library": warn, "cvr-710-locale": warn, "cvr-731-malformed": warn,
+			"cvr-731-close": warn, "trid-overflow": warn, "cvr-pre8-handle": warn, "cvq-on-ns": warn,
+			"cvr-in-cvr0": warn, "cvq-in-msnp": warn, "cvr-before-ver": warn, "unknown-command": warn, "garbage": warn}},
+		{name: "dies on a long line", srv: &server{dieOnLongLine: true},
+			want: map[string]conformance.Verdict{"long-line": fail}},
+		{name: "refuses every CVR with 420", srv: &server{refuseAll: true},
+			want: map[string]conformance.Verdict{"cvr-valid": fail, "cvr-reply-urls": warn, "trid-65536": fail,
+				"trid-2147483648": fail, "trid-4294967295": fail, "trid-0": warn, "cvr-msnp8-handle": fail,
+				"cvr-msnp8-no-handle": fail, "cvr-ns-pre8": fail, "crlf-replies": fail, "bare-lf": warn}},
+	}
+	// Every rule can fail: some server above breaks it.
+	broken := map[string]bool{}
+	for _, tc := range cases {
+		for id := range tc.want {
+			broken[id] = true
+		}
+	}
+	for _, r := range conformance.Rules() {
+		if !broken[r.ID] {
+			t.Errorf("rule %s: no broken server in this test breaks it", r.ID)
+		}
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			srv := tc.srv.start(t)
-			rep := check(t, conformance.Config{Target: srv.Target(), Role: tc.role, Strict: tc.strict})
+			target := canned.Target()
+			if tc.srv != nil {
+				target = tc.srv.start(t).Target()
+			}
+			rep := check(t, conformance.Config{Target: target, Role: tc.role, Strict: tc.strict})
 			wantOnly(t, rep, tc.want)
+			// Wrong answers are no reason to call the target stopped.
+			if dies := tc.srv != nil && tc.srv.dieOnLongLine; (rep.Stopped != "") != dies {
+				t.Errorf("Stopped = %q, want it set: %v", rep.Stopped, dies)
+			}
 			for id := range tc.want {
 				if r := result(rep, id); r.Reason == "" || r.Got == "" || r.Expected == "" {
 					t.Errorf("rule %s: reason %q, got %q, expected %q: want all three", id, r.Reason, r.Got, r.Expected)
@@ -270,6 +321,28 @@ func TestTargetThatDiesAfterTheLongLine(t *testing.T) {
 		if r.Verdict == conformance.Fail || r.Verdict == conformance.Warn {
 			t.Errorf("rule %s before the risky ones: %v (%s)", r.Rule, r.Verdict, r.Reason)
 		}
+	}
+}
+
+// TestTargetThatDiesAfterAnOrdinaryRule checks that a target that stops
+// answering after a rule that is not risky is reported after that rule.
+func TestTargetThatDiesAfterAnOrdinaryRule(t *testing.T) {
+	t.Parallel()
+	srv := (&server{dieOn731: true}).start(t)
+	rep := check(t, conformance.Config{Target: srv.Target()})
+	r := result(rep, "cvr-731-malformed")
+	if r.Verdict != conformance.Fail || !strings.Contains(r.Got, "stopped answering") {
+		t.Errorf("cvr-731-malformed: %v, got %q; want fail and the target reported as stopped", r.Verdict, r.Got)
+	}
+	if !strings.HasPrefix(rep.Stopped, "after cvr-731-malformed") {
+		t.Errorf("Stopped = %q, want it to name cvr-731-malformed", rep.Stopped)
+	}
+	after := false
+	for _, r := range rep.Results {
+		if after && (r.Verdict != conformance.Skip || r.Reason != "target stopped answering") {
+			t.Errorf("%s after the stop: %v (%s), want skip: target stopped answering", r.Rule, r.Verdict, r.Reason)
+		}
+		after = after || r.Rule == "cvr-731-malformed"
 	}
 }
 

@@ -22,7 +22,9 @@
 // a CVR0 echo in the VER reply. Some answers fail every rule whatever its
 // severity: a reply carrying another TrID than the request.
 //
-// Before the risky rules (an over-long line, binary garbage), and after
-// each of them, [Run] checks that the target still answers a valid VER and
-// CVR; once it stops answering, the remaining rules are skipped as such.
+// The risky rules (an over-long line, binary garbage) run last. Before
+// them, and after every rule, [Run] checks that the target still answers
+// a valid VER and CVR (with any reply line: judging it is the rules'
+// business); a rule after which it stops answering fails, and the
+// remaining rules are skipped as such.
 package conformance

@@ -228,7 +228,7 @@ func (w want) unexpected(r msnp.Reply) string {
 }
 
 // String shows the expectation: "710 5", "VER 1 0, close" (the reply, then
-// a close), "close" (a close without a reply), alternatives joined by " | ".
+// a close), "close" (a close without a reply), alternatives joined by "|".
 func (w want) String() string {
 	if w.label != "" {
 		return w.label
@@ -237,7 +237,7 @@ func (w want) String() string {
 	for _, a := range w.alts {
 		parts = append(parts, a.show(w.trid, w.hasTrID))
 	}
-	return strings.Join(parts, " | ")
+	return strings.Join(parts, "|")
 }
 
 func (a alt) show(trid uint32, hasTrID bool) string {
@@ -406,14 +406,4 @@ func checkCRLF(obs []observation) string {
 		}
 	}
 	return ""
-}
-
-// checkNoEcho reports a VER reply that names CVR0 besides the chosen
-// dialect.
-func checkNoEcho(obs []observation) string {
-	r, ok := lastReply(obs)
-	if !ok || len(r.VER.Dialects) == 1 {
-		return ""
-	}
-	return fmt.Sprintf("VER reply %q echoes CVR0 after the chosen dialect", r.String())
 }

@@ -9,6 +9,10 @@ import (
 	"github.com/cvrswarm/cvrswarm/msnp"
 )
 
+// plan builds a rule's exchange from what the run knows, or says why the
+// rule cannot run.
+type plan = func(e *env) (exchange, string)
+
 // Rule is one check: a scripted exchange on a fresh connection and the
 // answer a conformant server gives.
 type Rule struct {
@@ -20,7 +24,7 @@ type Rule struct {
 	Severity Verdict     // Fail, or Warn where real servers commonly differ
 	Risky    bool        // likely to crash a fragile server: run last, liveness checked after
 	Roles    []msnp.Role // the roles it applies to; nil = both
-	plan     func(e *env) (exchange, string)
+	plan     plan
 }
 
 // Rules returns every rule in the order [Run] plays them: the risky ones
@@ -169,32 +173,95 @@ func (e *env) cvrAfterVER(v msnp.Version, b []byte) exchange {
 	return exchange{steps: []step{e.handshake(1, v.Dialect), {send: b, want: oracle(string(b), v, e.role)}}}
 }
 
-// onCVRDialect plans a rule that sends one line after negotiating the CVR
-// dialect.
-func onCVRDialect(b func(v msnp.Version) []byte) func(e *env) (exchange, string) {
+// onCVRDialect plans a rule that needs the CVR dialect.
+func onCVRDialect(build func(e *env, v msnp.Version) exchange) plan {
 	return func(e *env) (exchange, string) {
 		v, skip := e.cvrDialect()
 		if skip != "" {
 			return exchange{}, skip
 		}
+		return build(e, v), ""
+	}
+}
+
+// afterVER plans a rule that needs a dialect both sides speak.
+func afterVER(build func(e *env, d msnp.Dialect) exchange) plan {
+	return func(e *env) (exchange, string) {
+		d := e.negotiated()
+		if d == "" {
+			return exchange{}, e.noDialect("")
+		}
+		return build(e, d), ""
+	}
+}
+
+// cvrLine plans a rule that sends one line after negotiating the CVR
+// dialect, judged by the oracle.
+func cvrLine(b func(v msnp.Version) []byte) plan {
+	return onCVRDialect(func(e *env, v msnp.Version) exchange { return e.cvrAfterVER(v, b(v)) })
+}
+
+// seedRule plans a rule that sends one of the seed page's lines as it is.
+func seedRule(s string) plan {
+	return cvrLine(func(msnp.Version) []byte { return []byte(s) })
+}
+
+// tridRule plans a rule that sends a valid CVR with the given TrID.
+func tridRule(trid uint32) plan {
+	return cvrLine(func(v msnp.Version) []byte { return shaped(preLogin, v, trid) })
+}
+
+// seedExample is the rule that sends one of the seed page's refused CVRs
+// and expects the code the oracle gives it.
+func seedExample(id, title, source, line string) Rule {
+	return Rule{ID: id, Title: title, Source: source, Sends: strings.TrimSpace(line),
+		Expects: oracle(line, msnp8, msnp.NS).String(), Severity: Warn, plan: seedRule(line)}
+}
+
+// msnp8 is the first dialect in which both roles take CVR.
+var msnp8, _ = msnp.Lookup("MSNP8")
+
+// tridEcho is the rule that sends a valid CVR with trid and expects it
+// echoed.
+func tridEcho(trid uint32, title string) Rule {
+	n := strconv.FormatUint(uint64(trid), 10)
+	return Rule{ID: "trid-" + n, Title: title, Source: "PROTOCOL.md §3 (TrID: 0 to 4294967295)",
+		Sends: "a valid CVR with TrID " + n, Expects: "CVR " + n + " ...", Severity: Fail, plan: tridRule(trid)}
+}
+
+// fromMSNP8 plans a rule that negotiates the lowest common dialect from
+// MSNP8 on in which the role takes CVR and sends req with params
+// parameters, judged by the oracle.
+func fromMSNP8(params int) plan {
+	return func(e *env) (exchange, string) {
+		v, ok := e.pick(false, func(v msnp.Version) bool { return v.Number >= 8 && v.AcceptsCVR(e.role) })
+		if !ok {
+			return exchange{}, e.noDialect("from MSNP8 on")
+		}
+		return e.cvrAfterVER(v, raw(withParams(preLogin, params), 2)), ""
+	}
+}
+
+// before8 plans a rule that negotiates the highest common dialect before
+// MSNP8 (one in which the role takes CVR, when taking is set) and sends
+// the line b builds, judged by the oracle for the role.
+func before8(taking bool, b func(v msnp.Version) []byte) plan {
+	return func(e *env) (exchange, string) {
+		v, ok := e.pick(true, func(v msnp.Version) bool { return v.Number < 8 && (!taking || v.AcceptsCVR(e.role)) })
+		switch {
+		case !ok && taking:
+			return exchange{}, e.noDialect(fmt.Sprintf("before MSNP8 in which a %s takes CVR", strings.ToUpper(e.role.String())))
+		case !ok:
+			return exchange{}, e.noDialect("before MSNP8")
+		}
 		return e.cvrAfterVER(v, b(v)), ""
 	}
 }
 
-// seedRule plans a rule that sends one of the seed page's lines as it is.
-func seedRule(s string) func(e *env) (exchange, string) {
-	return onCVRDialect(func(msnp.Version) []byte { return []byte(s) })
-}
-
-// tridRule plans a rule that sends a valid CVR with the given TrID.
-func tridRule(trid uint32) func(e *env) (exchange, string) {
-	return onCVRDialect(func(v msnp.Version) []byte { return shaped(preLogin, v, trid) })
-}
-
 // withExtra adds a judgement of the whole exchange to a plan.
-func withExtra(plan func(e *env) (exchange, string), extra func([]observation) string) func(e *env) (exchange, string) {
+func withExtra(p plan, extra func([]observation) string) plan {
 	return func(e *env) (exchange, string) {
-		x, skip := plan(e)
+		x, skip := p(e)
 		x.extra = extra
 		return x, skip
 	}
@@ -202,15 +269,15 @@ func withExtra(plan func(e *env) (exchange, string), extra func([]observation) s
 
 // closeAfter plans a rule whose last step must be followed by a close,
 // whatever it answers first.
-func closeAfter(plan func(e *env) (exchange, string)) func(e *env) (exchange, string) {
+func closeAfter(p plan) plan {
 	return func(e *env) (exchange, string) {
-		x, skip := plan(e)
+		x, skip := p(e)
 		if skip != "" {
 			return x, skip
 		}
 		last := &x.steps[len(x.steps)-1]
 		last.want.alts = []alt{{answer: anyReply, closes: true}, {answer: noReply, closes: true}}
-		last.want.label = "close (after any reply)"
+		last.want.label = "close (any reply)"
 		return x, ""
 	}
 }
@@ -279,20 +346,6 @@ var rules = []Rule{
 		},
 	},
 	{
-		ID: "ver-cvr0-echo", Title: "The VER reply names the chosen dialect alone",
-		Source:   "PROTOCOL.md §1.3 (the 2008 official server and MSNPiki echo CVR0)",
-		Sends:    "VER 1 <highest common dialect> CVR0",
-		Expects:  "VER 1 <that dialect>, without CVR0 after it",
-		Severity: Warn,
-		plan: withExtra(func(e *env) (exchange, string) {
-			d := e.negotiated()
-			if d == "" || d == msnp.CVR0 || !e.offersCVR0() {
-				return exchange{}, e.noDialect("besides CVR0, with CVR0 offered")
-			}
-			return exchange{steps: []step{e.handshake(1, d)}}, ""
-		}, checkNoEcho),
-	},
-	{
 		ID: "ver-no-trid", Title: "A VER without a TrID gets a close",
 		Source:   "PROTOCOL.md §1.3",
 		Sends:    "VER <highest common dialect> CVR0 (no TrID)",
@@ -316,15 +369,11 @@ var rules = []Rule{
 		Sends:    "VER 1 <dialect> CVR0, then VER 2 <dialect> CVR0",
 		Expects:  "715 2 and a close, or a close",
 		Severity: Warn,
-		plan: func(e *env) (exchange, string) {
-			d := e.negotiated()
-			if d == "" {
-				return exchange{}, e.noDialect("")
-			}
+		plan: afterVER(func(e *env, d msnp.Dialect) exchange {
 			second := e.handshake(2, d)
 			second.want.alts = []alt{{answer: codeReply, code: msnp.CodeNotExpected, closes: true}, {answer: noReply, closes: true}}
-			return exchange{steps: []step{e.handshake(1, d), second}}, ""
-		},
+			return exchange{steps: []step{e.handshake(1, d), second}}
+		}),
 	},
 	{
 		ID: "cvr-valid", Title: "A valid CVR gets a CVR reply with its TrID and client versions",
@@ -342,38 +391,12 @@ var rules = []Rule{
 		Severity: Warn,
 		plan:     withExtra(tridRule(2), checkCVRURLs),
 	},
-	{
-		ID: "cvr-420-version", Title: "An impossible client version gets 420",
-		Source:   "seed: Invalid client identification or version",
-		Sends:    strings.TrimSpace(seed420Version),
-		Expects:  "420 3",
-		Severity: Warn,
-		plan:     seedRule(seed420Version),
-	},
-	{
-		ID: "cvr-420-library", Title: "A foreign requesting-library gets 420",
-		Source:   "seed: Invalid client identification or version",
-		Sends:    strings.TrimSpace(seed420Library),
-		Expects:  "420 4",
-		Severity: Warn,
-		plan:     seedRule(seed420Library),
-	},
-	{
-		ID: "cvr-710-locale", Title: "An invalid locale gets 710",
-		Source:   "seed: Invalid language ID",
-		Sends:    strings.TrimSpace(seed710Locale),
-		Expects:  "710 5",
-		Severity: Warn,
-		plan:     seedRule(seed710Locale),
-	},
-	{
-		ID: "cvr-731-malformed", Title: "A malformed CVR gets 731",
-		Source:   "seed: Invalid CVR",
-		Sends:    strings.TrimSpace(seed731),
-		Expects:  "731 6",
-		Severity: Warn,
-		plan:     seedRule(seed731),
-	},
+	seedExample("cvr-420-version", "An impossible client version gets 420",
+		"seed: Invalid client identification or version", seed420Version),
+	seedExample("cvr-420-library", "A foreign requesting-library gets 420",
+		"seed: Invalid client identification or version", seed420Library),
+	seedExample("cvr-710-locale", "An invalid locale gets 710", "seed: Invalid language ID", seed710Locale),
+	seedExample("cvr-731-malformed", "A malformed CVR gets 731", "seed: Invalid CVR", seed731),
 	{
 		ID: "cvr-731-close", Title: "The server disconnects after a malformed CVR",
 		Source:   "seed: Invalid CVR; PROTOCOL.md §4.3",
@@ -382,21 +405,9 @@ var rules = []Rule{
 		Severity: Warn,
 		plan:     closeAfter(seedRule(seed731)),
 	},
-	{
-		ID: "trid-65536", Title: "A TrID above 2^16 is echoed",
-		Source: "PROTOCOL.md §3 (TrID: 0 to 4294967295)", Sends: "a valid CVR with TrID 65536",
-		Expects: "CVR 65536 ...", Severity: Fail, plan: tridRule(1 << 16),
-	},
-	{
-		ID: "trid-2147483648", Title: "A TrID above 2^31 is echoed",
-		Source: "PROTOCOL.md §3 (TrID: 0 to 4294967295)", Sends: "a valid CVR with TrID 2147483648",
-		Expects: "CVR 2147483648 ...", Severity: Fail, plan: tridRule(1 << 31),
-	},
-	{
-		ID: "trid-4294967295", Title: "The largest TrID is echoed",
-		Source: "PROTOCOL.md §3 (TrID: 0 to 4294967295)", Sends: "a valid CVR with TrID 4294967295",
-		Expects: "CVR 4294967295 ...", Severity: Fail, plan: tridRule(1<<32 - 1),
-	},
+	tridEcho(1<<16, "A TrID above 2^16 is echoed"),
+	tridEcho(1<<31, "A TrID above 2^31 is echoed"),
+	tridEcho(1<<32-1, "The largest TrID is echoed"),
 	{
 		ID: "trid-0", Title: "TrID 0 is legal and echoed",
 		Source: "PROTOCOL.md §3 (legal but discouraged; OpenMSN rejects it)", Sends: "a valid CVR with TrID 0",
@@ -408,7 +419,7 @@ var rules = []Rule{
 		Sends:    "a valid CVR with TrID 4294967296",
 		Expects:  "a close, no reply",
 		Severity: Warn,
-		plan: onCVRDialect(func(v msnp.Version) []byte {
+		plan: cvrLine(func(v msnp.Version) []byte {
 			return []byte(strings.Replace(string(shaped(preLogin, v, 1)), " 1 ", " 4294967296 ", 1))
 		}),
 	},
@@ -418,13 +429,7 @@ var rules = []Rule{
 		Sends:    "VER 1 <lowest common dialect from MSNP8>, then a CVR with 8 parameters",
 		Expects:  "a CVR reply",
 		Severity: Fail,
-		plan: func(e *env) (exchange, string) {
-			v, ok := e.pick(false, func(v msnp.Version) bool { return v.Number >= 8 && v.AcceptsCVR(e.role) })
-			if !ok {
-				return exchange{}, e.noDialect("from MSNP8 on")
-			}
-			return e.cvrAfterVER(v, raw(preLogin, 2)), ""
-		},
+		plan:     fromMSNP8(8),
 	},
 	{
 		ID: "cvr-msnp8-no-handle", Title: "From MSNP8, the user-handle may be left out",
@@ -432,27 +437,15 @@ var rules = []Rule{
 		Sends:    "VER 1 <lowest common dialect from MSNP8>, then a CVR with 7 parameters",
 		Expects:  "a CVR reply",
 		Severity: Fail,
-		plan: func(e *env) (exchange, string) {
-			v, ok := e.pick(false, func(v msnp.Version) bool { return v.Number >= 8 && v.AcceptsCVR(e.role) })
-			if !ok {
-				return exchange{}, e.noDialect("from MSNP8 on")
-			}
-			return e.cvrAfterVER(v, raw(withParams(preLogin, 7), 2)), ""
-		},
+		plan:     fromMSNP8(7),
 	},
 	{
 		ID: "cvr-pre8-handle", Title: "Before MSNP8, a CVR with a user-handle is malformed",
 		Source:   "seed: Client/Request; PROTOCOL.md §2; msnp/validate.go",
 		Sends:    "VER 1 <highest common dialect before MSNP8>, then a CVR with 8 parameters",
-		Expects:  "731 (NS), or a close without a reply (DS: out of context)",
+		Expects:  "731 2",
 		Severity: Warn,
-		plan: func(e *env) (exchange, string) {
-			v, ok := e.pick(true, func(v msnp.Version) bool { return v.Number < 8 })
-			if !ok {
-				return exchange{}, e.noDialect("before MSNP8")
-			}
-			return e.cvrAfterVER(v, raw(preLogin, 2)), ""
-		},
+		plan:     before8(true, func(msnp.Version) []byte { return raw(preLogin, 2) }),
 	},
 	{
 		ID: "cvr-ns-pre8", Title: "A Notification Server takes CVR before MSNP8",
@@ -460,7 +453,7 @@ var rules = []Rule{
 		Sends:    "VER 1 <highest common dialect before MSNP8>, then a CVR shaped for it",
 		Expects:  "a CVR reply",
 		Severity: Fail, Roles: []msnp.Role{msnp.NS},
-		plan: pre8,
+		plan: before8(false, func(v msnp.Version) []byte { return shaped(preLogin, v, 2) }),
 	},
 	{
 		ID: "cvr-ds-pre8", Title: "A Dispatch Server takes no CVR before MSNP8",
@@ -468,7 +461,7 @@ var rules = []Rule{
 		Sends:    "VER 1 <highest common dialect before MSNP8>, then a CVR shaped for it",
 		Expects:  "a close, no reply (out of context)",
 		Severity: Warn, Roles: []msnp.Role{msnp.DS},
-		plan: pre8,
+		plan: before8(false, func(v msnp.Version) []byte { return shaped(preLogin, v, 2) }),
 	},
 	{
 		ID: "cvq-after-cvr0", Title: "After VER n CVR0, a Dispatch Server answers CVQ",
@@ -504,7 +497,7 @@ var rules = []Rule{
 		Sends:    "VER 1 <CVR dialect>, then a CVQ",
 		Expects:  "731 2",
 		Severity: Warn,
-		plan: onCVRDialect(func(v msnp.Version) []byte {
+		plan: cvrLine(func(v msnp.Version) []byte {
 			r := preLogin.Shape(v, preLogin.UserHandle)
 			r.Command, r.TrID = "CVQ", 2
 			return r.Append(nil)
@@ -524,17 +517,13 @@ var rules = []Rule{
 		Sends:    "VER, then a valid CVR ended by LF alone",
 		Expects:  "a CVR reply, 731, or a close",
 		Severity: Warn,
-		plan: func(e *env) (exchange, string) {
-			v, skip := e.cvrDialect()
-			if skip != "" {
-				return exchange{}, skip
-			}
+		plan: onCVRDialect(func(e *env, v msnp.Version) exchange {
 			b := shaped(preLogin, v, 2)
 			b = append(b[:len(b)-2], '\n')
 			return exchange{steps: []step{e.handshake(1, v.Dialect), {send: b, want: want{trid: 2, hasTrID: true,
 				alts: []alt{{answer: cvrReply, command: v.Command}, {answer: codeReply, code: msnp.CodeMalformedCVR},
-					{answer: noReply, closes: true}}}}}}, ""
-		},
+					{answer: noReply, closes: true}}}}}}
+		}),
 	},
 	{
 		ID: "cvr-before-ver", Title: "A CVR before VER is out of context: a close",
@@ -542,13 +531,9 @@ var rules = []Rule{
 		Sends:    "a valid CVR as the first line",
 		Expects:  "a close, no reply",
 		Severity: Warn,
-		plan: func(e *env) (exchange, string) {
-			v, skip := e.cvrDialect()
-			if skip != "" {
-				return exchange{}, skip
-			}
-			return exchange{steps: []step{{send: shaped(preLogin, v, 1), want: outOfContext}}}, ""
-		},
+		plan: onCVRDialect(func(e *env, v msnp.Version) exchange {
+			return exchange{steps: []step{{send: shaped(preLogin, v, 1), want: outOfContext}}}
+		}),
 	},
 	{
 		ID: "unknown-command", Title: "A command out of context gets a close",
@@ -556,13 +541,9 @@ var rules = []Rule{
 		Sends:    "VER, then FLN Hotmail",
 		Expects:  "a close, no reply",
 		Severity: Warn,
-		plan: func(e *env) (exchange, string) {
-			d := e.negotiated()
-			if d == "" {
-				return exchange{}, e.noDialect("")
-			}
-			return exchange{steps: []step{e.handshake(1, d), {send: []byte("FLN Hotmail\r\n"), want: outOfContext}}}, ""
-		},
+		plan: afterVER(func(e *env, d msnp.Dialect) exchange {
+			return exchange{steps: []step{e.handshake(1, d), {send: []byte("FLN Hotmail\r\n"), want: outOfContext}}}
+		}),
 	},
 	{
 		ID: "long-line", Title: "An over-long line is refused or answered, and the server lives",
@@ -570,11 +551,7 @@ var rules = []Rule{
 		Sends:    "VER, then a CVR whose user-handle makes the line -long-line bytes",
 		Expects:  "a close, an error with the TrID, or a CVR reply; then the target still answers",
 		Severity: Warn, Risky: true,
-		plan: func(e *env) (exchange, string) {
-			v, skip := e.cvrDialect()
-			if skip != "" {
-				return exchange{}, skip
-			}
+		plan: onCVRDialect(func(e *env, v msnp.Version) exchange {
 			head := string(shaped(withParams(preLogin, 7), v, 3))
 			head = head[:len(head)-2] + " "
 			n := max(e.longLine-len(head)-len("@hotmail.com"), 1)
@@ -586,8 +563,8 @@ var rules = []Rule{
 			b = append(b, "@hotmail.com\r\n"...)
 			show := head + "aaa...@hotmail.com (" + strconv.Itoa(len(b)-2) + " bytes)"
 			return exchange{steps: []step{e.handshake(1, v.Dialect), {send: b, show: show, want: want{trid: 3, hasTrID: true,
-				alts: []alt{{answer: noReply, closes: true}, {answer: codeReply}, {answer: cvrReply, command: v.Command}}}}}}, ""
-		},
+				alts: []alt{{answer: noReply, closes: true}, {answer: codeReply}, {answer: cvrReply, command: v.Command}}}}}}
+		}),
 	},
 	{
 		ID: "garbage", Title: "Binary garbage gets a close, and the server lives",
@@ -595,29 +572,15 @@ var rules = []Rule{
 		Sends:    "VER, then a line of NUL, high bytes, escapes and format verbs",
 		Expects:  "a close, no reply; then the target still answers",
 		Severity: Warn, Risky: true,
-		plan: func(e *env) (exchange, string) {
-			d := e.negotiated()
-			if d == "" {
-				return exchange{}, e.noDialect("")
-			}
-			return exchange{steps: []step{e.handshake(1, d), {send: []byte(garbage), want: outOfContext}}}, ""
-		},
+		plan: afterVER(func(e *env, d msnp.Dialect) exchange {
+			return exchange{steps: []step{e.handshake(1, d), {send: []byte(garbage), want: outOfContext}}}
+		}),
 	},
-}
-
-// pre8 plans the rules that send a CVR shaped for the highest common
-// dialect before MSNP8, judged by the oracle for the role.
-func pre8(e *env) (exchange, string) {
-	v, ok := e.pick(true, func(v msnp.Version) bool { return v.Number < 8 })
-	if !ok {
-		return exchange{}, e.noDialect("before MSNP8")
-	}
-	return e.cvrAfterVER(v, shaped(preLogin, v, 2)), ""
 }
 
 // afterCVR0 plans a rule that negotiates CVR0 alone and sends req with
 // TrID 2, judged by the oracle.
-func afterCVR0(req msnp.Request) func(e *env) (exchange, string) {
+func afterCVR0(req msnp.Request) plan {
 	return func(e *env) (exchange, string) {
 		if !e.speaksCVR0() {
 			return exchange{}, e.noDialect("CVR0")

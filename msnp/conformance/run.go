@@ -219,7 +219,8 @@ func (r *runner) discover(ctx context.Context) error {
 }
 
 // play runs the rules in order, checking before the first risky rule and
-// after each one that the target still answers.
+// after every rule that the target still answers: a rule after which it
+// stops answering fails, and the rules after it are skipped.
 func (r *runner) play(ctx context.Context) {
 	probed := false
 	for _, rule := range r.rules {
@@ -255,17 +256,15 @@ func (r *runner) play(ctx context.Context) {
 			r.skip(res, "interrupted")
 			continue
 		}
-		if rule.Risky || res.Verdict == Skip {
-			if why := r.alive(ctx); why != "" && ended(ctx) == nil {
-				if res.Verdict == Skip { // could not connect: it died before this rule
-					r.report.Stopped = "before " + rule.ID + ": " + why
-					res.Reason = "target stopped answering"
-				} else {
-					r.report.Stopped = "after " + rule.ID + ": " + why
-					res.Verdict = Fail
-					res.Got += stoppedSuffix
-					res.Reason = "the target stopped answering after this rule (" + why + ")"
-				}
+		if why := r.alive(ctx); why != "" && ended(ctx) == nil {
+			if res.Verdict == Skip { // could not connect: it died before this rule
+				r.report.Stopped = "before " + rule.ID + ": " + why
+				res.Reason = "target stopped answering"
+			} else {
+				r.report.Stopped = "after " + rule.ID + ": " + why
+				res.Verdict = Fail
+				res.Got += stoppedSuffix
+				res.Reason = "the target stopped answering after this rule (" + why + ")"
 			}
 		}
 		r.add(res)
@@ -331,15 +330,15 @@ func (r *runner) judge(ctx context.Context, res Result, x exchange) Result {
 	return res
 }
 
-// alive checks that the target answers a valid VER and CVR (or, with no
-// dialect that takes CVR, a VER). It returns what went wrong, or "".
+// alive checks that the target still answers: a valid VER gets a reply
+// and, when a dialect takes CVR, so does a valid CVR after it. Any reply
+// line will do: whether it is the right one is for the rules to judge. It
+// returns what went wrong, or "".
 func (r *runner) alive(ctx context.Context) string {
-	var x exchange
+	answered := want{alts: []alt{{answer: anyReply}}}
+	x := exchange{steps: []step{{send: verLine(1, r.env.offered...), want: answered}}}
 	if v, skip := r.env.cvrDialect(); skip == "" {
-		x = r.env.cvrAfterVER(v, shaped(preLogin, v, 2))
-	} else {
-		x = exchange{steps: []step{{send: verLine(1, r.env.offered...), want: r.env.verWant(1, r.env.offered)}}}
-		x.steps[0].want.alts[0].closes = false
+		x.steps = []step{{send: verLine(1, v.Dialect), want: answered}, {send: shaped(preLogin, v, 2), want: answered}}
 	}
 	obs, err := r.exec(ctx, x)
 	if err != nil {

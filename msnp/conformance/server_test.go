@@ -3,6 +3,7 @@ package conformance_test
 import (
 	"errors"
 	"net"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -21,8 +22,16 @@ type server struct {
 	trid16        bool // echoes the TrID cut to 16 bits
 	openAfter731  bool // stays connected after 731
 	dieOnLongLine bool // stops answering anyone after a line over 4096 bytes
+	dieOn731      bool // stops answering anyone after it sends 731
+	refuseAll     bool // answers 420 to every CVR it would serve
 	echoCVR0      bool // answers "VER n MSNPx CVR0"
 	bareLF        bool // ends its replies in LF alone
+	lowest        bool // negotiates the lowest common dialect
+	ignoreBareLF  bool // leaves a line ended by a bare LF unanswered
+	noTrID0       bool // closes on TrID 0
+	noHandle731   bool // answers 731 to an MSNP8+ CVR without the user-handle
+	handleFrom9   bool // answers 731 to a user-handle in MSNP8 (an off-by-one)
+	shortReply    bool // answers a CVR without its URLs, and with "x" for recommended-version-2
 
 	dead atomic.Bool
 }
@@ -78,6 +87,7 @@ func (s *server) serve(conn net.Conn) {
 		if err != nil && !errors.Is(err, msnp.ErrBareLF) {
 			return
 		}
+		bare := err != nil
 		switch msnp.Verb(line) {
 		case "VER":
 			if dialect != "" {
@@ -91,6 +101,9 @@ func (s *server) serve(conn net.Conn) {
 				return
 			}
 			d := msnp.Negotiate(ver.Dialects, spoken)
+			if s.lowest {
+				d = lowest(ver.Dialects, spoken, d)
+			}
 			if d == "" {
 				send("VER", echo(ver.TrID), "0")
 				return
@@ -104,6 +117,12 @@ func (s *server) serve(conn net.Conn) {
 		case "CVR", "CVQ":
 			v, err := msnp.Lookup(dialect)
 			if err != nil || !v.AcceptsCVR(s.role) {
+				return
+			}
+			if s.ignoreBareLF && bare {
+				continue
+			}
+			if t, ok := msnp.PeekTrID(line); ok && t == 0 && s.noTrID0 {
 				return
 			}
 			req, err := msnp.ParseRequest(line)
@@ -120,12 +139,26 @@ func (s *server) serve(conn net.Conn) {
 				if code == msnp.CodeInvalidLocale && s.no710 {
 					code = 0
 				}
+				if code == 0 && s.refuseAll {
+					code = msnp.CodeInvalidClient
+				}
+				if code == 0 && ((s.noHandle731 && v.Number >= 8 && req.Params < 8) ||
+					(s.handleFrom9 && v.Number == 8 && req.Params == 8)) {
+					code = msnp.CodeMalformedCVR
+				}
 			}
 			if code != 0 {
 				send(strconv.Itoa(code), echo(req.TrID))
+				if code == msnp.CodeMalformedCVR && s.dieOn731 {
+					s.dead.Store(true)
+				}
 				if code == msnp.CodeMalformedCVR && !s.openAfter731 {
 					return
 				}
+				continue
+			}
+			if s.shortReply {
+				send(v.Command, echo(req.TrID), "8.5.1302", "x", "8.1.0178")
 				continue
 			}
 			send(v.Command, echo(req.TrID), "8.5.1302", "8.5.1302", "8.1.0178",
@@ -134,4 +167,20 @@ func (s *server) serve(conn net.Conn) {
 			return
 		}
 	}
+}
+
+// lowest returns the lowest MSNP dialect in both lists, or best when they
+// share none.
+func lowest(client, server []msnp.Dialect, best msnp.Dialect) msnp.Dialect {
+	low := best
+	for _, d := range client {
+		v, err := msnp.Lookup(d)
+		if err != nil || v.Number == 0 || !slices.Contains(server, d) {
+			continue
+		}
+		if l, err := msnp.Lookup(low); err != nil || l.Number == 0 || v.Number < l.Number {
+			low = d
+		}
+	}
+	return low
 }

@@ -209,10 +209,11 @@ func (c *conn) reply(r msnp.Reply) { c.out = r.Append(c.out) }
 // first writes the replies already made, so that they do not wait too.
 // It reports false when the connection must close.
 //
-// A busy worker's requests are timed from when its previous one was due
-// to end, not from when its timer fired, so timer lateness on a loaded
-// machine does not add up: a saturated server serves Workers/ServiceTime
-// requests per second, however late each wake-up is.
+// A request's service starts when it arrived or when its worker was due
+// to be free, whichever is later, never when a late timer happened to
+// fire: timer and scheduling lateness on a loaded machine, however large,
+// does not add up, and a saturated server serves Workers/ServiceTime
+// requests per second.
 func (c *conn) serviceWait() bool {
 	d := c.s.serviceTime
 	if d <= 0 {
@@ -221,14 +222,15 @@ func (c *conn) serviceWait() bool {
 	if c.flush() != nil {
 		return false
 	}
-	var free time.Time // when the worker finished, or was due to, its last request
+	arrived := time.Now()
+	var free time.Time // when the worker was due to finish its last request
 	select {
 	case free = <-c.s.slots:
 	case <-c.ctx.Done():
 		return false
 	}
-	start := time.Now()
-	if start.Before(free.Add(d)) && free.Before(start) { // busy: keep to the worker's own schedule
+	start := arrived
+	if free.After(start) { // the request queued: it starts on the worker's schedule
 		start = free
 	}
 	end := start.Add(d)
