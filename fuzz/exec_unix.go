@@ -9,9 +9,11 @@ import (
 )
 
 // setProcessGroup puts the target in its own process group, so that a
-// shell script's children are killed with it.
+// shell script's children are killed with it, and, where the system can,
+// has it killed when cvrswarm dies.
 func setProcessGroup(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	dieWithParent(cmd.SysProcAttr)
 }
 
 // killGroup kills the target's process group.
