@@ -81,7 +81,9 @@ type CapacityConfig struct {
 	// rate counts as failed; the rate passes if any run passes. Noise on
 	// a busy load generator only ever makes a step look worse (a late
 	// wake-up adds latency and loses throughput, never the reverse), so a
-	// pass is trusted and a failure confirmed. Negative for none.
+	// pass is trusted and a failure confirmed. A step whose achieved rate
+	// fell short by over twice Tolerance is past the knee beyond doubt and
+	// is not run again. Negative for none.
 	Retries int
 
 	// SLO judges a step's measurements; a step passes only when every
@@ -264,8 +266,12 @@ func Capacity(ctx context.Context, run StepRunner, cfg CapacityConfig) (*Capacit
 		}
 		step := judgeStep(spec, r, cfg)
 		res.Steps = append(res.Steps, step)
-		// A failure is recorded at once when no step is left to run it again.
-		retry := !step.Pass && !step.Partial && retried < cfg.Retries && len(res.Steps) < cfg.MaxSteps && ctx.Err() == nil
+		// A failure is recorded at once when no step is left to run it
+		// again, or when the step fell so far short of the offered rate
+		// (over twice the tolerance) that noise cannot explain it.
+		farShort := step.Achieved < step.Offered*(1-2*cfg.Tolerance)
+		retry := !step.Pass && !step.Partial && !farShort && retried < cfg.Retries &&
+			len(res.Steps) < cfg.MaxSteps && ctx.Err() == nil
 		if !retry && !step.Partial {
 			s.record(step)
 		}
