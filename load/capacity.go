@@ -198,10 +198,17 @@ type CapacitySettings struct {
 
 // CapacityResult is what a capacity search found, as -json writes it.
 type CapacityResult struct {
-	Version   int       `json:"version"`
-	Target    string    `json:"target"`
-	Embedded  bool      `json:"embedded"`
-	Partial   bool      `json:"partial"` // interrupted
+	Version  int    `json:"version"`
+	Target   string `json:"target"`
+	Embedded bool   `json:"embedded"`
+	Partial  bool   `json:"partial"` // interrupted
+	// Shard is this process's shard ("i/n") of a search run in lockstep by
+	// n processes (see [ShardedSteps]), or "" for a search of one process.
+	Shard string `json:"shard,omitempty"`
+	// Merged says that every step's measurements are those of all the
+	// shards merged, so that every shard judged the same figures and
+	// reports the same steps and the same capacity.
+	Merged    bool      `json:"merged,omitempty"`
 	Start     time.Time `json:"start"`
 	DurationS float64   `json:"duration_s"`
 	// CapacityRPS is the highest offered rate that passed: Bracket.Low.

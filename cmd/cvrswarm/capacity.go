@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -84,6 +85,7 @@ type capacityFlags struct {
 	workers     int
 	jsonOut     string
 	report      reportFlags
+	sync        load.SyncConfig // Dir, Timeout and Gap; the shard and start come from load's flags
 }
 
 func capacityFlagSet(f *capacityFlags, stdout io.Writer) *flag.FlagSet {
@@ -115,6 +117,11 @@ func capacityFlagSet(f *capacityFlags, stdout io.Writer) *flag.FlagSet {
 	fs.Int64Var(&l.seed, "seed", 0, "seed for the choice of lines")
 	fs.DurationVar(&f.serviceTime, "service-time", capacityServiceTime, "embedded server only: each CVR holds one of -workers this long")
 	fs.IntVar(&f.workers, "workers", capacityWorkers, "embedded server only: CVRs served at once")
+	fs.StringVar(&l.shard, "shard", "", "run shard `i/n` of a search split across n processes in lockstep through -sync-dir (default from "+load.EnvShardIndex+" and "+load.EnvShards+")")
+	fs.StringVar(&l.startAt, "start-at", "", "with -shard: start the first step at this RFC 3339 `time`, the same in every shard")
+	fs.StringVar(&f.sync.Dir, "sync-dir", "", "with -shard: the `folder` every shard reads and writes each step's results in")
+	fs.DurationVar(&f.sync.Timeout, "sync-timeout", load.DefaultSyncTimeout, "with -shard: longest wait for the other shards' results of a step")
+	fs.DurationVar(&f.sync.Gap, "sync-gap", load.DefaultSyncGap, "with -shard: time from a step's last result to the next step's start")
 	fs.StringVar(&f.jsonOut, "json", "", "write the search, every step included, as JSON to `FILE`")
 	fs.BoolVar(&l.quiet, "quiet", false, "no progress display")
 	f.report.bind(fs)
@@ -123,12 +130,27 @@ func capacityFlagSet(f *capacityFlags, stdout io.Writer) *flag.FlagSet {
 
 // capacityConfig checks the flags and maps them onto the search and the
 // load each step offers. Its errors name the flag.
-func capacityConfig(f *capacityFlags, set map[string]bool) (search load.CapacityConfig, step load.Config, err error) {
+// With a shard, f.sync gets the shard and the start time, which step
+// leaves to each step.
+func capacityConfig(f *capacityFlags, set map[string]bool, lookupEnv func(string) (string, bool)) (search load.CapacityConfig, step load.Config, err error) {
 	f.load.rate = "1/s" // each step sets its own
-	noEnv := func(string) (string, bool) { return "", false }
-	step, slo, err := loadConfig(&f.load, map[string]bool{}, noEnv)
+	step, slo, err := loadConfig(&f.load, map[string]bool{}, lookupEnv)
 	if err != nil {
 		return search, step, err
+	}
+	f.sync.Shard, f.sync.StartAt = step.Shard, step.StartAt
+	step.Shard, step.StartAt = load.Shard{}, time.Time{}
+	if f.sync.Shard.Sharded() {
+		switch {
+		case f.sync.Dir == "" || f.sync.StartAt.IsZero():
+			return search, step, fmt.Errorf("shard %s: give -sync-dir and -start-at too, the same in every shard", f.sync.Shard)
+		case f.load.target == "":
+			return search, step, fmt.Errorf("shard %s: give -target: the shards of a search load one server", f.sync.Shard)
+		case f.sync.Timeout <= 0 || f.sync.Gap <= 0:
+			return search, step, errors.New("-sync-timeout and -sync-gap must be positive")
+		}
+	} else if set["start-at"] || set["sync-dir"] || set["sync-timeout"] || set["sync-gap"] {
+		return search, step, errors.New("-start-at, -sync-dir, -sync-timeout and -sync-gap keep the shards of a search in step: give them with -shard i/n")
 	}
 	search = f.search
 	if search.Growth <= 1 {
@@ -200,7 +222,7 @@ func runCapacity(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if done {
 		return status
 	}
-	search, stepCfg, err := capacityConfig(&f, set)
+	search, stepCfg, err := capacityConfig(&f, set, os.LookupEnv)
 	if err == nil {
 		err = loadCheckOutputs(map[string]string{"json": f.jsonOut, "html": f.report.html})
 	}
@@ -233,14 +255,26 @@ func runCapacity(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			state.last = fmt.Sprintf("%s failed: %s", load.FormatRate(s.Offered), s.Reason)
 		}
 	}
-	runner := load.StepRunnerFunc(func(ctx context.Context, s load.StepSpec) (*load.Result, error) {
+	runShare := func(ctx context.Context, s load.StepSpec, start time.Time) (*load.Result, error) {
 		state.mu.Lock()
 		state.step = s
 		state.mu.Unlock()
 		cfg := stepCfg
-		cfg.Schedule = load.Constant(s.Rate)
+		cfg.Schedule = load.Constant(s.Rate) // the whole step's rate: a shard offers its share
 		cfg.Duration, cfg.WarmUp = s.Dwell, s.Warmup
-		r, err := load.Run(ctx, cfg)
+		cfg.Shard, cfg.StartAt = f.sync.Shard, start
+		return load.Run(ctx, cfg)
+	}
+	var steps load.StepRunner = load.StepRunnerFunc(func(ctx context.Context, s load.StepSpec) (*load.Result, error) {
+		return runShare(ctx, s, time.Time{})
+	})
+	if f.sync.Shard.Sharded() {
+		if steps, err = load.ShardedSteps(runShare, f.sync); err != nil {
+			return failure(stderr, "capacity", err)
+		}
+	}
+	runner := load.StepRunnerFunc(func(ctx context.Context, s load.StepSpec) (*load.Result, error) {
+		r, err := steps.RunStep(ctx, s)
 		if r != nil && loadSettings == nil {
 			ls := r.Settings
 			ls.Rate, ls.Duration, ls.WarmUp, ls.SLO = "", "", "", "" // the search's, not one step's
@@ -258,6 +292,9 @@ func runCapacity(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	res.Target, res.Embedded = stepCfg.Target, embedded
 	res.Settings.Load = loadSettings
+	if f.sync.Shard.Sharded() {
+		res.Shard, res.Merged = f.sync.Shard.String(), true
+	}
 	if err := capacityWrite(&f, res, stdout, stderr); err != nil {
 		return failure(stderr, "capacity", err)
 	}

@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/cvrswarm/cvrswarm/msnp/refserver"
 )
 
 func TestCapacityFlags(t *testing.T) {
@@ -35,6 +40,11 @@ func TestCapacityFlags(t *testing.T) {
 		{"service time with target", []string{"-target", "127.0.0.1:1", "-workers", "4"}, "cannot be combined with -target"},
 		{"churn and depth", []string{"-churn", "-depth", "2"}, "-churn opens a connection per request"},
 		{"dialects", []string{"-dialects", "MSNP99"}, "-dialects"},
+		{"shard without sync", []string{"-target", "127.0.0.1:1", "-shard", "1/2"}, "shard 1/2: give -sync-dir and -start-at too"},
+		{"shard without start", []string{"-target", "127.0.0.1:1", "-shard", "1/2", "-sync-dir", "/tmp"}, "shard 1/2: give -sync-dir and -start-at too"},
+		{"shard without target", []string{"-shard", "2/2", "-sync-dir", "/tmp", "-start-at", "2999-01-01T00:00:00Z"}, "shard 2/2: give -target"},
+		{"sync without shard", []string{"-sync-dir", "/tmp"}, "give them with -shard i/n"},
+		{"start in the past", []string{"-shard", "1/2", "-start-at", "2001-01-01T00:00:00Z"}, "-start-at 2001-01-01T00:00:00Z is in the past"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,5 +140,83 @@ func TestCapacityDeadTarget(t *testing.T) {
 		"-timeout", "500ms"}, &stdout, &stderr)
 	if status != exitFail || !strings.Contains(stderr.String(), "the target answered no request at 50/s") {
 		t.Errorf("got status %d, stderr %q; want %d naming the dead target", status, stderr.String(), exitFail)
+	}
+}
+
+// TestCapacityShards runs a search as two shards in lockstep against one
+// server of capacity 200/s (4 workers, 20 ms a CVR): 100/s passes, 300/s
+// fails, and both shards report the same steps, the same figures and the
+// same answer, from the merged results in the shared folder.
+func TestCapacityShards(t *testing.T) {
+	t.Parallel()
+	srv, err := refserver.Listen("127.0.0.1:0", refserver.Config{ServiceTime: 20 * time.Millisecond, Workers: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	dir, syncDir := t.TempDir(), filepath.Join(t.TempDir(), "sync")
+	startAt := time.Now().Add(2 * time.Second).Truncate(time.Second)
+	const n = 2
+	var (
+		stdout, stderr [n]bytes.Buffer
+		status         [n]int
+		wg             sync.WaitGroup
+	)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status[i] = run(context.Background(), []string{"capacity", "-target", srv.Addr(), "-shard", fmt.Sprintf("%d/%d", i+1, n),
+				"-start-at", startAt.Format(time.RFC3339), "-sync-dir", syncDir, "-sync-gap", "500ms",
+				"-start", "100/s", "-growth", "3", "-dwell", "1s", "-warm-up", "200ms", "-max-steps", "2", "-retries", "0", "-tolerance", "10%",
+				"-quiet", "-json", filepath.Join(dir, fmt.Sprintf("c%d.json", i+1))}, &stdout[i], &stderr[i])
+		}()
+	}
+	wg.Wait()
+	row := regexp.MustCompile(`(?m)^ *\d+ +(grow|shrink|bisect|retry) .*$`)
+	var rows [n][]string
+	for i := range n {
+		if status[i] != exitNotConverged {
+			t.Fatalf("shard %d: got status %d, want %d; stderr:\n%s", i+1, status[i], exitNotConverged, stderr[i].String())
+		}
+		out := stdout[i].String()
+		for _, want := range []string{fmt.Sprintf("shard      %d/%d, in lockstep", i+1, n),
+			"capacity at least 100/s, NOT CONVERGED (bracket 100/s..300/s; gave up after 2 steps)"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("shard %d: report lacks %q:\n%s", i+1, want, out)
+			}
+		}
+		rows[i] = row.FindAllString(out, -1)
+		if len(rows[i]) != 2 || !strings.HasSuffix(rows[i][0], "pass") || !strings.HasSuffix(rows[i][1], "FAIL") {
+			t.Errorf("shard %d: got steps %q, want 100/s passing and 300/s failing", i+1, rows[i])
+		}
+		b, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("c%d.json", i+1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			Shard    string  `json:"shard"`
+			Merged   bool    `json:"merged"`
+			Capacity float64 `json:"capacity_rps"`
+			Steps    []struct {
+				Requests int64   `json:"requests"`
+				Achieved float64 `json:"achieved_rps"`
+			} `json:"steps"`
+		}
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Shard != fmt.Sprintf("%d/%d", i+1, n) || !got.Merged || got.Capacity != 100 || len(got.Steps) != 2 {
+			t.Errorf("shard %d: got JSON %+v, want the shard, merged, capacity 100/s in 2 steps", i+1, got)
+		} else if r := got.Steps[0].Requests; r < 90 || r > 110 || got.Steps[1].Achieved > 220 {
+			t.Errorf("shard %d: got steps %+v, want about 100 requests at 100/s (both shards') and at most about 200/s at 300/s", i+1, got.Steps)
+		}
+	}
+	if strings.Join(rows[0], "\n") != strings.Join(rows[1], "\n") {
+		t.Errorf("the shards report different steps:\n%s\n---\n%s", strings.Join(rows[0], "\n"), strings.Join(rows[1], "\n"))
+	}
+	files, _ := filepath.Glob(filepath.Join(syncDir, fmt.Sprintf("capacity-%d-step-*-shard-*of2.json", startAt.Unix())))
+	if len(files) != 4 {
+		t.Errorf("got %d step results in the sync folder, want 4 (2 steps, 2 shards): %q", len(files), files)
 	}
 }

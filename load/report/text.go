@@ -123,6 +123,9 @@ func WriteCapacityText(w io.Writer, c *load.CapacityResult) error {
 	ew := &errWriter{w: w}
 	fmt.Fprintf(ew, "target     %s\n", targetName(c.Target, c.Embedded))
 	fmt.Fprintf(ew, "start      %s  duration %.1fs\n", c.Start.UTC().Format(time.RFC3339), c.DurationS)
+	if c.Shard != "" {
+		fmt.Fprintf(ew, "shard      %s, in lockstep: every step merges all the shards' measurements\n", c.Shard)
+	}
 	st := c.Settings
 	fmt.Fprintf(ew, "search     slo %s  start %s  growth %g  precision %g%%  tolerance %g%%  warmup %s  dwell %s  retries %d\n\n",
 		orDash(st.SLO), load.FormatRate(st.Start), st.Growth, 100*st.Precision, 100*st.Tolerance, orDash(st.Warmup), orDash(st.Dwell), st.Retries)
