@@ -46,7 +46,7 @@ func loadFlagSet(f *loadFlags, stdout io.Writer) *flag.FlagSet {
 	fs := flagSet("load", stdout)
 	fs.StringVar(&f.target, "target", "", "the server's `host:port`; none starts the embedded reference server")
 	fs.StringVar(&f.rate, "rate", load.DefaultRate, "constant request `rate`: 500/s, 30000/1m, inf (as fast as replies come)")
-	fs.StringVar(&f.ramp, "ramp", "", "a rate going linearly from `FROM:TO` over -duration, e.g. 100/s:5000/s")
+	fs.StringVar(&f.ramp, "ramp", "", "a rate going linearly from FROM to TO over -warm-up plus -duration, as `FROM:TO`, e.g. 100/s:5000/s")
 	fs.StringVar(&f.steps, "steps", "", "rates held one after the other, `RATE:DUR,...`, e.g. 1000/s:10s,2000/s:10s")
 	fs.DurationVar(&f.duration, "duration", 0, "how long to offer load (default 10s unless -requests or -steps bounds the run)")
 	fs.Int64Var(&f.requests, "requests", 0, "stop after this many requests (all shards together); 0 for no bound")
@@ -223,7 +223,7 @@ func loadSLOStatus(stderr io.Writer, name string, verdicts []load.SLOVerdict) in
 	}
 	names := make([]string, len(breached))
 	for i, v := range breached {
-		names[i] = fmt.Sprintf("%s (measured %g)", v.Objective, v.Value)
+		names[i] = fmt.Sprintf("%s (measured %.6g)", v.Objective, v.Value)
 	}
 	fmt.Fprintf(stderr, "cvrswarm %s: SLO breached: %s\n", name, strings.Join(names, ", "))
 	return exitSLO

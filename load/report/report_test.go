@@ -345,3 +345,25 @@ func TestWriteTextRequestedRate(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteVerdictsRounds(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		v    load.SLOVerdict
+		want string
+	}{
+		{"float noise", load.SLOVerdict{Objective: "mean<1.5s", Value: 0.0006743000000000002, Met: true}, "  mean<1.5s            0.0006743  met\n"},
+		{"rate", load.SLOVerdict{Objective: "rate>4900", Value: 4999.4, Met: true}, "  rate>4900            4999.4     met\n"},
+		{"breach", load.SLOVerdict{Objective: "p50<500us", Value: 665}, "  p50<500us            665        BREACHED\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			writeVerdicts(&b, []load.SLOVerdict{tt.v})
+			if got, want := b.String(), "SLO\n"+tt.want; got != want {
+				t.Errorf("got %q, want %q", got, want)
+			}
+		})
+	}
+}

@@ -92,7 +92,7 @@ func writeVerdicts(w io.Writer, vs []load.SLOVerdict) {
 		if !v.Met {
 			verdict = "BREACHED"
 		}
-		fmt.Fprintf(w, "  %-20s %-10g %s\n", v.Objective, v.Value, verdict)
+		fmt.Fprintf(w, "  %-20s %-10.6g %s\n", v.Objective, v.Value, verdict)
 	}
 }
 
