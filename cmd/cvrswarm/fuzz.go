@@ -105,7 +105,7 @@ func runFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.Duration, "duration", 0, "stop after this long (0: until -cases or Ctrl-C)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "at most this many cases per second, to spare a shared server (0: as fast as it answers)")
 	fs.IntVar(&cfg.Conns, "conns", fuzz.DefaultConns, "connections fuzzing at once")
-	fs.StringVar(&cfg.FindingsDir, "findings", fuzz.DefaultFindingsDir, "save each finding here: a `go test fuzz v1` input and its record.json")
+	fs.StringVar(&cfg.FindingsDir, "findings", fuzz.DefaultFindingsDir, "save each finding in `DIR`: a go test fuzz v1 input and its record.json")
 	fs.StringVar(&jsonPath, "json", "", "write the run's result as JSON to this file")
 	fs.StringVar(&corpusDir, "corpus", "", "derive cases from the corpus files in this folder instead of the embedded seeds")
 	fs.StringVar(&muts, "mutators", "all", "mutators to stack: names (field-trid) or groups (field, text, byte), comma-separated")

@@ -115,3 +115,26 @@ func TestBarProgressDrawsStatus(t *testing.T) {
 		t.Errorf("bar output %q lacks the label or the status", s)
 	}
 }
+
+// TestHelpPlaceholders checks every command's -h: a flag's placeholder is
+// the back-quoted word of its usage, so back quotes around a phrase would
+// print it as the flag's argument ("-findings go test fuzz v1").
+func TestHelpPlaceholders(t *testing.T) {
+	for name := range commands {
+		if name == "help" {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			status, stdout, _ := runMain(t, name, "-h")
+			if status != exitOK {
+				t.Fatalf("got exit status %d, want %d", status, exitOK)
+			}
+			for _, line := range strings.Split(stdout, "\n") {
+				f, ok := strings.CutPrefix(line, "  -")
+				if f, _, _ = strings.Cut(f, "\t"); ok && strings.Count(f, " ") > 1 {
+					t.Errorf("got flag line %q, want at most one placeholder word", line)
+				}
+			}
+		})
+	}
+}
