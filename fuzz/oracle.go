@@ -447,15 +447,11 @@ func (o *Oracle) expected(obs *observation, v msnp.Version) int {
 	if !bytes.HasSuffix(line, []byte("\r\n")) || len(line) > msnp.DefaultMaxLineLength {
 		return -1 // a bare LF or a line limit: the server's choice
 	}
-	if _, ok := msnp.PeekTrID(line[:len(line)-2]); !ok {
+	ans := msnp.Expect(line[:len(line)-2], v, o.Role)
+	if !ans.Reply {
 		return -1 // no TrID to answer with: closing is all a server can do
 	}
-	req, err := msnp.ParseRequest(line[:len(line)-2])
-	if err != nil {
-		return msnp.CodeMalformedCVR
-	}
-	code, _ := msnp.CheckRequest(req, v)
-	return code
+	return ans.Code
 }
 
 // crashVerdict names a crash: by the Go panic in the process's stderr,

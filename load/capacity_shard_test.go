@@ -132,7 +132,9 @@ func TestShardedStepsLockstep(t *testing.T) {
 	}
 
 	fakes := make([]*shardFake, n+1)
-	res, merged, errs := runShards(t, n, nil, SyncConfig{Dir: dir, StartAt: start, Gap: 200 * time.Millisecond, Poll: 5 * time.Millisecond},
+	// The gap leaves each shard time to merge a step and start the next:
+	// generous, as -race on two busy cores can stall a shard for most of a second.
+	res, merged, errs := runShards(t, n, nil, SyncConfig{Dir: dir, StartAt: start, Gap: time.Second, Poll: 5 * time.Millisecond},
 		func(i int) ShardStepFunc {
 			fakes[i] = &shardFake{knee: knee}
 			return func(ctx context.Context, s StepSpec, at time.Time) (*Result, error) {

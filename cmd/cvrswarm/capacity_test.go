@@ -167,7 +167,7 @@ func TestCapacityShards(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			status[i] = run(context.Background(), []string{"capacity", "-target", srv.Addr(), "-shard", fmt.Sprintf("%d/%d", i+1, n),
-				"-start-at", startAt.Format(time.RFC3339), "-sync-dir", syncDir, "-sync-gap", "500ms",
+				"-start-at", startAt.Format(time.RFC3339), "-sync-dir", syncDir, "-sync-gap", "1s",
 				"-start", "100/s", "-growth", "3", "-dwell", "1s", "-warm-up", "200ms", "-max-steps", "2", "-retries", "0", "-tolerance", "10%",
 				"-quiet", "-json", filepath.Join(dir, fmt.Sprintf("c%d.json", i+1))}, &stdout[i], &stderr[i])
 		}()

@@ -324,29 +324,19 @@ func showSent(b []byte) string {
 }
 
 // oracle returns what a server of the given role answers to line after
-// negotiating v: a close without a reply when it takes no CVR in v (an
-// out-of-context command), 731 for a line that does not parse (a close
-// when it has no TrID to answer with), the code CheckRequest gives, or a
-// CVR (CVQ) reply.
+// negotiating v, as msnp.Expect says: a close without a reply when it
+// takes no CVR in v (an out-of-context command), 731 for a line that does
+// not parse (a close when it has no TrID to answer with), the code
+// CheckRequest gives, or a CVR (CVQ) reply.
 func oracle(raw string, v msnp.Version, role msnp.Role) want {
-	text := strings.TrimRight(raw, "\r\n")
-	if !v.AcceptsCVR(role) {
+	ans := msnp.Expect([]byte(strings.TrimRight(raw, "\r\n")), v, role)
+	switch {
+	case !ans.Reply:
 		return want{alts: []alt{{answer: noReply, closes: true}}}
+	case ans.Code != 0:
+		return want{trid: ans.TrID, hasTrID: true, alts: []alt{{answer: codeReply, code: ans.Code}}}
 	}
-	req, err := msnp.ParseRequest([]byte(text))
-	if err != nil {
-		if trid, ok := msnp.PeekTrID([]byte(text)); ok {
-			return want{trid: trid, hasTrID: true, alts: []alt{{answer: codeReply, code: msnp.CodeMalformedCVR}}}
-		}
-		return want{alts: []alt{{answer: noReply, closes: true}}}
-	}
-	w := want{trid: req.TrID, hasTrID: true}
-	if code, _ := msnp.CheckRequest(req, v); code != 0 {
-		w.alts = []alt{{answer: codeReply, code: code}}
-	} else {
-		w.alts = []alt{{answer: cvrReply, command: v.Command}}
-	}
-	return w
+	return want{trid: ans.TrID, hasTrID: true, alts: []alt{{answer: cvrReply, command: v.Command}}}
 }
 
 // lastReply returns the first reply line of the last step, parsed.

@@ -181,26 +181,21 @@ func (c *conn) ver(line []byte) bool {
 }
 
 func (c *conn) cvr(line []byte) bool {
-	req, err := msnp.ParseRequest(line)
-	if err != nil {
-		if trid, ok := msnp.PeekTrID(line); ok {
-			c.reply(msnp.Reply{Kind: msnp.ReplyError, Code: msnp.CodeMalformedCVR, TrID: trid})
-		}
+	ans := msnp.Expect(line, c.version, c.s.role)
+	if ans.Parsed && !c.serviceWait() {
 		return false
 	}
-	if !c.serviceWait() {
-		return false
+	switch {
+	case !ans.Reply:
+	case ans.Code != 0:
+		c.reply(msnp.Reply{Kind: msnp.ReplyError, Code: ans.Code, TrID: ans.TrID})
+	default:
+		c.out = append(c.out, ans.Request.Command...)
+		c.out = append(c.out, ' ')
+		c.out = strconv.AppendUint(c.out, uint64(ans.TrID), 10)
+		c.out = append(c.out, c.s.replyTail...)
 	}
-	code, _ := msnp.CheckRequest(req, c.version)
-	if code != 0 {
-		c.reply(msnp.Reply{Kind: msnp.ReplyError, Code: code, TrID: req.TrID})
-		return code != msnp.CodeMalformedCVR
-	}
-	c.out = append(c.out, req.Command...)
-	c.out = append(c.out, ' ')
-	c.out = strconv.AppendUint(c.out, uint64(req.TrID), 10)
-	c.out = append(c.out, c.s.replyTail...)
-	return req.Command == "CVR" // the session ends after a CVQ reply
+	return !ans.Close
 }
 
 func (c *conn) reply(r msnp.Reply) { c.out = r.Append(c.out) }

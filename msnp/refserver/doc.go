@@ -67,10 +67,12 @@
 //	C: CVR 2 0x0409 win 4.10 i386 MSMSGS 4.5.0121 MSMSGS
 //	(server closes)
 //
-// A line that does not parse as a request (msnp.ParseRequest) gets 731
-// and a close when it carries a TrID, and a close alone when it does not.
-// A request that parses is judged by msnp.CheckRequest, whose rules and
-// their order are documented there: 731 closes the connection, 420 and
+// Each CVR or CVQ line is answered as msnp.Expect says, the same answer
+// the fuzz oracle and the conformance check expect. A line that does not
+// parse as a request (msnp.ParseRequest) gets 731 and a close when it
+// carries a TrID, and a close alone when it does not. A request that
+// parses is judged by msnp.CheckRequest, whose rules and their order are
+// documented there: 731 closes the connection, 420 and
 // 710 keep it open (the seed page says 420 "may or may not disconnect
 // you"; keeping it open lets a load run count every error on one
 // connection). The seed page's examples:
