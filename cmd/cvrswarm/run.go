@@ -106,8 +106,13 @@ func flagSet(name string, stdout io.Writer) *flag.FlagSet {
 	// gets its one line.
 	fs.Usage = func() {
 		c := commands[name]
-		fmt.Fprintf(fs.Output(), "cvrswarm %s: %s\n\nExample:\n  %s\n\nFlags:\n", name, c.summary, c.example)
-		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "cvrswarm %s: %s\n\nExample:\n  %s\n", name, c.summary, c.example)
+		hasFlags := false
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		if hasFlags {
+			fmt.Fprint(fs.Output(), "\nFlags:\n")
+			fs.PrintDefaults()
+		}
 	}
 	return fs
 }
@@ -144,7 +149,8 @@ func usageError(stderr io.Writer, name, msg string) int {
 }
 
 // failure prints one line and returns exitFail.
+// A package prefix that repeats the command's name ("fuzz: ...") is dropped.
 func failure(stderr io.Writer, name string, err error) int {
-	fmt.Fprintf(stderr, "cvrswarm %s: %v\n", name, err)
+	fmt.Fprintf(stderr, "cvrswarm %s: %s\n", name, strings.TrimPrefix(err.Error(), name+": "))
 	return exitFail
 }

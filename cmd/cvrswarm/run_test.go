@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -136,5 +137,23 @@ func TestHelpPlaceholders(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestFailureDropsARepeatedPrefix(t *testing.T) {
+	var b bytes.Buffer
+	if got := failure(&b, "fuzz", errors.New("fuzz: case 3000: target down")); got != exitFail {
+		t.Errorf("status %d, want %d", got, exitFail)
+	}
+	if got, want := b.String(), "cvrswarm fuzz: case 3000: target down\n"; got != want {
+		t.Errorf("printed %q, want %q", got, want)
+	}
+	_, stdout, _ := runMain(t, "version", "-h")
+	if strings.Contains(stdout, "Flags:") {
+		t.Errorf("version -h shows a Flags heading with no flags under it:\n%s", stdout)
+	}
+	_, stdout, _ = runMain(t, "serve", "-h")
+	if !strings.Contains(stdout, "Flags:\n  -addr") {
+		t.Errorf("serve -h lacks its flags:\n%s", stdout)
 	}
 }
