@@ -69,9 +69,11 @@ func (v VERReply) Chosen() Dialect {
 	return ""
 }
 
-// maxReplyFields bounds the fields of a reply line: the command, the TrID
-// and at most 5 parameters for CVR; a VER reply may name up to 30 dialects.
-const maxReplyFields = 32
+// replyFields is how many fields of a reply line are split without an
+// allocation: the command, the TrID and 5 CVR parameters fit with room to
+// spare; a longer line (a VER naming many dialects, an error with many
+// extra parameters) is split on the heap.
+const replyFields = 16
 
 // ParseReply parses one server line, given without its terminator: a CVR
 // or CVQ reply, a numeric error, or a VER reply. It is lenient where real
@@ -83,17 +85,14 @@ func ParseReply(line []byte) (Reply, error) {
 		return Reply{}, syntaxErr(line, "control byte in reply")
 	}
 	s := string(line) // the one allocation: every field is a substring of s
-	var fields [maxReplyFields]string
+	var fields [replyFields]string
 	f := fields[:0]
 	for start, i := 0, 0; i <= len(s); i++ {
 		if i < len(s) && s[i] != ' ' {
 			continue
 		}
 		if i > start {
-			if len(f) == len(fields) {
-				return Reply{}, syntaxErr(line, "reply has too many parameters")
-			}
-			f = append(f, s[start:i])
+			f = append(f, s[start:i]) // past replyFields, append moves f to the heap
 		}
 		start = i + 1
 	}
