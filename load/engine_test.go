@@ -289,12 +289,7 @@ func TestHostileServers(t *testing.T) {
 
 func TestRefusedAndUnreachable(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := msnptest.ClosedAddr(t)
 	r := run(t, Config{Target: addr, Schedule: Constant(1000), Requests: 5, Conns: 2})
 	if r.Outcomes[OutcomeRefused] != 5 || r.Rate.Achieved != 0 {
 		t.Errorf("got outcomes %v achieved %v/s, want 5 refused and none achieved", r.Outcomes, r.Rate.Achieved)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cvrswarm/cvrswarm/msnp/msnptest"
 	"github.com/cvrswarm/cvrswarm/msnp/refserver"
 )
 
@@ -129,12 +129,7 @@ func TestCapacityCommand(t *testing.T) {
 
 func TestCapacityDeadTarget(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
+	addr := msnptest.ClosedAddr(t)
 	var stdout, stderr bytes.Buffer
 	status := run(context.Background(), []string{"capacity", "-target", addr, "-dwell", "1s", "-warm-up", "0s", "-start", "50", "-quiet",
 		"-timeout", "500ms"}, &stdout, &stderr)

@@ -147,12 +147,7 @@ func TestCheckList(t *testing.T) {
 }
 
 func TestCheckErrors(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := ln.Addr().String()
-	ln.Close()
+	closed := msnptest.ClosedAddr(t)
 	tests := []struct {
 		name   string
 		args   []string

@@ -138,12 +138,7 @@ func TestFuzzUsageErrors(t *testing.T) {
 // TestFuzzTargetThatRefuses names the target and what is wrong in one
 // line, for fuzz and replay alike.
 func TestFuzzTargetThatRefuses(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := msnptest.ClosedAddr(t)
 	rec := filepath.Join(t.TempDir(), "case")
 	if err := os.WriteFile(rec, []byte("go test fuzz v1\n[]byte(\"\")\n[]byte(\"CVR 2 %\\n\")\n"), 0o644); err != nil {
 		t.Fatal(err)

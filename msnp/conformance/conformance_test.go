@@ -408,12 +408,7 @@ func TestRunSelectsRules(t *testing.T) {
 func TestRunErrors(t *testing.T) {
 	t.Parallel()
 	silent := startHandler(t, func(c net.Conn) { c.Read(make([]byte, 64)) })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closedAddr := ln.Addr().String()
-	ln.Close()
+	closedAddr := msnptest.ClosedAddr(t)
 	good := (&server{}).start(t)
 	for _, tc := range []struct {
 		name string

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"testing"
 
 	"github.com/cvrswarm/cvrswarm/msnp"
 )
@@ -137,3 +138,16 @@ func tokens(line []byte) (a, b, c []byte) {
 
 // NewCanned starts a server running [Canned].
 func NewCanned() (*Server, error) { return NewServer(Canned) }
+
+// ClosedAddr returns a loopback address nothing listens on: a port
+// Listen handed out, closed again, so a dial there is refused.
+func ClosedAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}

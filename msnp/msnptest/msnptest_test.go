@@ -37,3 +37,12 @@ func TestCannedAnswersVERAndCVR(t *testing.T) {
 		t.Errorf("reply = %+v, want a CVR reply with TrID 2", reply)
 	}
 }
+
+func TestClosedAddrRefuses(t *testing.T) {
+	addr := msnptest.ClosedAddr(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := msnp.Dial(ctx, msnp.TCPTarget(addr), msnp.ClientConfig{}); err == nil {
+		t.Errorf("dialing %s succeeded, want a refused connection", addr)
+	}
+}
