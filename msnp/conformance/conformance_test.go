@@ -203,6 +203,40 @@ func wantConformant(t *testing.T, rep *conformance.Report, wantSkipped []string,
 	}
 }
 
+// TestTargetThatNeedsCVR0Alongside checks a server written for MSNP2-7
+// clients, which answers a VER only when it lists CVR0, as the official
+// client's did: the check learns it and lists CVR0 in every VER, even when
+// the client offers no CVR0.
+func TestTargetThatNeedsCVR0Alongside(t *testing.T) {
+	t.Parallel()
+	srv := (&server{needsCVR0: true, echoCVR0: true, dialects: msnp.DialectRange(2, 7)}).start(t)
+	for _, tc := range []struct {
+		name        string
+		offer       []msnp.Dialect
+		wantSpeaks  []msnp.Dialect
+		wantCVR     msnp.Dialect
+		wantSkipped []string
+	}{
+		{name: "every dialect offered", wantSpeaks: msnp.DialectRange(2, 7), wantCVR: "MSNP7",
+			wantSkipped: []string{"cvr-ds-pre8", "cvq-after-cvr0", "cvr-msnp8-handle", "cvr-msnp8-no-handle"}},
+		{name: "MSNP2 offered alone", offer: []msnp.Dialect{"MSNP2"}, wantSpeaks: []msnp.Dialect{"MSNP2"}, wantCVR: "MSNP2",
+			wantSkipped: []string{"ver-any-order", "cvr-ds-pre8", "cvq-after-cvr0", "cvr-msnp8-handle",
+				"cvr-msnp8-no-handle", "cvq-on-ns", "cvr-in-cvr0"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rep := check(t, conformance.Config{Target: srv.Target(), Dialects: tc.offer})
+			if !slices.Equal(rep.Speaks, tc.wantSpeaks) {
+				t.Errorf("speaks %q, want %q", rep.Speaks, tc.wantSpeaks)
+			}
+			if !rep.NeedsCVR0 {
+				t.Error("NeedsCVR0 = false, want true")
+			}
+			wantConformant(t, rep, tc.wantSkipped, tc.wantCVR)
+		})
+	}
+}
+
 func TestBrokenServersFailTheRulesTheyBreak(t *testing.T) {
 	t.Parallel()
 	const (

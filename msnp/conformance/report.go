@@ -29,8 +29,12 @@ func (r *Report) WriteTable(w io.Writer, verbose bool) error {
 	if r.CVRDialect != "" {
 		cvr = string(r.CVRDialect)
 	}
-	fmt.Fprintf(bw, "offered %s; target speaks %s; CVR rules use %s\n\n",
+	fmt.Fprintf(bw, "offered %s; target speaks %s; CVR rules use %s\n",
 		formatDialects(r.Offered), formatDialects(r.Speaks), cvr)
+	if r.NeedsCVR0 {
+		fmt.Fprintln(bw, "the target refuses a VER that does not list CVR0: every VER sent lists it")
+	}
+	fmt.Fprintln(bw)
 
 	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "RULE\tSENT\tEXPECTED\tGOT\tVERDICT")

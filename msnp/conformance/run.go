@@ -82,8 +82,12 @@ type Report struct {
 	Role    string         `json:"role"`
 	Offered []msnp.Dialect `json:"offered"`
 	// Speaks lists the offered dialects the target picks when offered
-	// alone.
+	// alone: an MSNP dialect with CVR0 after it, as clients send it.
 	Speaks []msnp.Dialect `json:"speaks"`
+	// NeedsCVR0 is set when the target refuses an MSNP dialect it speaks
+	// unless CVR0 is listed after it; every VER of the check then lists
+	// CVR0.
+	NeedsCVR0 bool `json:"needs_cvr0,omitempty"`
 	// CVRDialect is the dialect the CVR rules negotiate ("" when none).
 	CVRDialect msnp.Dialect `json:"cvr_dialect,omitempty"`
 	Strict     bool         `json:"strict"`
@@ -187,10 +191,14 @@ func newRunner(cfg Config) (*runner, error) {
 	}, nil
 }
 
-// discover checks that the target answers VER, then finds which offered
-// dialects it speaks by offering each one alone.
+// discover checks that the target answers VER, then learns which offered
+// dialects it speaks by probing as clients send VER: each MSNP dialect
+// with CVR0 after it (CVR0 alone for CVR0). A target that speaks an MSNP
+// dialect is then offered the highest one alone: if it refuses, every VER
+// of the run lists CVR0.
 func (r *runner) discover(ctx context.Context) error {
-	first := step{send: verLine(1, r.env.offered...), want: want{alts: []alt{{answer: anyReply}}}}
+	e := &r.env
+	first := step{send: verLine(1, withCVR0(e.offered)...), want: want{alts: []alt{{answer: anyReply}}}}
 	obs, err := r.exec(ctx, exchange{steps: []step{first}})
 	if err != nil {
 		return fmt.Errorf("conformance: %s: %w", r.report.Target, err)
@@ -199,23 +207,48 @@ func (r *runner) discover(ctx context.Context) error {
 		return fmt.Errorf("conformance: %s does not answer VER (sent %q, got %s)", r.report.Target,
 			showSent(first.send), obs[0])
 	}
-	r.env.speaks = []msnp.Dialect{}
-	for _, d := range r.env.offered {
-		probe := exchange{steps: []step{{send: verLine(1, d),
-			want: want{trid: 1, hasTrID: true, alts: []alt{{answer: verChosen, dialect: d}}}}}}
-		obs, err := r.exec(ctx, probe)
+	e.speaks = []msnp.Dialect{}
+	for _, d := range e.offered {
+		picked, err := r.picks(ctx, d, withCVR0([]msnp.Dialect{d})...)
 		if err != nil {
-			return fmt.Errorf("conformance: %s: %w", r.report.Target, err)
+			return err
 		}
-		if c, _ := probe.steps[0].want.judge(obs[0]); c == met {
-			r.env.speaks = append(r.env.speaks, d)
+		if picked {
+			e.speaks = append(e.speaks, d)
 		}
 	}
-	r.report.Speaks = slices.Clone(r.env.speaks)
-	if v, skip := r.env.cvrDialect(); skip == "" {
+	if v, ok := e.pick(true, func(msnp.Version) bool { return true }); ok {
+		alone, err := r.picks(ctx, v.Dialect, v.Dialect)
+		if err != nil {
+			return err
+		}
+		e.needsCVR0 = !alone
+	}
+	r.report.Speaks = slices.Clone(e.speaks)
+	r.report.NeedsCVR0 = e.needsCVR0
+	if v, skip := e.cvrDialect(); skip == "" {
 		r.report.CVRDialect = v.Dialect
 	}
 	return nil
+}
+
+// picks reports whether the target answers a VER listing ds by choosing d.
+func (r *runner) picks(ctx context.Context, d msnp.Dialect, ds ...msnp.Dialect) (bool, error) {
+	probe := step{send: verLine(1, ds...), want: want{trid: 1, hasTrID: true, alts: []alt{{answer: verChosen, dialect: d}}}}
+	obs, err := r.exec(ctx, exchange{steps: []step{probe}})
+	if err != nil {
+		return false, fmt.Errorf("conformance: %s: %w", r.report.Target, err)
+	}
+	c, _ := probe.want.judge(obs[0])
+	return c == met, nil
+}
+
+// withCVR0 returns ds with CVR0 last, as clients list it.
+func withCVR0(ds []msnp.Dialect) []msnp.Dialect {
+	if slices.Contains(ds, msnp.CVR0) {
+		return ds
+	}
+	return append(slices.Clip(ds), msnp.CVR0)
 }
 
 // play runs the rules in order, checking before the first risky rule and
@@ -336,9 +369,10 @@ func (r *runner) judge(ctx context.Context, res Result, x exchange) Result {
 // returns what went wrong, or "".
 func (r *runner) alive(ctx context.Context) string {
 	answered := want{alts: []alt{{answer: anyReply}}}
-	x := exchange{steps: []step{{send: verLine(1, r.env.offered...), want: answered}}}
+	x := exchange{steps: []step{{send: verLine(1, r.env.verList(r.env.offered...)...), want: answered}}}
 	if v, skip := r.env.cvrDialect(); skip == "" {
-		x.steps = []step{{send: verLine(1, v.Dialect), want: answered}, {send: shaped(preLogin, v, 2), want: answered}}
+		x.steps = []step{{send: verLine(1, r.env.verList(v.Dialect)...), want: answered},
+			{send: shaped(preLogin, v, 2), want: answered}}
 	}
 	obs, err := r.exec(ctx, x)
 	if err != nil {
