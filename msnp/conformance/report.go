@@ -19,9 +19,11 @@ const (
 
 // WriteTable writes the report as a table (rule, sent, expected, got,
 // verdict), then the details of every rule that did not pass (of every
-// rule when verbose), then a summary line:
+// rule when verbose), then a summary line, and a second one when fewer
+// than half of the rules for the role ran:
 //
-//	33 rules: 29 pass, 2 warn, 1 fail, 1 skip
+//	33 rules: 9 pass, 0 warn, 0 fail, 24 skip
+//	inconclusive: 22 of 31 rules skipped
 func (r *Report) WriteTable(w io.Writer, verbose bool) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "target %s, role %s\n", r.Target, r.Role)
@@ -92,6 +94,9 @@ func (r *Report) WriteTable(w io.Writer, verbose bool) error {
 		fmt.Fprint(bw, " (strict: warnings fail)")
 	}
 	fmt.Fprintln(bw)
+	if s.Inconclusive {
+		fmt.Fprintf(bw, "inconclusive: %d of %d rules skipped\n", s.SkippedApplicable(), s.Applicable)
+	}
 	return bw.Flush()
 }
 

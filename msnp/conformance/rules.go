@@ -27,6 +27,9 @@ type Rule struct {
 	plan     plan
 }
 
+// AppliesTo reports whether the rule is for a server of the role.
+func (r Rule) AppliesTo(role msnp.Role) bool { return r.Roles == nil || slices.Contains(r.Roles, role) }
+
 // Rules returns every rule in the order [Run] plays them: the risky ones
 // last.
 func Rules() []Rule {

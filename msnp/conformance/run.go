@@ -74,7 +74,15 @@ type Summary struct {
 	Warn  int `json:"warn"`
 	Fail  int `json:"fail"`
 	Skip  int `json:"skip"`
+	// Applicable counts the rules for the role of the run, skipped or not.
+	Applicable int `json:"applicable"`
+	// Inconclusive is set when fewer than half of the applicable rules
+	// ran: the check says too little to pass the target.
+	Inconclusive bool `json:"inconclusive"`
 }
+
+// SkippedApplicable counts the applicable rules that did not run.
+func (s Summary) SkippedApplicable() int { return s.Applicable - s.Pass - s.Warn - s.Fail }
 
 // Report is the outcome of a check.
 type Report struct {
@@ -102,6 +110,10 @@ type Report struct {
 // Failed reports whether any rule failed.
 func (r *Report) Failed() bool { return r.Summary.Fail > 0 }
 
+// Passed reports whether the target passed: no rule failed, and the check
+// was not inconclusive.
+func (r *Report) Passed() bool { return !r.Failed() && !r.Summary.Inconclusive }
+
 // Run checks the target against every selected rule, each on a fresh
 // connection. It returns an error, and no report, when the configuration
 // is invalid or the target does not answer VER at all. When ctx ends, the
@@ -116,6 +128,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	r.play(ctx)
+	s := &r.report.Summary
+	s.Inconclusive = 2*(s.Pass+s.Warn+s.Fail) < s.Applicable
 	if r.report.Interrupted {
 		return r.report, ended(ctx)
 	}
@@ -181,6 +195,9 @@ func newRunner(cfg Config) (*runner, error) {
 	}
 	if len(rs) == 0 {
 		return nil, fmt.Errorf("conformance: no rule ID matches %q", cfg.Run)
+	}
+	if !slices.ContainsFunc(rs, func(rule Rule) bool { return rule.AppliesTo(cfg.Role) }) {
+		return nil, fmt.Errorf("conformance: no rule ID matching %q is for a %s", cfg.Run, roleNames([]msnp.Role{cfg.Role}))
 	}
 	return &runner{
 		cfg:   cfg,
@@ -266,8 +283,9 @@ func (r *runner) play(ctx context.Context) {
 		case r.report.Stopped != "":
 			r.skip(res, "target stopped answering")
 			continue
-		case rule.Roles != nil && !slices.Contains(rule.Roles, r.cfg.Role):
-			r.skip(res, fmt.Sprintf("for a %s; this run is -role %s", roleNames(rule.Roles), r.cfg.Role))
+		case !rule.AppliesTo(r.cfg.Role):
+			res.Verdict, res.Reason = Skip, fmt.Sprintf("for a %s; this run is -role %s", roleNames(rule.Roles), r.cfg.Role)
+			r.add(res, false)
 			continue
 		}
 		x, why := rule.plan(&r.env)
@@ -300,7 +318,7 @@ func (r *runner) play(ctx context.Context) {
 				res.Reason = "the target stopped answering after this rule (" + why + ")"
 			}
 		}
-		r.add(res)
+		r.add(res, true)
 	}
 }
 
@@ -389,14 +407,20 @@ func (r *runner) alive(ctx context.Context) string {
 	return ""
 }
 
+// skip adds the result of an applicable rule that did not run.
 func (r *runner) skip(res Result, why string) {
 	res.Verdict, res.Reason = Skip, why
-	r.add(res)
+	r.add(res, true)
 }
 
-func (r *runner) add(res Result) {
+// add adds a result to the report; applicable says whether the rule is
+// for the role of the run.
+func (r *runner) add(res Result, applicable bool) {
 	s := &r.report.Summary
 	s.Rules++
+	if applicable {
+		s.Applicable++
+	}
 	switch res.Verdict {
 	case Pass:
 		s.Pass++
