@@ -3,7 +3,6 @@ package fuzz
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -11,105 +10,7 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
-
-	"github.com/cvrswarm/cvrswarm/corpus"
 )
-
-// Defaults for a [Config].
-const (
-	// DefaultConns is how many connections (workers) fuzz at once.
-	DefaultConns = 4
-	// DefaultMinimizeRuns bounds the executions spent shrinking one finding.
-	DefaultMinimizeRuns = 300
-	// DefaultMinimizeTime bounds the time spent shrinking one finding.
-	DefaultMinimizeTime = 30 * time.Second
-	// DefaultRecoverWait is how long a target cvrswarm cannot restart may
-	// take to accept again after a crash before the run stops.
-	DefaultRecoverWait = 30 * time.Second
-	// DefaultFindingsDir is where findings are saved.
-	DefaultFindingsDir = "findings"
-	// EpochSize is how many cases pass between updates of the working
-	// corpus that new cases are derived from.
-	EpochSize = 1024
-	// MaxCorpus bounds the working corpus.
-	MaxCorpus = 4096
-)
-
-// Config sets up a fuzzing run. Target (in the embedded Oracle) is
-// required; every other zero value has a documented default.
-type Config struct {
-	// Oracle holds the target and how cases are judged.
-	Oracle
-	// Seed makes the run reproducible: case i of a run is a function of
-	// (Seed, i) and, with feedback, of the replies of earlier epochs.
-	Seed uint64
-	// Cases stops the run after this many cases; 0 means no limit.
-	Cases int64
-	// Duration stops the run after this long; 0 means no limit.
-	Duration time.Duration
-	// Rate caps the cases per second, to spare a shared server; 0 means
-	// as fast as the target answers.
-	Rate float64
-	// Conns is how many connections fuzz at once; 0 means DefaultConns.
-	Conns int
-	// Seeds are the inputs cases are derived from; nil means
-	// corpus.Seeds(). Each must have CVR bytes.
-	Seeds []corpus.Case
-	// Mutators to stack; nil means Mutators().
-	Mutators []Mutator
-	// SequenceShare is the share of cases that also mutate the command
-	// sequence; 0 means DefaultSequenceShare, negative none.
-	SequenceShare float64
-	// NoFeedback keeps the working corpus to the seeds: then a case is a
-	// function of (Seed, index) alone.
-	NoFeedback bool
-	// FindingsDir is where findings are saved; "" saves none.
-	FindingsDir string
-	// ReplayCommand starts the replay line written in each record, e.g.
-	// "cvrswarm replay -target 127.0.0.1:1863"; "" means "cvrswarm replay".
-	ReplayCommand string
-	// MinimizeRuns bounds the executions spent shrinking a finding; 0
-	// means DefaultMinimizeRuns, negative turns shrinking off.
-	MinimizeRuns int
-	// MinimizeTime bounds the time spent shrinking a finding; 0 means
-	// DefaultMinimizeTime.
-	MinimizeTime time.Duration
-	// RecoverWait is how long a crashed target that is not an *Exec may
-	// take to come back; 0 means DefaultRecoverWait.
-	RecoverWait time.Duration
-
-	onCase    func(Case)    // test hook: every generated case, from its worker
-	onFinding func(Finding) // test hook: every new finding, once recorded
-}
-
-// Point is one second of a run: the cases done and the distinct findings
-// so far.
-type Point struct {
-	T        int64 `json:"t"` // Unix second
-	Cases    int64 `json:"cases"`
-	Findings int   `json:"findings"`
-	Hits     int   `json:"hits"`
-}
-
-// Result is what a run found, in the JSON form `cvrswarm fuzz -json`
-// writes.
-type Result struct {
-	Target      string       `json:"target"`
-	Seed        uint64       `json:"seed"`
-	Cases       int64        `json:"cases"`
-	DurationS   float64      `json:"duration_s"`
-	CasesPerS   float64      `json:"cases_per_s"`
-	Findings    []Finding    `json:"findings"`
-	ByKind      map[Kind]int `json:"by_kind"` // distinct findings per kind
-	Hits        int          `json:"hits"`
-	Corpus      int          `json:"corpus"`      // the working corpus at the end
-	NewInputs   int          `json:"new_inputs"`  // inputs feedback added to it
-	Restarts    int          `json:"restarts"`    // of an -exec target
-	Unconfirmed int          `json:"unconfirmed"` // suspicious cases that did not reproduce
-	Strict      bool         `json:"strict"`
-	Stopped     string       `json:"stopped"` // cases, duration, interrupted or an error
-	Series      []Point      `json:"series"`
-}
 
 // Progress is a snapshot of a running fuzzer.
 type Progress struct {
@@ -147,69 +48,19 @@ type Fuzzer struct {
 	workers     []*worker
 }
 
-// bases returns the seeds cases derive from: cfg.Seeds (corpus.Seeds()
-// when nil) that have CVR bytes.
-func (cfg *Config) bases() ([]corpus.Case, error) {
-	all := cfg.Seeds
-	if all == nil {
-		all = corpus.Seeds()
-	}
-	var seeds []corpus.Case
-	for _, s := range all {
-		if len(s.CVR) > 0 {
-			seeds = append(seeds, s)
-		}
-	}
-	if len(seeds) == 0 {
-		return nil, errors.New("fuzz: no seed with CVR bytes")
-	}
-	return seeds, nil
-}
-
-// generator returns the generator of the run's cases.
-func (cfg *Config) generator() Generator {
-	return Generator{Seed: cfg.Seed, SequenceShare: cfg.SequenceShare, Havoc: Havoc{Mutators: cfg.Mutators}}
-}
-
-// MakeCase returns case i of a run with cfg, without a target: the bytes
-// and mutators the run sends as that case. With feedback, the cases from
-// the third epoch on (i >= 2*EpochSize) also derive from inputs that
-// earlier replies added to the working corpus, which only a run knows:
-// those need cfg.NoFeedback.
-func MakeCase(cfg Config, i uint64) (Case, error) {
-	if !cfg.NoFeedback && i >= 2*EpochSize {
-		return Case{}, fmt.Errorf("fuzz: case %d derives from the replies to earlier cases (feedback): without a run, only cases below %d, or any case with feedback off, can be made", i, 2*EpochSize)
-	}
-	seeds, err := cfg.bases()
-	if err != nil {
-		return Case{}, err
-	}
-	g := cfg.generator()
-	return g.Generate(i, seeds), nil
-}
-
-// New checks cfg and returns a Fuzzer.
+// New checks cfg ([Config.Validate]) and returns a Fuzzer.
 func New(cfg Config) (*Fuzzer, error) {
-	if cfg.Target == nil {
-		return nil, errors.New("fuzz: no target")
-	}
-	if cfg.Conns <= 0 {
-		cfg.Conns = DefaultConns
-	}
-	seeds, err := cfg.bases()
-	if err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Cases < 0 || cfg.Duration < 0 || cfg.Rate < 0 {
-		return nil, errors.New("fuzz: cases, duration and rate cannot be negative")
+	seeds, _ := cfg.bases()
+	if cfg.Conns == 0 {
+		cfg.Conns = DefaultConns
 	}
-	if cfg.MinimizeRuns == 0 {
-		cfg.MinimizeRuns = DefaultMinimizeRuns
-	}
-	if cfg.MinimizeTime <= 0 {
+	if cfg.MinimizeTime == 0 {
 		cfg.MinimizeTime = DefaultMinimizeTime
 	}
-	if cfg.RecoverWait <= 0 {
+	if cfg.RecoverWait == 0 {
 		cfg.RecoverWait = DefaultRecoverWait
 	}
 	if cfg.ReplayCommand == "" {
@@ -352,7 +203,7 @@ func (f *Fuzzer) Progress() Progress {
 func (f *Fuzzer) result(elapsed time.Duration, stopped string) Result {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	r := Result{Target: targetName(f.oracle.Target), Seed: f.cfg.Seed, Cases: f.done.Load(),
+	r := Result{Version: ResultVersion, Target: targetName(f.oracle.Target), Seed: f.cfg.Seed, Cases: f.done.Load(),
 		DurationS: elapsed.Seconds(), ByKind: map[Kind]int{}, Hits: f.hits, Corpus: f.fb.size(),
 		NewInputs: f.fb.size() - len(f.fb.seeds), Unconfirmed: f.unconfirmed, Strict: f.oracle.Strict, Stopped: stopped,
 		Findings: []Finding{}}
