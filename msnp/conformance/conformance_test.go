@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -120,6 +121,8 @@ var conformantCases = []struct {
 	offer       []msnp.Dialect // nil = every dialect
 	wantSkipped []string
 	wantCVR     msnp.Dialect
+	// inconclusive: fewer than half of the rules for the role can run
+	inconclusive bool
 }{
 	{name: "ns", role: msnp.NS, wantCVR: "MSNP23",
 		wantSkipped: []string{"cvr-ds-pre8", "cvq-after-cvr0"}},
@@ -132,7 +135,7 @@ var conformantCases = []struct {
 	{name: "ds client MSNP7-MSNP8", role: msnp.DS, offer: []msnp.Dialect{"MSNP8", "MSNP7", msnp.CVR0},
 		wantCVR: "MSNP8", wantSkipped: []string{"cvr-pre8-handle", "cvr-ns-pre8", "cvq-on-ns"}},
 	{name: "ds client before MSNP8", role: msnp.DS, offer: []msnp.Dialect{"MSNP7", "MSNP5", msnp.CVR0},
-		wantCVR: "", wantSkipped: []string{
+		wantCVR: "", inconclusive: true, wantSkipped: []string{
 			"cvr-valid", "cvr-reply-urls", "cvr-420-version", "cvr-420-library", "cvr-710-locale",
 			"cvr-731-malformed", "cvr-731-close", "trid-65536", "trid-2147483648", "trid-4294967295",
 			"trid-0", "trid-overflow", "cvr-msnp8-handle", "cvr-msnp8-no-handle", "cvr-pre8-handle", "cvr-ns-pre8",
@@ -141,7 +144,7 @@ var conformantCases = []struct {
 		wantCVR: "MSNP15", wantSkipped: []string{"ver-any-order", "cvr-pre8-handle",
 			"cvr-ns-pre8", "cvr-ds-pre8", "cvq-after-cvr0", "cvq-on-ns", "cvr-in-cvr0"}},
 	{name: "no common dialect", role: msnp.NS, speaks: []msnp.Dialect{"MSNP15"},
-		offer: []msnp.Dialect{"MSNP8", msnp.CVR0}, wantSkipped: []string{
+		offer: []msnp.Dialect{"MSNP8", msnp.CVR0}, inconclusive: true, wantSkipped: []string{
 			"ver-any-order", "ver-twice", "cvr-valid", "cvr-reply-urls", "cvr-420-version",
 			"cvr-420-library", "cvr-710-locale", "cvr-731-malformed", "cvr-731-close", "trid-65536",
 			"trid-2147483648", "trid-4294967295", "trid-0", "trid-overflow", "cvr-msnp8-handle",
@@ -164,7 +167,7 @@ func TestReferenceServerPassesEveryRule(t *testing.T) {
 			}
 			defer srv.Close()
 			rep := check(t, conformance.Config{Target: msnp.TCPTarget(srv.Addr()), Role: tc.role, Dialects: tc.offer})
-			wantConformant(t, rep, tc.wantSkipped, tc.wantCVR)
+			wantConformant(t, rep, tc.wantSkipped, tc.wantCVR, tc.inconclusive)
 		})
 	}
 }
@@ -178,14 +181,15 @@ func TestTestServerPassesEveryRule(t *testing.T) {
 			t.Parallel()
 			srv := (&server{role: tc.role, dialects: tc.speaks}).start(t)
 			rep := check(t, conformance.Config{Target: srv.Target(), Role: tc.role, Dialects: tc.offer})
-			wantConformant(t, rep, tc.wantSkipped, tc.wantCVR)
+			wantConformant(t, rep, tc.wantSkipped, tc.wantCVR, tc.inconclusive)
 		})
 	}
 }
 
-func wantConformant(t *testing.T, rep *conformance.Report, wantSkipped []string, wantCVR msnp.Dialect) {
+func wantConformant(t *testing.T, rep *conformance.Report, wantSkipped []string, wantCVR msnp.Dialect, inconclusive bool) {
 	t.Helper()
 	wantOnly(t, rep, nil)
+	wantInconclusive(t, rep, inconclusive)
 	wantSkipped = slices.Sorted(slices.Values(wantSkipped))
 	got := skipped(rep)
 	slices.Sort(got)
@@ -200,6 +204,77 @@ func wantConformant(t *testing.T, rep *conformance.Report, wantSkipped []string,
 	}
 	if rep.Stopped != "" {
 		t.Errorf("Stopped = %q, want the target answering throughout", rep.Stopped)
+	}
+}
+
+// TestTargetThatNeedsCVR0Alongside checks a server written for MSNP2-7
+// clients, which answers a VER only when it lists CVR0, as the official
+// client's did: the check learns it and lists CVR0 in every VER, even when
+// the client offers no CVR0.
+func TestTargetThatNeedsCVR0Alongside(t *testing.T) {
+	t.Parallel()
+	srv := (&server{needsCVR0: true, echoCVR0: true, dialects: msnp.DialectRange(2, 7)}).start(t)
+	for _, tc := range []struct {
+		name        string
+		offer       []msnp.Dialect
+		wantSpeaks  []msnp.Dialect
+		wantCVR     msnp.Dialect
+		wantSkipped []string
+	}{
+		{name: "every dialect offered", wantSpeaks: msnp.DialectRange(2, 7), wantCVR: "MSNP7",
+			wantSkipped: []string{"cvr-ds-pre8", "cvq-after-cvr0", "cvr-msnp8-handle", "cvr-msnp8-no-handle"}},
+		{name: "MSNP2 offered alone", offer: []msnp.Dialect{"MSNP2"}, wantSpeaks: []msnp.Dialect{"MSNP2"}, wantCVR: "MSNP2",
+			wantSkipped: []string{"ver-any-order", "cvr-ds-pre8", "cvq-after-cvr0", "cvr-msnp8-handle",
+				"cvr-msnp8-no-handle", "cvq-on-ns", "cvr-in-cvr0"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rep := check(t, conformance.Config{Target: srv.Target(), Dialects: tc.offer})
+			if !slices.Equal(rep.Speaks, tc.wantSpeaks) {
+				t.Errorf("speaks %q, want %q", rep.Speaks, tc.wantSpeaks)
+			}
+			if !rep.NeedsCVR0 {
+				t.Error("NeedsCVR0 = false, want true")
+			}
+			wantConformant(t, rep, tc.wantSkipped, tc.wantCVR, false)
+		})
+	}
+}
+
+// wantInconclusive checks the count of rules for the role, of those
+// skipped, and the verdict on the whole check that follows, in the report
+// and in its table.
+func wantInconclusive(t *testing.T, rep *conformance.Report, want bool) {
+	t.Helper()
+	role, _ := msnp.ParseRole(rep.Role)
+	rules := map[string]conformance.Rule{}
+	for _, rule := range conformance.Rules() {
+		rules[rule.ID] = rule
+	}
+	applicable, skipped := 0, 0
+	for _, r := range rep.Results {
+		if rules[r.Rule].AppliesTo(role) {
+			applicable++
+			if r.Verdict == conformance.Skip {
+				skipped++
+			}
+		}
+	}
+	s := rep.Summary
+	if s.Applicable != applicable || s.SkippedApplicable() != skipped {
+		t.Errorf("summary: %d applicable, %d of them skipped; want %d and %d", s.Applicable, s.SkippedApplicable(), applicable, skipped)
+	}
+	if s.Inconclusive != want || rep.Passed() == want {
+		t.Errorf("Inconclusive = %v, Passed() = %v; want inconclusive %v (%d of %d rules skipped)",
+			s.Inconclusive, rep.Passed(), want, skipped, applicable)
+	}
+	var buf bytes.Buffer
+	if err := rep.WriteTable(&buf, false); err != nil {
+		t.Fatal(err)
+	}
+	line := fmt.Sprintf("\ninconclusive: %d of %d rules skipped\n", skipped, applicable)
+	if got := strings.HasSuffix(buf.String(), line); got != want {
+		t.Errorf("table ends in %q: %v, want %v:\n%s", line, got, want, buf.String())
 	}
 }
 
@@ -421,6 +496,8 @@ func TestRunErrors(t *testing.T) {
 		{"unknown dialect", conformance.Config{Target: good.Target(), Dialects: []msnp.Dialect{"MSNP99"}}, "offered dialect"},
 		{"short long line", conformance.Config{Target: good.Target(), LongLine: 100}, "not over-long"},
 		{"no rule matches", conformance.Config{Target: good.Target(), Run: regexp.MustCompile("nope")}, "no rule ID matches"},
+		{"no rule for the role", conformance.Config{Target: good.Target(), Role: msnp.DS, Run: regexp.MustCompile("^cvq-on-ns$")},
+			`no rule ID matching "^cvq-on-ns$" is for a Dispatch Server`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rep, err := conformance.Run(context.Background(), tc.cfg)

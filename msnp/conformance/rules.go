@@ -27,6 +27,9 @@ type Rule struct {
 	plan     plan
 }
 
+// AppliesTo reports whether the rule is for a server of the role.
+func (r Rule) AppliesTo(role msnp.Role) bool { return r.Roles == nil || slices.Contains(r.Roles, role) }
+
 // Rules returns every rule in the order [Run] plays them: the risky ones
 // last.
 func Rules() []Rule {
@@ -46,16 +49,31 @@ func Rules() []Rule {
 // env is what the rules know about the run: the role, the dialects the
 // client offers and those the target was found to speak.
 type env struct {
-	role     msnp.Role
-	offered  []msnp.Dialect
-	speaks   []msnp.Dialect // the offered dialects the target picks when offered alone
-	longLine int
+	role    msnp.Role
+	offered []msnp.Dialect
+	// speaks holds the offered dialects the target picks when offered
+	// alone, an MSNP dialect with CVR0 after it as clients send it.
+	speaks []msnp.Dialect
+	// needsCVR0 is set when the target refuses an MSNP dialect it speaks
+	// unless CVR0 is listed too: then every VER lists CVR0.
+	needsCVR0 bool
+	longLine  int
 }
 
 // negotiated is the dialect the target should pick from the offered list.
 func (e *env) negotiated() msnp.Dialect { return msnp.Negotiate(e.offered, e.speaks) }
 
 func (e *env) offersCVR0() bool { return slices.Contains(e.offered, msnp.CVR0) }
+
+// verList returns the dialects as a VER of the run lists them: CVR0 added
+// last when the client offers it or the target needs it, as clients end
+// their list.
+func (e *env) verList(ds ...msnp.Dialect) []msnp.Dialect {
+	if e.offersCVR0() || e.needsCVR0 {
+		return withCVR0(ds)
+	}
+	return ds
+}
 
 func (e *env) speaksCVR0() bool { return slices.Contains(e.speaks, msnp.CVR0) }
 
@@ -100,13 +118,9 @@ func verLine(trid uint32, ds ...msnp.Dialect) []byte {
 }
 
 // handshake is the VER step that negotiates d, listing CVR0 after it as
-// clients do when the client offers it.
+// clients do (see [env.verList]).
 func (e *env) handshake(trid uint32, d msnp.Dialect) step {
-	ds := []msnp.Dialect{d}
-	if d != msnp.CVR0 && e.offersCVR0() {
-		ds = append(ds, msnp.CVR0)
-	}
-	return step{send: verLine(trid, ds...), want: want{trid: trid, hasTrID: true,
+	return step{send: verLine(trid, e.verList(d)...), want: want{trid: trid, hasTrID: true,
 		alts: []alt{{answer: verChosen, dialect: d}}}}
 }
 
@@ -296,7 +310,8 @@ var rules = []Rule{
 			"VER 1 0 and a close when none is common",
 		Severity: Fail,
 		plan: func(e *env) (exchange, string) {
-			return exchange{steps: []step{{send: verLine(1, e.offered...), want: e.verWant(1, e.offered)}}}, ""
+			ds := e.verList(e.offered...)
+			return exchange{steps: []step{{send: verLine(1, ds...), want: e.verWant(1, ds)}}}, ""
 		},
 	},
 	{
@@ -317,9 +332,7 @@ var rules = []Rule{
 			}
 			ds := slices.DeleteFunc(slices.Clone(e.offered), func(d msnp.Dialect) bool { return d == msnp.CVR0 })
 			slices.Reverse(ds)
-			if e.offersCVR0() {
-				ds = append(ds, msnp.CVR0)
-			}
+			ds = e.verList(ds...)
 			return exchange{steps: []step{{send: verLine(1, ds...), want: e.verWant(1, ds)}}}, ""
 		},
 	},
@@ -330,8 +343,8 @@ var rules = []Rule{
 		Expects:  "VER 1 and the highest common dialect",
 		Severity: Fail,
 		plan: func(e *env) (exchange, string) {
-			ds := append([]msnp.Dialect{"MSNP99", "MSNPX"}, e.offered...)
-			return exchange{steps: []step{{send: verLine(1, ds...), want: e.verWant(1, e.offered)}}}, ""
+			ds := append([]msnp.Dialect{"MSNP99", "MSNPX"}, e.verList(e.offered...)...)
+			return exchange{steps: []step{{send: verLine(1, ds...), want: e.verWant(1, ds)}}}, ""
 		},
 	},
 	{
@@ -356,11 +369,9 @@ var rules = []Rule{
 			if d == "" {
 				d = e.offered[0]
 			}
-			b := []byte("VER " + string(d))
-			if d != msnp.CVR0 && e.offersCVR0() {
-				b = append(b, " CVR0"...)
-			}
-			return exchange{steps: []step{{send: append(b, '\r', '\n'), want: outOfContext}}}, ""
+			withTrID := verLine(1, e.verList(d)...)
+			b := append([]byte("VER"), withTrID[len("VER 1"):]...)
+			return exchange{steps: []step{{send: b, want: outOfContext}}}, ""
 		},
 	},
 	{

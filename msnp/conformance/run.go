@@ -74,7 +74,15 @@ type Summary struct {
 	Warn  int `json:"warn"`
 	Fail  int `json:"fail"`
 	Skip  int `json:"skip"`
+	// Applicable counts the rules for the role of the run, skipped or not.
+	Applicable int `json:"applicable"`
+	// Inconclusive is set when fewer than half of the applicable rules
+	// ran: the check says too little to pass the target.
+	Inconclusive bool `json:"inconclusive"`
 }
+
+// SkippedApplicable counts the applicable rules that did not run.
+func (s Summary) SkippedApplicable() int { return s.Applicable - s.Pass - s.Warn - s.Fail }
 
 // Report is the outcome of a check.
 type Report struct {
@@ -82,8 +90,12 @@ type Report struct {
 	Role    string         `json:"role"`
 	Offered []msnp.Dialect `json:"offered"`
 	// Speaks lists the offered dialects the target picks when offered
-	// alone.
+	// alone: an MSNP dialect with CVR0 after it, as clients send it.
 	Speaks []msnp.Dialect `json:"speaks"`
+	// NeedsCVR0 is set when the target refuses an MSNP dialect it speaks
+	// unless CVR0 is listed after it; every VER of the check then lists
+	// CVR0.
+	NeedsCVR0 bool `json:"needs_cvr0,omitempty"`
 	// CVRDialect is the dialect the CVR rules negotiate ("" when none).
 	CVRDialect msnp.Dialect `json:"cvr_dialect,omitempty"`
 	Strict     bool         `json:"strict"`
@@ -97,6 +109,10 @@ type Report struct {
 
 // Failed reports whether any rule failed.
 func (r *Report) Failed() bool { return r.Summary.Fail > 0 }
+
+// Passed reports whether the target passed: no rule failed, and the check
+// was not inconclusive.
+func (r *Report) Passed() bool { return !r.Failed() && !r.Summary.Inconclusive }
 
 // Run checks the target against every selected rule, each on a fresh
 // connection. It returns an error, and no report, when the configuration
@@ -112,6 +128,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	r.play(ctx)
+	s := &r.report.Summary
+	s.Inconclusive = 2*(s.Pass+s.Warn+s.Fail) < s.Applicable
 	if r.report.Interrupted {
 		return r.report, ended(ctx)
 	}
@@ -178,6 +196,9 @@ func newRunner(cfg Config) (*runner, error) {
 	if len(rs) == 0 {
 		return nil, fmt.Errorf("conformance: no rule ID matches %q", cfg.Run)
 	}
+	if !slices.ContainsFunc(rs, func(rule Rule) bool { return rule.AppliesTo(cfg.Role) }) {
+		return nil, fmt.Errorf("conformance: no rule ID matching %q is for a %s", cfg.Run, roleNames([]msnp.Role{cfg.Role}))
+	}
 	return &runner{
 		cfg:   cfg,
 		env:   env{role: cfg.Role, offered: slices.Clone(offered), longLine: cfg.LongLine},
@@ -187,10 +208,14 @@ func newRunner(cfg Config) (*runner, error) {
 	}, nil
 }
 
-// discover checks that the target answers VER, then finds which offered
-// dialects it speaks by offering each one alone.
+// discover checks that the target answers VER, then learns which offered
+// dialects it speaks by probing as clients send VER: each MSNP dialect
+// with CVR0 after it (CVR0 alone for CVR0). A target that speaks an MSNP
+// dialect is then offered the highest one alone: if it refuses, every VER
+// of the run lists CVR0.
 func (r *runner) discover(ctx context.Context) error {
-	first := step{send: verLine(1, r.env.offered...), want: want{alts: []alt{{answer: anyReply}}}}
+	e := &r.env
+	first := step{send: verLine(1, withCVR0(e.offered)...), want: want{alts: []alt{{answer: anyReply}}}}
 	obs, err := r.exec(ctx, exchange{steps: []step{first}})
 	if err != nil {
 		return fmt.Errorf("conformance: %s: %w", r.report.Target, err)
@@ -199,23 +224,48 @@ func (r *runner) discover(ctx context.Context) error {
 		return fmt.Errorf("conformance: %s does not answer VER (sent %q, got %s)", r.report.Target,
 			showSent(first.send), obs[0])
 	}
-	r.env.speaks = []msnp.Dialect{}
-	for _, d := range r.env.offered {
-		probe := exchange{steps: []step{{send: verLine(1, d),
-			want: want{trid: 1, hasTrID: true, alts: []alt{{answer: verChosen, dialect: d}}}}}}
-		obs, err := r.exec(ctx, probe)
+	e.speaks = []msnp.Dialect{}
+	for _, d := range e.offered {
+		picked, err := r.picks(ctx, d, withCVR0([]msnp.Dialect{d})...)
 		if err != nil {
-			return fmt.Errorf("conformance: %s: %w", r.report.Target, err)
+			return err
 		}
-		if c, _ := probe.steps[0].want.judge(obs[0]); c == met {
-			r.env.speaks = append(r.env.speaks, d)
+		if picked {
+			e.speaks = append(e.speaks, d)
 		}
 	}
-	r.report.Speaks = slices.Clone(r.env.speaks)
-	if v, skip := r.env.cvrDialect(); skip == "" {
+	if v, ok := e.pick(true, func(msnp.Version) bool { return true }); ok {
+		alone, err := r.picks(ctx, v.Dialect, v.Dialect)
+		if err != nil {
+			return err
+		}
+		e.needsCVR0 = !alone
+	}
+	r.report.Speaks = slices.Clone(e.speaks)
+	r.report.NeedsCVR0 = e.needsCVR0
+	if v, skip := e.cvrDialect(); skip == "" {
 		r.report.CVRDialect = v.Dialect
 	}
 	return nil
+}
+
+// picks reports whether the target answers a VER listing ds by choosing d.
+func (r *runner) picks(ctx context.Context, d msnp.Dialect, ds ...msnp.Dialect) (bool, error) {
+	probe := step{send: verLine(1, ds...), want: want{trid: 1, hasTrID: true, alts: []alt{{answer: verChosen, dialect: d}}}}
+	obs, err := r.exec(ctx, exchange{steps: []step{probe}})
+	if err != nil {
+		return false, fmt.Errorf("conformance: %s: %w", r.report.Target, err)
+	}
+	c, _ := probe.want.judge(obs[0])
+	return c == met, nil
+}
+
+// withCVR0 returns ds with CVR0 last, as clients list it.
+func withCVR0(ds []msnp.Dialect) []msnp.Dialect {
+	if slices.Contains(ds, msnp.CVR0) {
+		return ds
+	}
+	return append(slices.Clip(ds), msnp.CVR0)
 }
 
 // play runs the rules in order, checking before the first risky rule and
@@ -233,8 +283,9 @@ func (r *runner) play(ctx context.Context) {
 		case r.report.Stopped != "":
 			r.skip(res, "target stopped answering")
 			continue
-		case rule.Roles != nil && !slices.Contains(rule.Roles, r.cfg.Role):
-			r.skip(res, fmt.Sprintf("for a %s; this run is -role %s", roleNames(rule.Roles), r.cfg.Role))
+		case !rule.AppliesTo(r.cfg.Role):
+			res.Verdict, res.Reason = Skip, fmt.Sprintf("for a %s; this run is -role %s", roleNames(rule.Roles), r.cfg.Role)
+			r.add(res, false)
 			continue
 		}
 		x, why := rule.plan(&r.env)
@@ -267,7 +318,7 @@ func (r *runner) play(ctx context.Context) {
 				res.Reason = "the target stopped answering after this rule (" + why + ")"
 			}
 		}
-		r.add(res)
+		r.add(res, true)
 	}
 }
 
@@ -336,9 +387,10 @@ func (r *runner) judge(ctx context.Context, res Result, x exchange) Result {
 // returns what went wrong, or "".
 func (r *runner) alive(ctx context.Context) string {
 	answered := want{alts: []alt{{answer: anyReply}}}
-	x := exchange{steps: []step{{send: verLine(1, r.env.offered...), want: answered}}}
+	x := exchange{steps: []step{{send: verLine(1, r.env.verList(r.env.offered...)...), want: answered}}}
 	if v, skip := r.env.cvrDialect(); skip == "" {
-		x.steps = []step{{send: verLine(1, v.Dialect), want: answered}, {send: shaped(preLogin, v, 2), want: answered}}
+		x.steps = []step{{send: verLine(1, r.env.verList(v.Dialect)...), want: answered},
+			{send: shaped(preLogin, v, 2), want: answered}}
 	}
 	obs, err := r.exec(ctx, x)
 	if err != nil {
@@ -355,14 +407,20 @@ func (r *runner) alive(ctx context.Context) string {
 	return ""
 }
 
+// skip adds the result of an applicable rule that did not run.
 func (r *runner) skip(res Result, why string) {
 	res.Verdict, res.Reason = Skip, why
-	r.add(res)
+	r.add(res, true)
 }
 
-func (r *runner) add(res Result) {
+// add adds a result to the report; applicable says whether the rule is
+// for the role of the run.
+func (r *runner) add(res Result, applicable bool) {
 	s := &r.report.Summary
 	s.Rules++
+	if applicable {
+		s.Applicable++
+	}
 	switch res.Verdict {
 	case Pass:
 		s.Pass++
