@@ -1,8 +1,8 @@
 // Package conformance checks, rule by rule, how a server handles VER and
 // CVR, as h2spec does for HTTP/2 servers.
 //
-// Each [Rule] is data: an ID, a title, where it comes from (the seed page
-// or a section of PROTOCOL.md), what it sends and expects, a severity and
+// Each [Rule] is data: an ID, a title, where it comes from (a section of
+// msnp/PROTOCOL.md), what it sends and expects, a severity and
 // whether it is likely to crash a fragile server. [Run] plays every rule
 // on a fresh connection and judges what came back:
 //
@@ -18,7 +18,7 @@
 //
 // A rule passes, fails, warns or is skipped (with the reason). A rule
 // warns instead of failing where real servers commonly differ from the
-// spec, as PROTOCOL.md documents: no 420, 710 or 731, no close after 731,
+// spec, as msnp/PROTOCOL.md §9 documents: no 420, 710 or 731, no close after 731,
 // a CVR0 echo in the VER reply. Some answers fail every rule whatever its
 // severity: a reply carrying another TrID than the request.
 //
