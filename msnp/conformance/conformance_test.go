@@ -474,12 +474,12 @@ func TestRulesRunRiskyLast(t *testing.T) {
 	}
 }
 
-// TestRuleSourcesCiteTheRepository checks that every rule cites sections
-// of msnp/PROTOCOL.md by number and heading, and only files the
-// repository holds.
-func TestRuleSourcesCiteTheRepository(t *testing.T) {
+// TestRuleSourcesNameSectionHeadings checks that every section of
+// msnp/PROTOCOL.md a rule cites is named by its number and its heading,
+// so that a reader of the report finds it.
+func TestRuleSourcesNameSectionHeadings(t *testing.T) {
 	t.Parallel()
-	notes, err := os.ReadFile(filepath.Join("..", "PROTOCOL.md"))
+	notes, err := os.ReadFile("../PROTOCOL.md") // msnp/PROTOCOL.md
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -488,22 +488,13 @@ func TestRuleSourcesCiteTheRepository(t *testing.T) {
 		headings[m[1]] = m[2]
 	}
 	section := regexp.MustCompile(`§(\d+(?:\.\d+)?) `)
-	file := regexp.MustCompile(`\bmsnp/[\w/]+\.\w+`)
 	for _, r := range conformance.Rules() {
-		if !strings.HasPrefix(r.Source, "msnp/PROTOCOL.md §") {
-			t.Errorf("rule %s: source %q does not start with a section of msnp/PROTOCOL.md", r.ID, r.Source)
-		}
 		for _, m := range section.FindAllStringSubmatchIndex(r.Source, -1) {
-			n, rest := r.Source[m[2]:m[3]], r.Source[m[1]:]
+			n := r.Source[m[2]:m[3]]
 			h, ok := headings[n]
-			if after, found := strings.CutPrefix(rest, h); !ok || !found ||
-				(after != "" && !strings.HasPrefix(after, ",") && !strings.HasPrefix(after, ";") && !strings.HasPrefix(after, " (")) {
+			after, found := strings.CutPrefix(r.Source[m[1]:], h)
+			if !ok || !found || (after != "" && !strings.HasPrefix(after, ",") && !strings.HasPrefix(after, ";") && !strings.HasPrefix(after, " (")) {
 				t.Errorf("rule %s: source %q cites §%s, whose heading is %q", r.ID, r.Source, n, h)
-			}
-		}
-		for _, f := range file.FindAllString(r.Source, -1) {
-			if _, err := os.Stat(filepath.Join("..", "..", f)); err != nil {
-				t.Errorf("rule %s: source cites %s: %v", r.ID, f, err)
 			}
 		}
 	}

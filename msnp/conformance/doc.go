@@ -25,8 +25,8 @@
 // A rule passes, fails, warns or is skipped (with the reason). A rule
 // warns instead of failing where real servers commonly differ from the
 // spec, as msnp/PROTOCOL.md §9 documents: no 420, 710 or 731, no close
-// after 731, a CVR0 echo in the VER reply. Some answers fail every rule whatever its
-// severity: a reply carrying another TrID than the request.
+// after 731, a CVR0 echo in the VER reply. Some answers fail every rule
+// whatever its severity: a reply carrying another TrID than the request.
 //
 // The risky rules (an over-long line, binary garbage) run last. Before
 // them, and after every rule, [Run] checks that the target still answers

@@ -219,7 +219,7 @@ func cvrLine(b func(v msnp.Version) []byte) plan {
 	return onCVRDialect(func(e *env, v msnp.Version) exchange { return e.cvrAfterVER(v, b(v)) })
 }
 
-// seedRule plans a rule that sends one of the lines of §2.3 as it is.
+// seedRule plans a rule that sends one of the lines of msnp/PROTOCOL.md §2.3 as it is.
 func seedRule(s string) plan {
 	return cvrLine(func(msnp.Version) []byte { return []byte(s) })
 }
@@ -229,7 +229,7 @@ func tridRule(trid uint32) plan {
 	return cvrLine(func(v msnp.Version) []byte { return shaped(preLogin, v, trid) })
 }
 
-// seedExample is the rule that sends one of the refused CVRs of §2.3
+// seedExample is the rule that sends one of the refused CVRs of msnp/PROTOCOL.md §2.3
 // and expects the code the oracle gives it.
 func seedExample(id, title, line string) Rule {
 	return Rule{ID: id, Title: title, Source: "msnp/PROTOCOL.md §2.3 Refusals: 420, 710, 731", Sends: strings.TrimSpace(line),
@@ -387,7 +387,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "ver-twice", Title: "A second VER is refused: 715, then a close",
-		Source:   "msnp/PROTOCOL.md §1.3 VER (unspecified; Escargot's answer)",
+		Source:   "msnp/PROTOCOL.md §1.3 VER, §9 How real servers answer (unspecified; Escargot's answer)",
 		Sends:    "VER 1 <dialect> CVR0, then VER 2 <dialect> CVR0",
 		Expects:  "715 2 and a close, or a close",
 		Severity: Warn,
@@ -400,15 +400,15 @@ var rules = []Rule{
 	{
 		ID: "cvr-valid", Title: "A valid CVR gets a CVR reply with its TrID and client versions",
 		Source:   "msnp/PROTOCOL.md §2.2 Reply fields, §2.4 Examples: post-login and pre-login",
-		Sends:    "the pre-login CVR of §2.4, shaped for the CVR dialect",
+		Sends:    "the pre-login CVR of msnp/PROTOCOL.md §2.4, shaped for the CVR dialect",
 		Expects:  "CVR 2 recommended recommended-2 minimum {download-url fallback-url}",
 		Severity: Fail,
 		plan:     withExtra(tridRule(2), checkCVRFields),
 	},
 	{
 		ID: "cvr-reply-urls", Title: "The CVR reply carries download-url and fallback-url",
-		Source:   "msnp/PROTOCOL.md §2.2 Reply fields (mock servers leave them out)",
-		Sends:    "the pre-login CVR of §2.4, shaped for the CVR dialect",
+		Source:   "msnp/PROTOCOL.md §2.2 Reply fields, §9 How real servers answer (mock servers leave them out)",
+		Sends:    "the pre-login CVR of msnp/PROTOCOL.md §2.4, shaped for the CVR dialect",
 		Expects:  "a CVR reply with 5 fields",
 		Severity: Warn,
 		plan:     withExtra(tridRule(2), checkCVRURLs),
@@ -435,7 +435,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "trid-overflow", Title: "A TrID above 4294967295 gets a close",
-		Source:   "msnp/PROTOCOL.md §3.2 TrID (the Go msn_server closes; Escargot echoes any token)",
+		Source:   "msnp/PROTOCOL.md §3.2 TrID, §9 How real servers answer (the Go msn_server closes; Escargot echoes any token)",
 		Sends:    "a valid CVR with TrID 4294967296",
 		Expects:  "a close, no reply",
 		Severity: Warn,
@@ -453,7 +453,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "cvr-msnp8-no-handle", Title: "From MSNP8, the user-handle may be left out",
-		Source:   "msnp/PROTOCOL.md §2.1 Request fields, §8 CVR lines real clients send",
+		Source:   "msnp/PROTOCOL.md §2.1 Request fields, §8 CVR lines real clients send (clients leave the user-handle out)",
 		Sends:    "VER 1 <lowest common dialect from MSNP8>, then a CVR with 7 parameters",
 		Expects:  "a CVR reply",
 		Severity: Fail,
@@ -469,7 +469,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "cvr-ns-pre8", Title: "A Notification Server takes CVR before MSNP8",
-		Source:   "msnp/PROTOCOL.md §1.2 Which server takes CVR, per version",
+		Source:   "msnp/PROTOCOL.md §1.2 Which server takes CVR, per version, §2.4 Examples: post-login and pre-login",
 		Sends:    "VER 1 <highest common dialect before MSNP8>, then a CVR shaped for it",
 		Expects:  "a CVR reply",
 		Severity: Fail, Roles: []msnp.Role{msnp.NS},
@@ -533,7 +533,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "bare-lf", Title: "A CVR ended by a bare LF is answered or refused, not left hanging",
-		Source:   "msnp/PROTOCOL.md §3.3 Terminator (the official server took a bare LF)",
+		Source:   "msnp/PROTOCOL.md §3.3 Terminator, §9 How real servers answer (the official server took a bare LF)",
 		Sends:    "VER, then a valid CVR ended by LF alone",
 		Expects:  "a CVR reply, 731, or a close",
 		Severity: Warn,
