@@ -71,8 +71,8 @@ type shardedSteps struct {
 // Every shard thus judges the same measurements and takes the same
 // decisions. The first step starts at cfg.StartAt; each next one at the
 // latest end among the step's results (the end of a shard's schedule, or
-// when its file was written, whichever is later) plus cfg.Gap: a time read
-// off the files, the same in every shard.
+// when its run stopped, whichever is later) plus cfg.Gap: a time read off
+// the files, the same in every shard.
 //
 // It refuses a folder that already holds this run's results for this
 // shard. When ctx ends during a step, RunStep writes the shard's partial
@@ -203,11 +203,7 @@ func (s *shardedSteps) await(ctx context.Context, step int) (results []*Result, 
 		if err != nil {
 			return nil, time.Time{}, fmt.Errorf("load: capacity shards: step %d: shard %s: %w", step, s.label(i), err)
 		}
-		fi, err := os.Stat(p)
-		if err != nil {
-			return nil, time.Time{}, fmt.Errorf("load: capacity shards: %w", err)
-		}
-		end = latest(end, spanOf(r.Start, r.DurationS).end, fi.ModTime())
+		end = latest(end, spanOf(r.Start, r.DurationS).end, r.End)
 		results = append(results, r)
 	}
 	return results, end, nil
