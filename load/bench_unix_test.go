@@ -30,7 +30,7 @@ func BenchmarkCPUPerRequest(b *testing.B) {
 	addr := childServer(b, "canned")
 	n := int64(max(b.N, 10000))
 	var mon Monitor
-	cfg := Config{Target: addr, Schedule: Constant(50000), Requests: n, Conns: 64, Depth: 16, Monitor: &mon}
+	cfg := Config{Target: addr, Schedule: Constant(50000), Requests: n, Conns: 64, MaxConns: 64, Depth: 16, Monitor: &mon}
 	steady := make(chan float64, 1)
 	stop := make(chan struct{})
 	go func() { steady <- steadyAllocs(&mon, n, stop) }()
@@ -49,6 +49,7 @@ func BenchmarkCPUPerRequest(b *testing.B) {
 	b.ReportMetric(float64(cpu.Microseconds())/float64(n), "cpu-µs/req")
 	b.ReportMetric(<-steady, "allocs/req")
 	b.ReportMetric(r.Rate.Achieved, "req/s")
+	b.ReportMetric(float64(r.Connections.Opened), "conns")
 }
 
 // steadyAllocs returns the allocations per completed request between the

@@ -3,6 +3,7 @@
 // pure function of elapsed time), the one pacer that turns it into due
 // times with a golang.org/x/time/rate token bucket run on a virtual
 // timeline (so every shard of a run derives the same sequence), the
-// workers that send VER and CVR, HDR histograms of latency, the
-// classification of every reply, and the result a run writes.
+// lanes that send each request at its due time on connections of their
+// own (VER, then CVR), HDR histograms of latency, the classification of
+// every reply, and the result a run writes.
 package load

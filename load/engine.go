@@ -21,23 +21,28 @@ type engine struct {
 	*plan
 	ctx     context.Context // the caller's: cancelled means interrupted
 	rec     *recorder
-	tickets chan ticket // pacer -> workers; nil for an unbounded schedule
-	start   time.Time   // when the schedule starts (the warm-up's start)
-	measure time.Time   // when measuring starts
+	start   time.Time // when the schedule starts (the warm-up's start)
+	measure time.Time // when measuring starts
 	begin   chan struct{}
 
 	claimed atomic.Int64 // unbounded schedule: requests taken
 	stopped atomic.Bool  // unbounded schedule: no more claims
 
-	workers   sync.WaitGroup
-	nworkers  atomic.Int64
-	nextID    atomic.Int64
-	dialSlots chan struct{}
+	// the goroutines of the run: an unbounded run's connection loops, the
+	// ones opening a connection (or serving a churned request), and the
+	// readers of the lanes' connections
+	floods, dialers, readers sync.WaitGroup
+	nextID                   atomic.Int64 // connections opened or being opened
+	dialSlots                chan struct{}
 
 	open, maxOpen, opened, failed, dropped atomic.Int64
 	failures                               sync.Map // outcome -> *atomic.Int64
 	late                                   atomic.Int64
 }
+
+// maxDialing bounds the connections being opened at once before the
+// start, so that a listen backlog is not flooded.
+const maxDialing = 128
 
 // Run drives the load Config describes and returns what it measured.
 // Per-request failures are outcomes in the Result, never errors; Run
@@ -50,22 +55,27 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	e := &engine{plan: p, ctx: ctx, rec: newRecorder(max(4, 2*runtime.GOMAXPROCS(0))),
-		begin: make(chan struct{}), dialSlots: make(chan struct{}, 128)}
-	if !p.sched.Unbounded() {
-		e.tickets = make(chan ticket)
-	}
+		begin: make(chan struct{}), dialSlots: make(chan struct{}, maxDialing)}
 	if cfg.Monitor != nil {
 		cfg.Monitor.attach(e)
 		defer cfg.Monitor.detach()
 	}
 
 	// open the first connections, then wait for the start time
-	var ready sync.WaitGroup
-	for range p.conns {
-		ready.Add(1)
-		e.spawn(&ready)
+	var lanes []*lane
+	if p.sched.Unbounded() {
+		var ready sync.WaitGroup
+		ready.Add(p.conns)
+		for range p.conns {
+			e.floods.Go(func() { e.flood(&ready) })
+		}
+		ready.Wait()
+	} else {
+		lanes = e.newLanes()
+		if !cfg.Churn {
+			e.openFirst(lanes)
+		}
 	}
-	ready.Wait()
 	partial := false
 	if !cfg.StartAt.IsZero() {
 		t := time.NewTimer(time.Until(cfg.StartAt))
@@ -94,19 +104,23 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	neverStarted := partial // interrupted while waiting for StartAt
 	if partial {
 		e.stopped.Store(true)
-		if e.tickets != nil {
-			close(e.tickets)
-		}
-		close(e.begin)
-	} else {
-		close(e.begin)
-		if e.tickets != nil {
-			partial = e.pace()
-		} else {
-			partial = e.waitUnbounded()
-		}
 	}
-	e.workers.Wait()
+	close(e.begin)
+	switch {
+	case lanes != nil && !partial:
+		partial = e.runLanes(lanes)
+	case lanes == nil && !partial:
+		partial = e.waitUnbounded()
+	}
+	for _, l := range lanes {
+		l.shutdown()
+	}
+	e.floods.Wait()
+	e.dialers.Wait()
+	e.readers.Wait()
+	for _, l := range lanes {
+		l.wake.close()
+	}
 	stopHarvest()
 	end := time.Now()
 	if neverStarted { // nothing was offered: no span, and no rate
@@ -116,8 +130,46 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	return e.result(end, partial || ctx.Err() != nil), nil
 }
 
+// openFirst opens the connections there are before the start, a few at
+// a time, and hands them to the lanes in turn.
+func (e *engine) openFirst(lanes []*lane) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(e.conns, maxDialing) {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(e.conns); i = next.Add(1) - 1 {
+				l := lanes[i%int64(len(lanes))]
+				c, oc := e.openConn(e.nextID.Add(1)-1, l)
+				if c == nil {
+					e.connFailed(oc)
+					continue
+				}
+				e.readers.Go(c.readReplies)
+				l.handOver(c, ocOK)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// runLanes runs the lanes until they are done; it reports whether ctx
+// stopped them.
+func (e *engine) runLanes(lanes []*lane) (interrupted bool) {
+	var wg sync.WaitGroup
+	var stopped atomic.Bool
+	for _, l := range lanes {
+		wg.Go(func() {
+			if l.run() {
+				stopped.Store(true)
+			}
+		})
+	}
+	wg.Wait()
+	return stopped.Load()
+}
+
 // waitUnbounded waits for the end of an unbounded run: its duration, its
-// request count (the workers stop by themselves) or ctx.
+// request count (the loops stop by themselves) or ctx.
 func (e *engine) waitUnbounded() (interrupted bool) {
 	var timeout <-chan time.Time
 	if e.end > 0 {
@@ -126,7 +178,7 @@ func (e *engine) waitUnbounded() (interrupted bool) {
 		timeout = t.C
 	}
 	done := make(chan struct{})
-	go func() { e.workers.Wait(); close(done) }()
+	go func() { e.floods.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-timeout:
@@ -157,108 +209,108 @@ func (e *engine) claim() (ticket, bool) {
 	return ticket{due: now, warm: warm}, true
 }
 
-// spawn starts a worker (a connection) if the cap allows; ready, when
-// not nil, is told once its first connection is open (or failed).
-func (e *engine) spawn(ready *sync.WaitGroup) bool {
-	if e.nworkers.Add(1) > int64(e.maxConns) {
-		e.nworkers.Add(-1)
-		if ready != nil {
-			ready.Done()
-		}
-		return false
-	}
-	id := e.nextID.Add(1) - 1
-	w := newWorker(e, id)
-	e.workers.Go(func() { w.run(ready) })
-	return true
-}
+// claims hands out an unbounded schedule's requests to a connection.
+type claims struct{ e *engine }
 
-// pace hands out each request at its due time until the schedule ends,
-// then closes the tickets channel. It reports whether ctx stopped it.
-func (e *engine) pace() (interrupted bool) {
-	defer close(e.tickets)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	var endC <-chan time.Time
-	if e.end > 0 {
-		t := time.NewTimer(time.Until(e.start.Add(e.end)))
-		defer t.Stop()
-		endC = t.C
-	}
-	pc := newPacer(e.sched)
-	var measured int64
-	for {
-		off, ok := pc.next()
-		if !ok || (e.end > 0 && off >= e.end) || (e.limit > 0 && measured >= e.limit) {
-			return false
+func (c claims) next() (ticket, bool) { return c.e.claim() }
+
+// flood runs one connection of an unbounded run as a bare loop would: it
+// writes every request it may have in flight at once, whenever no reply
+// is waiting to be read, and opens the connection again when it closes,
+// until the claims run out. ready is told once the first connection is
+// open (or failed to).
+func (e *engine) flood(ready *sync.WaitGroup) {
+	var s sender
+	var c *conn
+	if !e.cfg.Churn {
+		e.dialSlots <- struct{}{}
+		var oc outcome
+		if c, oc = e.openConn(e.nextID.Add(1)-1, nil); c == nil {
+			e.connFailed(oc)
 		}
-		t := ticket{due: e.start.Add(off), warm: off < e.cfg.WarmUp}
-		if wait := time.Until(t.due); wait > 0 {
-			timer.Reset(wait)
-			select {
-			case <-timer.C:
-			case <-e.ctx.Done():
-				e.unsent(pc, off, time.Now(), measured)
-				return true
+		<-e.dialSlots
+	}
+	ready.Done()
+	<-e.begin
+	if e.cfg.Churn {
+		for t, ok := e.claim(); ok; t, ok = e.claim() {
+			e.churn(t, e.nextID.Add(1)-1, &s)
+		}
+		return
+	}
+	src := claims{e}
+	for {
+		if c == nil {
+			id := e.nextID.Add(1) - 1
+			var oc outcome
+			if c, oc = e.openConn(id, nil); c == nil {
+				e.connFailed(oc)
+				t, ok := e.claim()
+				if !ok {
+					return
+				}
+				now := time.Now()
+				e.record(e.shardFor(id), t, kindValid, oc, now, now)
+				continue
 			}
 		}
-		if !t.warm {
-			measured++
-			e.shardFor(0).offered(t.due, 1)
-		}
-		select {
-		case e.tickets <- t:
-			continue
-		default:
-		}
-		if !e.spawn(nil) && !t.warm {
-			e.late.Add(1)
-		}
-		select {
-		case e.tickets <- t:
-		case <-endC:
-			e.unsentTicket(t)
-			e.unsentAfter(pc, e.start.Add(e.end), measured)
-			return false
-		case <-e.ctx.Done():
-			e.unsentTicket(t)
-			e.unsentAfter(pc, time.Now(), measured)
-			return true
-		}
-	}
-}
-
-func (e *engine) unsentTicket(t ticket) {
-	if !t.warm {
-		e.shardFor(0).done(kindValid, ocUnsent, t.due, time.Time{}, time.Now())
-	}
-}
-
-// unsentAfter counts the pacer's requests from its next one on that were
-// due before until but never handed out.
-func (e *engine) unsentAfter(pc *pacer, until time.Time, measured int64) {
-	if off, ok := pc.next(); ok {
-		e.unsent(pc, off, until, measured)
-	}
-}
-
-// unsent counts the requests from the one due at off on (then the
-// pacer's next ones) that were due before until but never handed out.
-func (e *engine) unsent(pc *pacer, off time.Duration, until time.Time, measured int64) {
-	sh := e.shardFor(0)
-	for ok := true; ; off, ok = pc.next() {
-		due := e.start.Add(off)
-		if !ok || !due.Before(until) || (e.end > 0 && off >= e.end) || (e.limit > 0 && measured >= e.limit) {
+		if c.rd.Buffered() == 0 && c.send(src, &s) == 0 && c.idle() { // the claims ran out
+			c.finish()
+			c.release()
 			return
 		}
-		if off < e.cfg.WarmUp {
-			continue
+		if !c.take(c.rd.ReadLine()) {
+			c.release()
+			c = nil
 		}
-		measured++
-		sh.offered(due, 1)
-		sh.done(kindValid, ocUnsent, due, time.Time{}, until)
 	}
 }
+
+// churn serves one request on a connection of its own: connect, VER, CVR,
+// close. Its service time covers the connect and the VER exchange.
+func (e *engine) churn(t ticket, id int64, s *sender) {
+	start := time.Now()
+	c, oc := e.openConn(id, nil)
+	if c == nil {
+		e.connFailed(oc)
+		e.record(e.shardFor(id), t, kindValid, oc, start, time.Now())
+		return
+	}
+	c.since = start
+	c.send(&oneTicket{t: t}, s)
+	c.finish()
+	for c.take(c.rd.ReadLine()) {
+	}
+	c.release()
+}
+
+// oneTicket hands out one request.
+type oneTicket struct {
+	t     ticket
+	taken bool
+}
+
+func (o *oneTicket) next() (ticket, bool) {
+	if o.taken {
+		return ticket{}, false
+	}
+	o.taken = true
+	return o.t, true
+}
+
+// record files one request's outcome into sh, unless it was due in the
+// warm-up.
+func (e *engine) record(sh *recShard, t ticket, kind int, oc outcome, sent, end time.Time) {
+	if t.warm {
+		return
+	}
+	if oc != ocInterrupted && e.ctx.Err() != nil && oc != ocOK && !oc.isCode() {
+		oc = ocInterrupted // the failure was our own interruption
+	}
+	sh.done(kind, oc, t.due, sent, end)
+}
+
+func (o outcome) isCode() bool { return o >= codeBase }
 
 func (e *engine) shardFor(id int64) *recShard {
 	return e.rec.shards[id%int64(len(e.rec.shards))]
@@ -305,25 +357,14 @@ func (e *engine) connFailed(oc outcome) {
 	v.(*atomic.Int64).Add(1)
 }
 
-// dial connects to the target within the timeout. The connect runs on a
-// goroutine of its own: its deep call stack then goes away with it, and
-// the worker's stack stays small (ten thousand of them add up).
-func (e *engine) dial() (net.Conn, outcome) {
-	type dialed struct {
-		conn net.Conn
-		err  error
+// dial connects to the target within the timeout.
+func (e *engine) dial(id int64) (net.Conn, outcome) {
+	d := net.Dialer{Timeout: e.timeout}
+	conn, err := d.DialContext(e.ctx, "tcp", e.cfg.Target)
+	if err != nil {
+		return nil, classifyDial(err)
 	}
-	ch := make(chan dialed, 1)
-	go func() {
-		d := net.Dialer{Timeout: e.timeout}
-		conn, err := d.DialContext(e.ctx, "tcp", e.cfg.Target)
-		ch <- dialed{conn, err}
-	}()
-	r := <-ch
-	if r.err != nil {
-		return nil, classifyDial(r.err)
-	}
-	return r.conn, ocOK
+	return conn, ocOK
 }
 
 func (e *engine) result(end time.Time, partial bool) *Result {
