@@ -271,10 +271,11 @@ func (c *conn) take(line []byte, err error) bool {
 		c.giveUp(true)
 		return false
 	}
+	h := msnp.ScanReply(line)
 	idx := -1
-	if trid, ok := msnp.PeekTrID(line); ok {
+	if h.HasTrID {
 		for i := range c.n {
-			if f := c.at(i); !f.mutated && f.trid == trid {
+			if f := c.at(i); !f.mutated && f.trid == h.TrID {
 				idx = i
 				break
 			}
@@ -283,17 +284,18 @@ func (c *conn) take(line []byte, err error) bool {
 	if idx < 0 && c.at(c.n-1).mutated { // a mutated line may have mangled its TrID
 		idx = c.n - 1
 	}
-	var oc outcome
 	if idx < 0 { // nobody's reply: the oldest takes the blame
 		idx = 0
-		oc = classifyReply(line, c.at(0).trid, true)
-	} else {
-		oc = classifyReply(line, c.at(idx).trid, !c.at(idx).mutated)
 	}
+	f := *c.at(idx)
+	trid := f.trid
+	if f.mutated { // any TrID will do
+		trid = h.TrID
+	}
+	oc := replyOutcome(h.Class(msnp.ReplyCVR, trid), h.Code)
 	if oc == ocOK && err != nil {
 		oc = ocBareLF
 	}
-	f := *c.at(idx)
 	if oc != ocOK && !f.mutated {
 		c.failLocked(idx, oc, ocAborted, end)
 		return false

@@ -191,11 +191,13 @@ func (e *engine) waitUnbounded() (interrupted bool) {
 }
 
 // claim takes the next request of an unbounded schedule: due now.
-func (e *engine) claim() (ticket, bool) {
+func (e *engine) claim() (ticket, bool) { return e.claimAt(time.Now()) }
+
+// claimAt takes the next request of an unbounded schedule, due at now.
+func (e *engine) claimAt(now time.Time) (ticket, bool) {
 	if e.stopped.Load() || e.ctx.Err() != nil {
 		return ticket{}, false
 	}
-	now := time.Now()
 	off := now.Sub(e.start)
 	if e.end > 0 && off >= e.end {
 		e.stopped.Store(true)
@@ -209,10 +211,14 @@ func (e *engine) claim() (ticket, bool) {
 	return ticket{due: now, warm: warm}, true
 }
 
-// claims hands out an unbounded schedule's requests to a connection.
-type claims struct{ e *engine }
+// claims hands out an unbounded schedule's requests to a connection, all
+// due at now: the requests of one write are claimed at once.
+type claims struct {
+	e   *engine
+	now time.Time
+}
 
-func (c claims) next() (ticket, bool) { return c.e.claim() }
+func (c *claims) next() (ticket, bool) { return c.e.claimAt(c.now) }
 
 // flood runs one connection of an unbounded run as a bare loop would: it
 // writes every request it may have in flight at once, whenever no reply
@@ -238,7 +244,7 @@ func (e *engine) flood(ready *sync.WaitGroup) {
 		}
 		return
 	}
-	src := claims{e}
+	src := &claims{e: e}
 	for {
 		if c == nil {
 			id := e.nextID.Add(1) - 1
@@ -254,10 +260,15 @@ func (e *engine) flood(ready *sync.WaitGroup) {
 				continue
 			}
 		}
-		if c.rd.Buffered() == 0 && c.send(src, &s) == 0 && c.idle() { // the claims ran out
-			c.finish()
-			c.release()
-			return
+		// while replies wait to be read, the room they free adds up, and the
+		// requests to fill it go out in one write
+		if c.rd.Buffered() == 0 {
+			src.now = time.Now()
+			if c.send(src, &s) == 0 && c.idle() { // the claims ran out
+				c.finish()
+				c.release()
+				return
+			}
 		}
 		if !c.take(c.rd.ReadLine()) {
 			c.release()
