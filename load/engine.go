@@ -408,12 +408,12 @@ func (e *engine) result(end time.Time, partial bool) *Result {
 		}
 		requested = float64(due) / span.Seconds()
 	}
-	lat, svc, conn, hs := e.rec.merged()
+	h := e.rec.merged()
 	r := &Result{
 		Version: ResultVersion, Target: e.cfg.Target, Partial: partial, Shard: e.cfg.Shard.String(),
 		Start: measure, DurationS: window.Seconds(), End: end, Requests: requests,
-		Late: e.late.Load(), Latency: Summarize(lat), Service: Summarize(svc), Connect: Summarize(conn),
-		Handshake: Summarize(hs), Outcomes: outcomeMap(&all),
+		Late: e.late.Load(), Latency: Summarize(h.latency), Service: Summarize(h.service), SendLag: Summarize(h.sendLag),
+		Connect: Summarize(h.connect), Handshake: Summarize(h.handshake), Outcomes: outcomeMap(&all),
 		ByKind:   OutcomesByKind{Valid: outcomeMap(&byKind[kindValid]), Mutated: outcomeMap(&byKind[kindMutated])},
 		Settings: e.settings(),
 		Connections: Connections{Opened: e.opened.Load(), MaxOpen: e.maxOpen.Load(), Failed: e.failed.Load(),
@@ -429,10 +429,11 @@ func (e *engine) result(end time.Time, partial bool) *Result {
 		r.Connections.Failures[k.(outcome).String()] = v.(*atomic.Int64).Load()
 		return true
 	})
-	r.Histograms.Latency, _ = EncodeHistogram(lat)
-	r.Histograms.Service, _ = EncodeHistogram(svc)
-	r.Histograms.Connect, _ = EncodeHistogram(conn)
-	r.Histograms.Handshake, _ = EncodeHistogram(hs)
+	r.Histograms.Latency, _ = EncodeHistogram(h.latency)
+	r.Histograms.Service, _ = EncodeHistogram(h.service)
+	r.Histograms.SendLag, _ = EncodeHistogram(h.sendLag)
+	r.Histograms.Connect, _ = EncodeHistogram(h.connect)
+	r.Histograms.Handshake, _ = EncodeHistogram(h.handshake)
 	r.Series = e.rec.series.seconds(measure.Unix(), end.Unix())
 	return r
 }

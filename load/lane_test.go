@@ -156,3 +156,22 @@ func TestDeadlineFollowsTheOldestRequest(t *testing.T) {
 		t.Errorf("got outcomes %v, want 3 ok", r.Outcomes)
 	}
 }
+
+// TestSendLag checks that every request sent has its send lag, from its
+// due time to its send: long when it waited in the queue for the only
+// connection, and in the result's histogram.
+func TestSendLag(t *testing.T) {
+	t.Parallel()
+	addr := startServer(t, scripted(func(c net.Conn, trid, _ string) {
+		time.Sleep(20 * time.Millisecond)
+		c.Write([]byte("CVR " + trid + " 1 1 1\r\n"))
+	}))
+	r := run(t, Config{Target: addr, Schedule: Constant(200), Requests: 20, Conns: 1, MaxConns: 1})
+	if r.SendLag.Count != 20 || r.SendLag.Max < 50_000 {
+		t.Errorf("got send lag %+v, want 20 requests, the last waiting 50ms or more (20ms a reply, one due every 5ms)", r.SendLag)
+	}
+	h, err := DecodeHistogram(r.Histograms.SendLag)
+	if err != nil || h.TotalCount() != 20 {
+		t.Errorf("got send lag histogram of %d (%v), want 20", h.TotalCount(), err)
+	}
+}

@@ -48,11 +48,16 @@ type Result struct {
 	// DurationS. A merged result's is the latest of its runs'.
 	End time.Time `json:"end,omitzero"`
 	// Requests counts every request that was due, each exactly once in Outcomes.
-	Requests    int64            `json:"requests"`
-	Rate        Rate             `json:"rate"`
-	Late        int64            `json:"late"`         // requests sent after their due time for want of a free connection
-	Latency     Summary          `json:"latency_us"`   // response time from the due time
-	Service     Summary          `json:"service_us"`   // from the actual send
+	Requests int64   `json:"requests"`
+	Rate     Rate    `json:"rate"`
+	Late     int64   `json:"late"`       // requests sent after their due time for want of a free connection
+	Latency  Summary `json:"latency_us"` // response time from the due time
+	Service  Summary `json:"service_us"` // from the actual send
+	// SendLag is the generator's own delay: from each request's due time
+	// to its actual send (for churn, to the start of its connect). It is
+	// the part of Latency that Service lacks, but for queueing behind a
+	// busy connection.
+	SendLag     Summary          `json:"send_lag_us"`
 	Connect     Summary          `json:"connect_us"`   // TCP connect, per connection
 	Handshake   Summary          `json:"handshake_us"` // VER exchange, per connection
 	Outcomes    map[string]int64 `json:"outcomes"`
@@ -123,6 +128,7 @@ type Connections struct {
 type Histograms struct {
 	Latency   string `json:"latency"`
 	Service   string `json:"service"`
+	SendLag   string `json:"send_lag,omitempty"`
 	Connect   string `json:"connect"`
 	Handshake string `json:"handshake"`
 }

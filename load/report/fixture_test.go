@@ -47,7 +47,7 @@ func buildLoadFixture() *load.Result {
 			Mode: "persistent", Depth: 1, Conns: 64, MaxConns: 1024, Mutate: 0.02, Timeout: "5s", Seed: 1},
 		SLO: []load.SLOVerdict{{Objective: "p99<20ms", Value: 12.5, Met: true}, {Objective: "errors<1%", Value: 2.1, Met: false}},
 	}
-	lat, svc, conn, hs := load.NewHistogram(), load.NewHistogram(), load.NewHistogram(), load.NewHistogram()
+	lat, svc, lag, conn, hs := load.NewHistogram(), load.NewHistogram(), load.NewHistogram(), load.NewHistogram(), load.NewHistogram()
 	for c := range 64 {
 		conn.RecordValue(int64(150 + 3*c))
 		hs.RecordValue(int64(300 + 5*c))
@@ -67,6 +67,7 @@ func buildLoadFixture() *load.Result {
 			h.RecordValue(v)
 			lat.RecordValue(v)
 			svc.RecordValue(v * 4 / 5)
+			lag.RecordValue(int64(20 + i%40))
 			name, kind := "ok", r.ByKind.Valid
 			switch {
 			case i%50 == 7:
@@ -87,11 +88,13 @@ func buildLoadFixture() *load.Result {
 		r.Requests += achieved
 	}
 	r.Rate.Achieved = float64(r.Requests) / r.DurationS
-	r.Latency, r.Service, r.Connect, r.Handshake = load.Summarize(lat), load.Summarize(svc), load.Summarize(conn), load.Summarize(hs)
+	r.Latency, r.Service, r.SendLag = load.Summarize(lat), load.Summarize(svc), load.Summarize(lag)
+	r.Connect, r.Handshake = load.Summarize(conn), load.Summarize(hs)
 	for _, e := range []struct {
 		h   *hdrhistogram.Histogram
 		dst *string
-	}{{lat, &r.Histograms.Latency}, {svc, &r.Histograms.Service}, {conn, &r.Histograms.Connect}, {hs, &r.Histograms.Handshake}} {
+	}{{lat, &r.Histograms.Latency}, {svc, &r.Histograms.Service}, {lag, &r.Histograms.SendLag},
+		{conn, &r.Histograms.Connect}, {hs, &r.Histograms.Handshake}} {
 		s, err := load.EncodeHistogram(e.h)
 		must(err)
 		*e.dst = s

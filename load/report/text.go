@@ -63,7 +63,10 @@ func WriteText(w io.Writer, r *load.Result) error {
 	for _, row := range []struct {
 		name string
 		s    load.Summary
-	}{{"response", r.Latency}, {"service", r.Service}, {"connect", r.Connect}, {"handshake", r.Handshake}} {
+	}{{"response", r.Latency}, {"service", r.Service}, {"send lag", r.SendLag}, {"connect", r.Connect}, {"handshake", r.Handshake}} {
+		if row.name == "send lag" && row.s.Count == 0 { // a result from before send lag was measured
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", row.name, row.s.Count, Micros(row.s.P50), Micros(row.s.P90),
 			Micros(row.s.P99), Micros(row.s.P999), Micros(row.s.Max), Micros(int64(math.Round(row.s.Mean))))
 	}
