@@ -17,7 +17,7 @@ func BenchmarkFuzzReference(b *testing.B) {
 	}
 	defer srv.Close()
 	b.ReportAllocs()
-	res, err := Run(context.Background(), Config{Oracle: Oracle{Target: msnp.TCPTarget(srv.Addr())}, Seed: 1, Cases: int64(b.N)})
+	res, err := Run(context.Background(), Config{Oracle: Oracle{Target: msnp.TCPTarget(srv.Addr())}, Seed: 1, Cases: int64(b.N), SequenceShare: DefaultSequenceShare, MinimizeRuns: DefaultMinimizeRuns})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -140,7 +140,7 @@ func TestReferenceServerHasNoFindings(t *testing.T) {
 	}
 	defer srv.Close()
 	res, err := Run(context.Background(), Config{Oracle: Oracle{Target: msnp.TCPTarget(srv.Addr()), Strict: true},
-		Seed: 1, Cases: 3000})
+		Seed: 1, Cases: 3000, SequenceShare: DefaultSequenceShare})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestRunIsDeterministic(t *testing.T) {
 	digest := func(seed uint64) map[uint64][32]byte {
 		var mu sync.Mutex
 		got := map[uint64][32]byte{}
-		cfg := Config{Oracle: Oracle{Target: msnp.TCPTarget(srv.Addr())}, Seed: seed, Cases: 3 * EpochSize, Conns: 3}
+		cfg := Config{Oracle: Oracle{Target: msnp.TCPTarget(srv.Addr())}, Seed: seed, Cases: 3 * EpochSize, Conns: 3, SequenceShare: DefaultSequenceShare}
 		cfg.onCase = func(c Case) {
 			h := sha256.Sum256(append(append(append([]byte(nil), c.VER...), 0), c.CVR...))
 			mu.Lock()
@@ -207,7 +207,7 @@ func TestRunIsDeterministic(t *testing.T) {
 func TestReproducedCaseReplacesUnconfirmedBlame(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	f, err := New(Config{Oracle: Oracle{Target: msnp.TCPTarget("127.0.0.1:1")}, FindingsDir: dir, MinimizeRuns: -1})
+	f, err := New(Config{Oracle: Oracle{Target: msnp.TCPTarget("127.0.0.1:1")}, FindingsDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}

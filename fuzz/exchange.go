@@ -251,7 +251,27 @@ func (x *exchanger) runCVR(ctx context.Context, c *conn, cvr []byte, obs *observ
 // ignores a line is told apart from one that is stuck.
 func (x *exchanger) run(ctx context.Context, c *conn, data, probe []byte, p *phase) {
 	p.Sent = true
-	// A line left unterminated by the previous write goes on in this one.
+	c.frame(data, p)
+	deadline := time.Now().Add(x.timeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	c.c.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { c.c.SetDeadline(longAgo) })
+	defer stop()
+	if _, err := c.c.Write(data); err != nil {
+		p.End = classify(err)
+		return
+	}
+	if x.readReplies(ctx, c, probe, p) {
+		x.readExtra(c, p)
+	}
+}
+
+// frame records the request lines of data, which goes on the line left
+// unterminated by the previous write, and keeps the start of a line data
+// leaves unterminated for the next one.
+func (c *conn) frame(data []byte, p *phase) {
 	stream, truncated := data, c.truncated
 	if len(c.pending) > 0 {
 		stream = append(append([]byte(nil), c.pending...), data...)
@@ -277,18 +297,14 @@ func (x *exchanger) run(ctx context.Context, c *conn, data, probe []byte, p *pha
 			p.TrIDs = append(p.TrIDs, int64(t))
 		}
 	}
-	deadline := time.Now().Add(x.timeout)
-	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
-		deadline = dl
-	}
-	c.c.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { c.c.SetDeadline(longAgo) })
-	defer stop()
 	p.Unread = len(stream) + truncated
-	if _, err := c.c.Write(data); err != nil {
-		p.End = classify(err)
-		return
-	}
+}
+
+// readReplies reads a reply per request line, probing when one is
+// missing after the quiet time (with a probe to send); it reports
+// whether the connection is still open with every line answered or the
+// probe answered.
+func (x *exchanger) readReplies(ctx context.Context, c *conn, probe []byte, p *phase) bool {
 	wait := x.timeout
 	if probe != nil {
 		wait = x.quiet
@@ -299,11 +315,11 @@ func (x *exchanger) run(ctx context.Context, c *conn, data, probe []byte, p *pha
 		// Done when every line is answered, or when the probe is: a
 		// server answers in order, so a line before it was ignored.
 		if p.Probe == probeAnswered || (p.answered() && !probed) {
-			break
+			return true
 		}
 		if ctx.Err() != nil {
 			p.End = endError
-			return
+			return false
 		}
 		c.c.SetReadDeadline(readUntil)
 		line, err := c.rd.ReadLine()
@@ -315,27 +331,30 @@ func (x *exchanger) run(ctx context.Context, c *conn, data, probe []byte, p *pha
 				c.c.SetWriteDeadline(time.Now().Add(x.timeout))
 				if _, err := c.c.Write(probe); err != nil {
 					p.End = classify(err)
-					return
+					return false
 				}
 				readUntil = time.Now().Add(x.timeout)
 				continue
 			}
 			p.End = k
-			return
+			return false
 		}
 		r := parseReplyLine(line, err)
 		p.Bytes += r.Len
-		if probed && r.TrID == probeTrID && r.Class != "malformed" {
+		switch {
+		case probed && r.TrID == probeTrID && r.Class != "malformed":
 			p.Probe = probeAnswered
-			continue
-		}
-		if p.answered() {
+		case p.answered():
 			p.Extra++
-		} else {
+		default:
 			p.Replies = append(p.Replies, r)
 		}
 	}
-	// Lines already buffered beyond one reply per request.
+}
+
+// readExtra counts the lines already buffered beyond one reply per
+// request.
+func (x *exchanger) readExtra(c *conn, p *phase) {
 	for c.rd.Buffered() > 0 && p.Bytes <= x.limit {
 		c.c.SetReadDeadline(time.Now().Add(x.quiet))
 		line, err := c.rd.ReadLine()

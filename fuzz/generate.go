@@ -25,7 +25,7 @@ type Case struct {
 const BlockSize = 16
 
 // DefaultSequenceShare is the share of cases that also mutate the
-// sequence of commands.
+// sequence of commands when the command line is not told otherwise.
 const DefaultSequenceShare = 0.1
 
 // The sequence mutations, recorded with the mutators of a case.
@@ -44,8 +44,8 @@ type Generator struct {
 	Seed uint64
 	// Havoc mutates the lines; its zero value uses every mutator.
 	Havoc Havoc
-	// SequenceShare is the share of cases that also mutate the sequence
-	// (0 means DefaultSequenceShare, a negative value none).
+	// SequenceShare is the share of cases, from 0 to 1, that also mutate
+	// the sequence.
 	SequenceShare float64
 
 	pcg rand.PCG
@@ -71,11 +71,7 @@ func (g *Generator) Generate(index uint64, bases []corpus.Case) Case {
 	c.VER = parent.VER
 	var cvr []byte
 	cvr, c.Mutators = g.Havoc.Apply(nil, parent.CVR, rng, nil)
-	share := g.SequenceShare
-	if share == 0 {
-		share = DefaultSequenceShare
-	}
-	if share > 0 && rng.Float64() < share {
+	if g.SequenceShare > 0 && rng.Float64() < g.SequenceShare {
 		switch seq := rng.IntN(4); {
 		case seq == 0 || len(parent.VER) == 0:
 			c.VER = nil

@@ -132,14 +132,17 @@ func fuzzUntil(t *testing.T, cfg Config, want Kind) Result {
 			cancel()
 		}
 	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = 200 * time.Millisecond
+	if cfg.Oracle.Timeout == 0 {
+		cfg.Oracle.Timeout = 200 * time.Millisecond
 	}
 	if cfg.Conns == 0 {
 		cfg.Conns = 2
 	}
 	if cfg.MinimizeRuns == 0 {
 		cfg.MinimizeRuns = 60
+	}
+	if cfg.SequenceShare == 0 {
+		cfg.SequenceShare = DefaultSequenceShare
 	}
 	if cfg.MinimizeTime == 0 {
 		cfg.MinimizeTime = 1500 * time.Millisecond

@@ -19,14 +19,6 @@ func (f *Fuzzer) minimize(ctx context.Context, c corpus.Case, sig string) (corpu
 	return m.run(c), f.cfg.MinimizeRuns - m.left
 }
 
-// Minimize shrinks c against the live target while [Oracle.Examine]
-// keeps returning the signature sig, within runs executions and d. It
-// returns the smallest case found.
-func (o *Oracle) Minimize(ctx context.Context, c corpus.Case, sig string, runs int, d time.Duration) corpus.Case {
-	m := &minimizer{ctx: ctx, o: o, sig: sig, left: runs, deadline: time.Now().Add(d)}
-	return m.run(c)
-}
-
 type minimizer struct {
 	ctx      context.Context
 	o        *Oracle

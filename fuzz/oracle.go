@@ -88,8 +88,9 @@ const (
 	DefaultAmplifyLimit = 1024
 )
 
-// Oracle judges cases against a target. Its zero value is not usable:
-// Target is required; the other fields have documented defaults.
+// Oracle judges cases against a target. Target is required (without
+// one, every method returns a [*FieldError]); the other fields have
+// documented defaults.
 type Oracle struct {
 	// Target is the server; an *[Exec] is restarted when it crashed.
 	Target msnp.Target
@@ -160,6 +161,9 @@ const (
 // fresh connection (any well-formed reply, a numeric error included,
 // counts), else an error that says how it does not.
 func (o *Oracle) Check(ctx context.Context) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
 	name := targetName(o.Target)
 	switch o.alive(ctx) {
 	case alive:
@@ -223,6 +227,9 @@ func (o *Oracle) Examine(ctx context.Context, c corpus.Case) (Verdict, error) {
 // that moment the crash shows on the next case. Callers that hunt for
 // a crash take the time; the others do not.
 func (o *Oracle) examine(ctx context.Context, c corpus.Case, grace bool) (Verdict, error) {
+	if err := o.Validate(); err != nil {
+		return Verdict{}, err
+	}
 	if err := o.ensureRunning(ctx); err != nil {
 		return Verdict{}, err
 	}

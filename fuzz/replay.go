@@ -85,6 +85,9 @@ func (r ReplayResult) Reproduces() bool { return r.Verdict.Kind != "" }
 // Replay examines each input in turn on the oracle's target (an *Exec
 // target is restarted after a crash).
 func (o *Oracle) Replay(ctx context.Context, inputs []Input) ([]ReplayResult, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	if len(inputs) == 0 {
 		return nil, errors.New("fuzz: nothing to replay")
 	}

@@ -22,4 +22,9 @@
 //
 // Two error types tell the failures apart: *[Error] when the peer answered
 // with a numeric code, and *[SyntaxError] when a line broke the grammar.
+//
+// The protocol facts this package and its users rely on (which server takes
+// CVR in which dialect, the fields, the error codes, when a server hangs
+// up, and how real servers stray from the documents) are written down in
+// msnp/PROTOCOL.md, and cited by section: msnp/PROTOCOL.md §2.3.
 package msnp

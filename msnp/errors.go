@@ -60,7 +60,7 @@ const (
 	CodeMalformedCVR  = 731 // CVR/CVQ: wrong or too few parameters; the server disconnects
 )
 
-// codeNames holds the meaning of each known error code (PROTOCOL.md §4.1).
+// codeNames holds the meaning of each known error code (msnp/PROTOCOL.md §4.1).
 var codeNames = map[int]string{
 	200: "syntax error", 201: "invalid parameter", 205: "invalid user", 206: "domain name missing",
 	207: "already logged in", 208: "invalid user name", 209: "friendly name change not allowed",

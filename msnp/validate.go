@@ -16,8 +16,8 @@ import (
 //  5. the client-version parses and lies in that library's releases:       420
 //  6. the client-identification, when sent, is one the server knows:       420
 //
-// The locale comes before the parameter count because the seed's 710
-// example ("CVR 5 0x1111 winnt 5.1 MSNMSGR 6.0.0602 MSMSGS
+// The locale comes before the parameter count because the 710 example
+// of msnp/PROTOCOL.md §2.3 ("CVR 5 0x1111 winnt 5.1 MSNMSGR 6.0.0602 MSMSGS
 // example@hotmail.com") lacks its system-arch and still gets 710: a
 // server reads the locale before it counts what follows. A line with
 // fewer than 6 parameters ("CVR 6 spaghetti") does not parse at all and

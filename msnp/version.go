@@ -71,7 +71,7 @@ const (
 )
 
 // firstClients lists, per MSNP number, the first official client that
-// spoke it (PROTOCOL.md §6); for MSNP15 and later the figures are
+// spoke it (msnp/PROTOCOL.md §6); for MSNP15 and later the figures are
 // approximate.
 var firstClients = map[int]string{
 	2: "1.0.0863", 3: "2.0.0083", 4: "2.1.1047", 5: "3.0.0283", 6: "3.6.0038", 7: "4.5.0121",

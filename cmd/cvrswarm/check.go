@@ -110,7 +110,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	switch {
 	case runErr != nil:
 		return failure(stderr, "check", fmt.Errorf("interrupted (%w): the rules not run are skipped", runErr))
-	case rep.Failed():
+	case !rep.Passed():
 		return exitFail
 	}
 	return status
@@ -140,6 +140,11 @@ func checkConfig(f checkFlags) (conformance.Config, error) {
 		}
 		if !slices.ContainsFunc(conformance.Rules(), func(r conformance.Rule) bool { return cfg.Run.MatchString(r.ID) }) {
 			return cfg, fmt.Errorf("-run %q matches no rule ID (see -list)", f.run)
+		}
+		if !slices.ContainsFunc(conformance.Rules(), func(r conformance.Rule) bool {
+			return cfg.Run.MatchString(r.ID) && r.AppliesTo(cfg.Role)
+		}) {
+			return cfg, fmt.Errorf("-run %q matches no rule for -role %s (see -list)", f.run, cfg.Role)
 		}
 	}
 	switch {

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +19,7 @@ import (
 	"github.com/cvrswarm/cvrswarm/msnp"
 	"github.com/cvrswarm/cvrswarm/msnp/conformance"
 	"github.com/cvrswarm/cvrswarm/msnp/msnptest"
+	"github.com/cvrswarm/cvrswarm/msnp/refserver"
 )
 
 func TestCheckEmbeddedServerPasses(t *testing.T) {
@@ -93,6 +98,93 @@ func TestCheckExitStatus(t *testing.T) {
 	}
 }
 
+// startNeedsCVR0 starts the reference server, speaking MSNP2 to MSNP7
+// and CVR0, behind a front that answers "VER n 0" and closes when the
+// first VER does not list CVR0, as servers written for MSNP2-7 clients do.
+func startNeedsCVR0(t *testing.T) string {
+	t.Helper()
+	ref, err := refserver.Listen("127.0.0.1:0", refserver.Config{Dialects: msnp.DialectRange(2, 7)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ref.Close() })
+	front, err := msnptest.NewServer(func(c net.Conn) {
+		in := bufio.NewReader(c)
+		first, err := in.ReadSlice('\n')
+		if err != nil {
+			return
+		}
+		if ver, err := msnp.ParseVER(bytes.TrimRight(first, "\r\n")); err == nil && !slices.Contains(ver.Dialects, msnp.CVR0) {
+			fmt.Fprintf(c, "VER %d 0\r\n", ver.TrID)
+			return
+		}
+		back, err := net.Dial("tcp", ref.Addr())
+		if err != nil {
+			return
+		}
+		defer back.Close()
+		back.Write(first)
+		sent := make(chan struct{})
+		go func() {
+			defer close(sent)
+			io.Copy(back, in)
+			back.(*net.TCPConn).CloseWrite()
+		}()
+		io.Copy(c, back)
+		c.Close()
+		<-sent
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(front.Close)
+	return front.Addr()
+}
+
+// TestCheckTargetThatNeedsCVR0 checks a server that answers a VER only
+// when it lists CVR0, the client offering MSNP2 alone: the check lists
+// CVR0 in every VER and runs the rules.
+func TestCheckTargetThatNeedsCVR0(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "check.json")
+	status, stdout, stderr := runMain(t, "check", "-quiet", "-target", startNeedsCVR0(t), "-dialects", "MSNP2", "-json", path)
+	if status != exitOK {
+		t.Errorf("exit status %d, want 0 (stderr %q)", status, stderr)
+	}
+	for _, want := range []string{
+		"offered MSNP2; target speaks MSNP2; CVR rules use MSNP2\n",
+		"the target refuses a VER that does not list CVR0: every VER sent lists it\n",
+		" 0 warn, 0 fail, 7 skip\n",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^cvr-valid +CVR 2 .* pass$`).MatchString(stdout) {
+		t.Errorf("stdout lacks a row for cvr-valid that sends a CVR and passes:\n%s", stdout)
+	}
+	if rep := checkReadJSON(t, path); !rep.NeedsCVR0 || rep.CVRDialect != "MSNP2" || rep.Summary.Inconclusive {
+		t.Errorf("-json report: needs CVR0 %v, CVR dialect %q, inconclusive %v; want true, MSNP2, false",
+			rep.NeedsCVR0, rep.CVRDialect, rep.Summary.Inconclusive)
+	}
+}
+
+// TestCheckInconclusive checks that a check in which most rules cannot
+// run (the target speaks none of the offered dialects) fails.
+func TestCheckInconclusive(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "check.json")
+	status, stdout, stderr := runMain(t, "check", "-quiet", "-target", startNeedsCVR0(t), "-dialects", "MSNP9", "-json", path)
+	if status != exitFail {
+		t.Errorf("exit status %d, want %d (stderr %q)", status, exitFail, stderr)
+	}
+	rep := checkReadJSON(t, path)
+	s := rep.Summary
+	line := fmt.Sprintf("\ninconclusive: %d of %d rules skipped\n", s.SkippedApplicable(), s.Applicable)
+	if !strings.HasSuffix(stdout, line) || !s.Inconclusive || 2*s.SkippedApplicable() <= s.Applicable {
+		t.Errorf("summary %+v; want over half of the applicable rules skipped, inconclusive, and stdout ending in %q:\n%s",
+			s, line, stdout)
+	}
+}
+
 // TestCheckInterrupted stops a check part way (as Ctrl-C does) against a
 // server that answers VER and nothing else, so that every CVR rule waits:
 // the rules run so far are printed and written, the rest skipped.
@@ -159,6 +251,7 @@ func TestCheckErrors(t *testing.T) {
 		{"bad target", []string{"-target", "localhost"}, exitUsage, `-target "localhost": want host:port`},
 		{"bad regexp", []string{"-run", "("}, exitUsage, "-run:"},
 		{"no rule matches", []string{"-run", "nothing-matches"}, exitUsage, `-run "nothing-matches" matches no rule ID`},
+		{"no rule for the role", []string{"-run", "^cvq-on-ns$", "-role", "ds"}, exitUsage, `-run "^cvq-on-ns$" matches no rule for -role ds`},
 		{"short long line", []string{"-long-line", "10"}, exitUsage, "-long-line 10: want at least 512 bytes"},
 		{"zero timeout", []string{"-timeout", "0s"}, exitUsage, "-timeout 0s"},
 		{"stray argument", []string{"extra"}, exitUsage, `unexpected argument "extra"`},

@@ -2,18 +2,17 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/cvrswarm/cvrswarm/corpus"
 	"github.com/cvrswarm/cvrswarm/fuzz"
+	"github.com/cvrswarm/cvrswarm/load/report"
 	"github.com/cvrswarm/cvrswarm/msnp"
 	"github.com/cvrswarm/cvrswarm/msnp/refserver"
 )
@@ -89,83 +88,90 @@ func (f *fuzzTargetFlags) open(ctx context.Context, name string, stderr io.Write
 	return o, replay, stopEmbedded, nil
 }
 
-func runFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flagSet("fuzz", stdout)
-	var tf fuzzTargetFlags
-	tf.register(fs)
-	var (
-		cfg                       fuzz.Config
-		seed                      int64
-		jsonPath, corpusDir, muts string
-		printCases                string
-		quiet                     bool
-	)
-	fs.Int64Var(&seed, "seed", 0, "seed of the run: case i is a function of (seed, i); 0 picks one from the clock")
+// fuzzFlags are the fuzz command's flags, bound onto a fuzz.Config
+// where they can be.
+type fuzzFlags struct {
+	target                                fuzzTargetFlags
+	cfg                                   fuzz.Config
+	seed                                  int64
+	jsonPath, corpusDir, muts, printCases string
+	quiet                                 bool
+	pictures                              reportFlags
+}
+
+func (f *fuzzFlags) bind(fs *flag.FlagSet) {
+	f.target.register(fs)
+	cfg := &f.cfg
+	fs.Int64Var(&f.seed, "seed", 0, "seed of the run: case i is a function of (seed, i); 0 picks one from the clock")
 	fs.Int64Var(&cfg.Cases, "cases", 0, "stop after this many cases (0: no limit)")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "stop after this long (0: until -cases or Ctrl-C)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "at most this many cases per second, to spare a shared server (0: as fast as it answers)")
 	fs.IntVar(&cfg.Conns, "conns", fuzz.DefaultConns, "connections fuzzing at once")
 	fs.StringVar(&cfg.FindingsDir, "findings", fuzz.DefaultFindingsDir, "save each finding in `DIR`: a go test fuzz v1 input and its record.json")
-	fs.StringVar(&jsonPath, "json", "", "write the run's result as JSON to this file")
-	fs.StringVar(&corpusDir, "corpus", "", "derive cases from the corpus files in this folder instead of the embedded seeds")
-	fs.StringVar(&muts, "mutators", "all", "mutators to stack: names (field-trid) or groups (field, text, byte), comma-separated")
+	fs.StringVar(&f.jsonPath, "json", "", "write the run's result as JSON to this `FILE`")
+	fs.StringVar(&f.corpusDir, "corpus", "", "derive cases from the corpus files in this `DIR` instead of the embedded seeds")
+	fs.StringVar(&f.muts, "mutators", "all", "mutators to stack: names (field-trid) or groups (field, text, byte), comma-separated")
 	fs.Float64Var(&cfg.SequenceShare, "sequence", fuzz.DefaultSequenceShare, "share of cases that also mutate the sequence: CVR before VER, VER twice, two CVRs, a mutated VER")
 	fs.BoolVar(&cfg.NoFeedback, "no-feedback", false, "keep deriving from the seeds only, not from inputs with new reply sequences")
 	fs.IntVar(&cfg.MinimizeRuns, "minimize-runs", fuzz.DefaultMinimizeRuns, "most executions spent shrinking one finding (0: do not shrink)")
 	fs.DurationVar(&cfg.MinimizeTime, "minimize-time", fuzz.DefaultMinimizeTime, "most time spent shrinking one finding")
-	fs.BoolVar(&quiet, "quiet", false, "no progress on stderr")
-	fs.StringVar(&printCases, "print-cases", "", "print cases N or N-M of the -seed (and -corpus, -mutators, -sequence) run, without a target, and exit")
-	var pictures reportFlags
-	pictures.bind(fs)
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress on stderr")
+	fs.StringVar(&f.printCases, "print-cases", "", "print cases `N` or N-M of the -seed (and -corpus, -mutators, -sequence) run, without a target, and exit")
+	f.pictures.bind(fs)
+}
+
+// complete fills the config from the flags that name files or lists.
+func (f *fuzzFlags) complete() (usage string) {
+	switch cfg := f.cfg; {
+	case cfg.Cases < 0:
+		return fmt.Sprintf("-cases %d: want 0 (no limit) or more", cfg.Cases)
+	case cfg.Duration < 0:
+		return fmt.Sprintf("-duration %v: want 0 (no limit) or more", cfg.Duration)
+	case cfg.Rate < 0:
+		return fmt.Sprintf("-rate %v: want 0 (no limit) or more", cfg.Rate)
+	case cfg.Conns < 1:
+		return fmt.Sprintf("-conns %d: want 1 or more", cfg.Conns)
+	case cfg.SequenceShare < 0 || cfg.SequenceShare > 1:
+		return fmt.Sprintf("-sequence %v: want a share from 0 to 1", cfg.SequenceShare)
+	case cfg.MinimizeRuns < 0:
+		return fmt.Sprintf("-minimize-runs %d: want 0 (do not shrink) or more", cfg.MinimizeRuns)
+	}
+	var err error
+	if f.cfg.Mutators, err = fuzz.SelectMutators(f.muts); err != nil {
+		return "-mutators: " + err.Error()
+	}
+	if f.corpusDir != "" {
+		if f.cfg.Seeds, err = corpus.Load(f.corpusDir); err != nil {
+			return "-corpus: " + err.Error()
+		}
+	}
+	if f.printCases != "" && f.seed == 0 {
+		return "-print-cases: give the -seed of the run"
+	}
+	if f.seed == 0 {
+		f.seed = time.Now().UnixNano() & (1<<53 - 1)
+	}
+	f.cfg.Seed = uint64(f.seed)
+	return ""
+}
+
+func runFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flagSet("fuzz", stdout)
+	var ff fuzzFlags
+	ff.bind(fs)
 	if done, status := parseFlags(fs, args, stderr); done {
 		return status
 	}
 	if fs.NArg() > 0 {
 		return usageError(stderr, "fuzz", fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	}
-	switch {
-	case cfg.Cases < 0:
-		return usageError(stderr, "fuzz", fmt.Sprintf("-cases %d: want 0 (no limit) or more", cfg.Cases))
-	case cfg.Duration < 0:
-		return usageError(stderr, "fuzz", fmt.Sprintf("-duration %v: want 0 (no limit) or more", cfg.Duration))
-	case cfg.Rate < 0:
-		return usageError(stderr, "fuzz", fmt.Sprintf("-rate %v: want 0 (no limit) or more", cfg.Rate))
-	case cfg.Conns < 1:
-		return usageError(stderr, "fuzz", fmt.Sprintf("-conns %d: want 1 or more", cfg.Conns))
-	case cfg.SequenceShare < 0 || cfg.SequenceShare > 1:
-		return usageError(stderr, "fuzz", fmt.Sprintf("-sequence %v: want a share from 0 to 1", cfg.SequenceShare))
-	case cfg.MinimizeRuns < 0:
-		return usageError(stderr, "fuzz", fmt.Sprintf("-minimize-runs %d: want 0 (do not shrink) or more", cfg.MinimizeRuns))
-	case cfg.FindingsDir == "":
-		return usageError(stderr, "fuzz", "-findings: empty; name a folder")
+	if msg := ff.complete(); msg != "" {
+		return usageError(stderr, "fuzz", msg)
 	}
-	if cfg.SequenceShare == 0 {
-		cfg.SequenceShare = -1 // the flag's 0 is "none"; the config's is the default
+	if ff.printCases != "" {
+		return fuzzPrintCases(stdout, stderr, ff.cfg, ff.printCases)
 	}
-	if cfg.MinimizeRuns == 0 {
-		cfg.MinimizeRuns = -1
-	}
-	var err error
-	if cfg.Mutators, err = fuzz.SelectMutators(muts); err != nil {
-		return usageError(stderr, "fuzz", "-mutators: "+err.Error())
-	}
-	if corpusDir != "" {
-		if cfg.Seeds, err = corpus.Load(corpusDir); err != nil {
-			return usageError(stderr, "fuzz", "-corpus: "+err.Error())
-		}
-	}
-	if printCases != "" {
-		if seed == 0 {
-			return usageError(stderr, "fuzz", "-print-cases: give the -seed of the run")
-		}
-		cfg.Seed = uint64(seed)
-		return fuzzPrintCases(stdout, stderr, cfg, printCases)
-	}
-	if seed == 0 {
-		seed = time.Now().UnixNano() & (1<<53 - 1)
-	}
-	cfg.Seed = uint64(seed)
-	oracle, replay, stop, err := tf.open(ctx, "fuzz", stderr)
+	oracle, replay, stop, err := ff.target.open(ctx, "fuzz", stderr)
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "-") {
 			return usageError(stderr, "fuzz", err.Error())
@@ -173,43 +179,57 @@ func runFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return failure(stderr, "fuzz", err)
 	}
 	defer stop()
-	cfg.Oracle, cfg.ReplayCommand = oracle, replay
-	fz, err := fuzz.New(cfg)
-	if err != nil {
-		return failure(stderr, "fuzz", err)
-	}
-	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "fuzz", Quiet: quiet}, func() (int64, int64, string) {
-		p := fz.Progress()
-		return p.Cases, cfg.Cases, fuzzStatus(p)
-	})
-	res, runErr := fz.Run(ctx)
-	stopProgress()
-	if jsonPath != "" && res.Target != "" {
-		data, err := json.MarshalIndent(res, "", "  ")
-		if err == nil {
-			err = corpus.WriteFileAtomic(jsonPath, append(data, '\n'))
-		}
-		if err != nil {
-			return failure(stderr, "fuzz", fmt.Errorf("-json %s: %w", jsonPath, err))
-		}
-	}
-	if res.Target != "" {
-		fuzzSummary(stdout, res)
-		page, err := reportFuzzPage(res)
-		if err == nil {
-			err = pictures.write(page, stderr)
-		}
-		if err != nil {
+	ff.cfg.Oracle, ff.cfg.ReplayCommand = oracle, replay
+	res, runErr := fuzzRun(ctx, ff.cfg, ff.quiet, stderr)
+	if res != nil {
+		if err := ff.writeResult(res, stdout, stderr); err != nil {
 			return failure(stderr, "fuzz", err)
 		}
 	}
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {
 		return failure(stderr, "fuzz", runErr)
 	}
-	if len(res.Findings) > 0 {
+	if res != nil && len(res.Findings) > 0 {
 		return exitFail
 	}
 	return exitOK
+}
+
+// fuzzRun runs the fuzzer with progress on stderr. The result is nil
+// when the run could not start.
+func fuzzRun(ctx context.Context, cfg fuzz.Config, quiet bool, stderr io.Writer) (*fuzz.Result, error) {
+	fz, err := fuzz.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "fuzz", Quiet: quiet}, func() (int64, int64, string) {
+		p := fz.Progress()
+		return p.Cases, cfg.Cases, fuzzStatus(p)
+	})
+	res, err := fz.Run(ctx)
+	stopProgress()
+	if res.Target == "" {
+		return nil, err
+	}
+	return &res, err
+}
+
+// writeResult prints the summary and writes the JSON file and the
+// pictures the flags ask for.
+func (f *fuzzFlags) writeResult(res *fuzz.Result, stdout, stderr io.Writer) error {
+	if f.jsonPath != "" {
+		if err := res.WriteFile(f.jsonPath); err != nil {
+			return fmt.Errorf("-json %s: %w", f.jsonPath, err)
+		}
+	}
+	if err := res.WriteSummary(stdout); err != nil {
+		return err
+	}
+	page, err := report.FuzzPage(res)
+	if err != nil {
+		return err
+	}
+	return f.pictures.write(page, stderr)
 }
 
 // fuzzStatus is the progress line: cases/s, findings by kind, corpus.
@@ -220,60 +240,9 @@ func fuzzStatus(p fuzz.Progress) string {
 	}
 	s := fmt.Sprintf("cases  %.0f/s  findings %d", rate, p.Findings)
 	if p.Findings > 0 {
-		s += " (" + fuzzKinds(p.ByKind) + ")"
+		s += " (" + fuzz.KindCounts(p.ByKind) + ")"
 	}
 	return s + fmt.Sprintf("  corpus %d", p.Corpus)
-}
-
-func fuzzKinds(by map[fuzz.Kind]int) string {
-	var parts []string
-	for _, k := range fuzz.Kinds() {
-		if n := by[k]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%s %d", k, n))
-		}
-	}
-	return strings.Join(parts, ", ")
-}
-
-// fuzzSummary prints what the run did and found.
-func fuzzSummary(w io.Writer, r fuzz.Result) {
-	fmt.Fprintf(w, "fuzz: %d cases in %.1fs (%.0f/s) against %s, seed %d; stopped by %s\n",
-		r.Cases, r.DurationS, r.CasesPerS, r.Target, r.Seed, r.Stopped)
-	fmt.Fprintf(w, "corpus: %d inputs (%d added for new reply sequences)", r.Corpus, r.NewInputs)
-	if r.Restarts > 0 {
-		fmt.Fprintf(w, "; target restarted %d times", r.Restarts)
-	}
-	if r.Unconfirmed > 0 {
-		fmt.Fprintf(w, "; %d suspicious cases did not reproduce", r.Unconfirmed)
-	}
-	fmt.Fprintln(w)
-	if len(r.Findings) == 0 {
-		fmt.Fprintln(w, "findings: none")
-		return
-	}
-	fmt.Fprintf(w, "findings: %d distinct (%s), %d hits\n", len(r.Findings), fuzzKinds(r.ByKind), r.Hits)
-	fs := append([]fuzz.Finding(nil), r.Findings...)
-	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Hits > fs[j].Hits && fs[i].Kind == fs[j].Kind })
-	for _, f := range fs {
-		fmt.Fprintf(w, "\n  %s  (%d hits)\n", f.Signature, f.Hits)
-		fmt.Fprintf(w, "    %s\n", f.Detail)
-		fmt.Fprintf(w, "    input      %s\n", fuzzShort(f.Input))
-		fmt.Fprintf(w, "    minimized  %s\n", fuzzShort(f.Minimized))
-		fmt.Fprintf(w, "    case %d of seed %d, mutators %s\n", f.Case, f.Seed, strings.Join(f.Mutators, " "))
-		if f.File != "" {
-			fmt.Fprintf(w, "    saved      %s\n", f.File)
-			fmt.Fprintf(w, "    replay     %s\n", f.Replay)
-		}
-	}
-}
-
-// fuzzShort cuts a quoted input for the summary.
-func fuzzShort(s string) string {
-	const max = 160
-	if len(s) <= max {
-		return s
-	}
-	return fmt.Sprintf("%s... (%d bytes quoted)", s[:max], len(s))
 }
 
 // fuzzPrintCases prints the cases of a range ("90" or "90-99") as the run

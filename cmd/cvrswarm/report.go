@@ -2,14 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 
-	"github.com/cvrswarm/cvrswarm/fuzz"
 	"github.com/cvrswarm/cvrswarm/load/report"
 )
 
@@ -84,54 +80,18 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return failure(stderr, "report", err)
 	}
-	var page report.Page
-	if saved.Fuzz != nil {
-		// a fuzz run reads back whole, for the fuzz command's own summary
-		var res fuzz.Result
-		if err := reportReadJSON(files[0], &res); err != nil {
-			return failure(stderr, "report", err)
-		}
-		if page, err = reportFuzzPage(res); err == nil {
-			_, err = io.WriteString(stdout, page.Text)
-		}
-	} else {
-		err = saved.WriteText(stdout)
-	}
-	if err != nil {
+	if err := saved.WriteText(stdout); err != nil {
 		return failure(stderr, "report", err)
 	}
 	if out.html == "" && out.png == "" {
 		return exitOK
 	}
-	if saved.Fuzz == nil {
-		if page, err = saved.Page(); err != nil {
-			return failure(stderr, "report", err)
-		}
+	page, err := saved.Page()
+	if err != nil {
+		return failure(stderr, "report", err)
 	}
 	if err := out.write(page, stderr); err != nil {
 		return failure(stderr, "report", err)
 	}
 	return exitOK
-}
-
-func reportReadJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
-}
-
-// reportFuzzPage is the page of a fuzz run: its summary and its series.
-func reportFuzzPage(res fuzz.Result) (report.Page, error) {
-	var text strings.Builder
-	fuzzSummary(&text, res)
-	series := make([]report.FuzzSecond, len(res.Series))
-	for i, p := range res.Series {
-		series[i] = report.FuzzSecond{Unix: p.T, Cases: p.Cases, Findings: int64(p.Findings)}
-	}
-	return report.FuzzPage(res.Target, text.String(), series)
 }

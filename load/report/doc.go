@@ -12,6 +12,6 @@
 // findings over time.
 //
 // Everything here works from saved data ([load.Result],
-// [load.CapacityResult], a series of [FuzzSecond]), so a run's pictures can
+// [load.CapacityResult], a [fuzz.Result]), so a run's pictures can
 // be drawn again later from its JSON file.
 package report

@@ -11,6 +11,7 @@ import (
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/cvrswarm/cvrswarm/fuzz"
 	"github.com/cvrswarm/cvrswarm/load"
 )
 
@@ -129,18 +130,21 @@ func buildCapacityFixture() *load.CapacityResult {
 	return c
 }
 
-func buildFuzzFixture() []FuzzSecond {
-	var s []FuzzSecond
-	var cases, found int64
+func buildFuzzFixture() *fuzz.Result {
+	var s []fuzz.Point
+	var cases int64
+	var found int
 	for i := range 30 {
 		if i == 2 || i == 5 || i == 11 || i == 23 {
 			found++
 		}
 		cases += 5000 + int64(300*math.Sin(float64(i)/3))
-		s = append(s, FuzzSecond{Unix: 1714568400 + int64(i), Cases: cases, Findings: found})
+		s = append(s, fuzz.Point{T: 1714568400 + int64(i), Cases: cases, Findings: found})
 	}
 	// the end of the run, in the same second as the last tick
-	return append(s, FuzzSecond{Unix: 1714568429, Cases: cases + 1200, Findings: found})
+	s = append(s, fuzz.Point{T: 1714568429, Cases: cases + 1200, Findings: found})
+	return &fuzz.Result{Version: fuzz.ResultVersion, Target: "127.0.0.1:1863", Seed: 1, Cases: cases + 1200, DurationS: 30.2,
+		CasesPerS: float64(cases+1200) / 30.2, Findings: []fuzz.Finding{}, ByKind: map[fuzz.Kind]int{}, Stopped: "duration", Series: s}
 }
 
 func must(err error) {
@@ -152,7 +156,7 @@ func must(err error) {
 // writeFixtures rewrites the fixtures under -update.
 func writeFixtures() {
 	must(load.WriteResult(loadFixture, buildLoadFixture()))
-	for path, v := range map[string]any{capacityFixture: buildCapacityFixture(), fuzzFixture: map[string]any{"target": "127.0.0.1:1863", "duration_s": 30.2, "series": buildFuzzFixture()}} {
+	for path, v := range map[string]any{capacityFixture: buildCapacityFixture(), fuzzFixture: buildFuzzFixture()} {
 		b, err := json.MarshalIndent(v, "", "  ")
 		must(err)
 		must(os.WriteFile(path, append(b, '\n'), 0o644))
@@ -186,10 +190,12 @@ func readCapacityFixture(t *testing.T) *load.CapacityResult {
 	return &c
 }
 
-func readFuzzFixture(t *testing.T) []FuzzSecond {
-	return readJSON[struct {
-		Series []FuzzSecond `json:"series"`
-	}](t, fuzzFixture).Series
+func readFuzzFixture(t *testing.T) *fuzz.Result {
+	r, err := fuzz.ReadResult(fuzzFixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // golden compares got with testdata/name, or rewrites it under -update.

@@ -2,24 +2,18 @@ package report
 
 import (
 	"gonum.org/v1/plot/plotter"
-)
 
-// FuzzSecond is one point of a fuzz session's series, as the fuzz
-// result's "series" records it: one a second, and one at the end.
-type FuzzSecond struct {
-	Unix     int64 `json:"t"`        // the second, as Unix time
-	Cases    int64 `json:"cases"`    // cases done so far
-	Findings int64 `json:"findings"` // distinct findings so far
-}
+	"github.com/cvrswarm/cvrswarm/fuzz"
+)
 
 // fuzzRates returns the cases per second between consecutive points; the
 // first point counts from one second before it.
-func fuzzRates(series []FuzzSecond) plotter.XYs {
+func fuzzRates(series []fuzz.Point) plotter.XYs {
 	var xys plotter.XYs
-	prev := FuzzSecond{Unix: series[0].Unix - 1}
+	prev := fuzz.Point{T: series[0].T - 1}
 	for _, s := range series {
-		if dt := s.Unix - prev.Unix; dt > 0 {
-			xys = append(xys, plotter.XY{X: float64(s.Unix - series[0].Unix), Y: float64(s.Cases-prev.Cases) / float64(dt)})
+		if dt := s.T - prev.T; dt > 0 {
+			xys = append(xys, plotter.XY{X: float64(s.T - series[0].T), Y: float64(s.Cases-prev.Cases) / float64(dt)})
 			prev = s
 		}
 	}
@@ -28,14 +22,14 @@ func fuzzRates(series []FuzzSecond) plotter.XYs {
 
 // FuzzCharts draws a fuzz session's charts: cases per second and findings
 // over time. An empty series has no charts.
-func FuzzCharts(series []FuzzSecond) ([]Chart, error) {
+func FuzzCharts(series []fuzz.Point) ([]Chart, error) {
 	if len(series) == 0 {
 		return nil, nil
 	}
-	line := func(y func(FuzzSecond) int64) plotter.XYs {
+	line := func(y func(fuzz.Point) int64) plotter.XYs {
 		xys := make(plotter.XYs, len(series))
 		for i, s := range series {
-			xys[i] = plotter.XY{X: float64(s.Unix - series[0].Unix), Y: float64(y(s))}
+			xys[i] = plotter.XY{X: float64(s.T - series[0].T), Y: float64(y(s))}
 		}
 		return xys
 	}
@@ -48,7 +42,7 @@ func FuzzCharts(series []FuzzSecond) ([]Chart, error) {
 	found := newPlot("Findings over time", "time (s)", "distinct findings")
 	found.Y.Min = 0
 	found.Y.Tick.Marker = integerTicks{}
-	l, err := addStyledLine(found, 1, "findings", line(func(s FuzzSecond) int64 { return s.Findings }))
+	l, err := addStyledLine(found, 1, "findings", line(func(s fuzz.Point) int64 { return int64(s.Findings) }))
 	if err != nil {
 		return nil, err
 	}

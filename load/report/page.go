@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cvrswarm/cvrswarm/corpus"
+	"github.com/cvrswarm/cvrswarm/fuzz"
 	"github.com/cvrswarm/cvrswarm/load"
 )
 
@@ -49,18 +50,19 @@ func CapacityPage(c *load.CapacityResult) (Page, error) {
 	return Page{Title: "cvrswarm capacity: " + c.Target, Summary: CapacitySummary(c), Text: text.String(), Charts: charts}, nil
 }
 
-// FuzzPage builds the page of a fuzz session from its text report and
-// its per-second series.
-func FuzzPage(target, text string, series []FuzzSecond) (Page, error) {
-	charts, err := FuzzCharts(series)
+// FuzzPage builds the page of a fuzz session: its summary and the charts
+// of its per-second series.
+func FuzzPage(r *fuzz.Result) (Page, error) {
+	charts, err := FuzzCharts(r.Series)
 	if err != nil {
 		return Page{}, err
 	}
-	var summary string
-	if n := len(series); n > 0 {
-		summary = fmt.Sprintf("%d cases, %d findings", series[n-1].Cases, series[n-1].Findings)
+	var text strings.Builder
+	if err := r.WriteSummary(&text); err != nil {
+		return Page{}, err
 	}
-	return Page{Title: "cvrswarm fuzz: " + target, Summary: summary, Text: text, Charts: charts}, nil
+	summary := fmt.Sprintf("%d cases, %d findings", r.Cases, len(r.Findings))
+	return Page{Title: "cvrswarm fuzz: " + r.Target, Summary: summary, Text: text.String(), Charts: charts}, nil
 }
 
 // svgFonts is the font list the inline charts ask for: Liberation Sans,

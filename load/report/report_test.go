@@ -13,6 +13,7 @@ import (
 
 	"gonum.org/v1/plot/plotter"
 
+	"github.com/cvrswarm/cvrswarm/fuzz"
 	"github.com/cvrswarm/cvrswarm/load"
 )
 
@@ -116,7 +117,7 @@ func chartSets(t *testing.T) map[string][]Chart {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fc, err := FuzzCharts(readFuzzFixture(t))
+	fc, err := FuzzCharts(readFuzzFixture(t).Series)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +259,7 @@ func pages(t *testing.T) []namedPage {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fp, err := FuzzPage("127.0.0.1:1863", "cases 150000\nfindings 4\n", readFuzzFixture(t))
+	fp, err := FuzzPage(readFuzzFixture(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +297,7 @@ func TestWrite(t *testing.T) {
 
 func TestFuzzRates(t *testing.T) {
 	t.Parallel()
-	got := fuzzRates([]FuzzSecond{{Unix: 100, Cases: 900}, {Unix: 101, Cases: 2000}, {Unix: 103, Cases: 4000}, {Unix: 103, Cases: 4100}})
+	got := fuzzRates([]fuzz.Point{{T: 100, Cases: 900}, {T: 101, Cases: 2000}, {T: 103, Cases: 4000}, {T: 103, Cases: 4100}})
 	want := plotter.XYs{{X: 0, Y: 900}, {X: 1, Y: 1100}, {X: 3, Y: 1000}}
 	if len(got) != len(want) {
 		t.Fatalf("got %v, want %v", got, want)

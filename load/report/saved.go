@@ -7,22 +7,16 @@ import (
 	"io"
 	"os"
 
+	"github.com/cvrswarm/cvrswarm/fuzz"
 	"github.com/cvrswarm/cvrswarm/load"
 )
-
-// FuzzRun is what the charts need of a fuzz session's JSON.
-type FuzzRun struct {
-	Target    string       `json:"target"`
-	DurationS float64      `json:"duration_s"`
-	Series    []FuzzSecond `json:"series"`
-}
 
 // Saved is a run read back from its JSON file: exactly one of Load,
 // Capacity and Fuzz is set.
 type Saved struct {
 	Load     *load.Result
 	Capacity *load.CapacityResult
-	Fuzz     *FuzzRun
+	Fuzz     *fuzz.Result
 }
 
 // ReadSaved reads the JSON file of a load run, a capacity search or a fuzz
@@ -75,8 +69,11 @@ func ParseSaved(b []byte) (*Saved, error) {
 		var r load.Result
 		return &Saved{Load: &r}, dec(&r)
 	case hasSeries:
-		var f FuzzRun
-		return &Saved{Fuzz: &f}, dec(&f)
+		f, err := fuzz.ParseResult(b)
+		if err != nil {
+			return nil, err
+		}
+		return &Saved{Fuzz: f}, nil
 	}
 	return nil, fmt.Errorf("not a cvrswarm result: no histograms, capacity_rps or series")
 }
@@ -89,24 +86,10 @@ func (s *Saved) WriteText(w io.Writer) error {
 	case s.Load != nil:
 		return WriteText(w, s.Load)
 	}
-	_, err := io.WriteString(w, fuzzText(s.Fuzz))
-	if err != nil {
+	if err := s.Fuzz.WriteSummary(w); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil
-}
-
-// fuzzText summarises a fuzz session from its series.
-func fuzzText(f *FuzzRun) string {
-	var last FuzzSecond
-	if n := len(f.Series); n > 0 {
-		last = f.Series[n-1]
-	}
-	rate := 0.0
-	if f.DurationS > 0 {
-		rate = float64(last.Cases) / f.DurationS
-	}
-	return fmt.Sprintf("target    %s\ncases     %d in %.1fs (%.1f/s)\nfindings  %d\n", orDash(f.Target), last.Cases, f.DurationS, rate, last.Findings)
 }
 
 // Page builds the saved run's HTML page.
@@ -117,5 +100,5 @@ func (s *Saved) Page() (Page, error) {
 	case s.Load != nil:
 		return LoadPage(s.Load)
 	}
-	return FuzzPage(s.Fuzz.Target, fuzzText(s.Fuzz), s.Fuzz.Series)
+	return FuzzPage(s.Fuzz)
 }

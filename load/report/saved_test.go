@@ -15,7 +15,7 @@ func TestReadSaved(t *testing.T) {
 	}{
 		{loadFixture, "load", "requests     10000  requested 1000.0/s  achieved 1000.0/s  late 0"},
 		{capacityFixture, "capacity", "capacity 3875/s (bracket 3875/s..4000/s, converged in 9 steps)"},
-		{fuzzFixture, "fuzz", "cases     152919 in 30.2s (5063.5/s)"},
+		{fuzzFixture, "fuzz", "fuzz: 152919 cases in 30.2s (5064/s) against 127.0.0.1:1863, seed 1; stopped by duration"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.kind, func(t *testing.T) {
@@ -53,6 +53,7 @@ func TestParseSavedRefuses(t *testing.T) {
 		{"future load", `{"version": 2, "histograms": {}}`, "result format version 2, want 1"},
 		{"future capacity", `{"version": 9, "capacity_rps": 1}`, "capacity result format version 9, want 1"},
 		{"bad field", `{"version": 1, "histograms": {}, "requests": "many"}`, "not a cvrswarm result"},
+		{"unversioned fuzz", `{"series": []}`, "fuzz: result format version 0, want 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,9 +19,11 @@ const (
 
 // WriteTable writes the report as a table (rule, sent, expected, got,
 // verdict), then the details of every rule that did not pass (of every
-// rule when verbose), then a summary line:
+// rule when verbose), then a summary line, and a second one when fewer
+// than half of the rules for the role ran:
 //
-//	33 rules: 29 pass, 2 warn, 1 fail, 1 skip
+//	33 rules: 9 pass, 0 warn, 0 fail, 24 skip
+//	inconclusive: 22 of 31 rules skipped
 func (r *Report) WriteTable(w io.Writer, verbose bool) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "target %s, role %s\n", r.Target, r.Role)
@@ -29,8 +31,12 @@ func (r *Report) WriteTable(w io.Writer, verbose bool) error {
 	if r.CVRDialect != "" {
 		cvr = string(r.CVRDialect)
 	}
-	fmt.Fprintf(bw, "offered %s; target speaks %s; CVR rules use %s\n\n",
+	fmt.Fprintf(bw, "offered %s; target speaks %s; CVR rules use %s\n",
 		formatDialects(r.Offered), formatDialects(r.Speaks), cvr)
+	if r.NeedsCVR0 {
+		fmt.Fprintln(bw, "the target refuses a VER that does not list CVR0: every VER sent lists it")
+	}
+	fmt.Fprintln(bw)
 
 	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "RULE\tSENT\tEXPECTED\tGOT\tVERDICT")
@@ -88,6 +94,9 @@ func (r *Report) WriteTable(w io.Writer, verbose bool) error {
 		fmt.Fprint(bw, " (strict: warnings fail)")
 	}
 	fmt.Fprintln(bw)
+	if s.Inconclusive {
+		fmt.Fprintf(bw, "inconclusive: %d of %d rules skipped\n", s.SkippedApplicable(), s.Applicable)
+	}
 	return bw.Flush()
 }
 

@@ -18,7 +18,7 @@ type plan = func(e *env) (exchange, string)
 type Rule struct {
 	ID       string      // short and stable, for -run: "cvr-710-locale"
 	Title    string      // what a conformant server does
-	Source   string      // "seed: Invalid language ID", "PROTOCOL.md §1.3"
+	Source   string      // where the expectation comes from: "msnp/PROTOCOL.md §1.3 VER"
 	Sends    string      // what the rule sends, in words
 	Expects  string      // what it expects, in words
 	Severity Verdict     // Fail, or Warn where real servers commonly differ
@@ -26,6 +26,9 @@ type Rule struct {
 	Roles    []msnp.Role // the roles it applies to; nil = both
 	plan     plan
 }
+
+// AppliesTo reports whether the rule is for a server of the role.
+func (r Rule) AppliesTo(role msnp.Role) bool { return r.Roles == nil || slices.Contains(r.Roles, role) }
 
 // Rules returns every rule in the order [Run] plays them: the risky ones
 // last.
@@ -46,16 +49,31 @@ func Rules() []Rule {
 // env is what the rules know about the run: the role, the dialects the
 // client offers and those the target was found to speak.
 type env struct {
-	role     msnp.Role
-	offered  []msnp.Dialect
-	speaks   []msnp.Dialect // the offered dialects the target picks when offered alone
-	longLine int
+	role    msnp.Role
+	offered []msnp.Dialect
+	// speaks holds the offered dialects the target picks when offered
+	// alone, an MSNP dialect with CVR0 after it as clients send it.
+	speaks []msnp.Dialect
+	// needsCVR0 is set when the target refuses an MSNP dialect it speaks
+	// unless CVR0 is listed too: then every VER lists CVR0.
+	needsCVR0 bool
+	longLine  int
 }
 
 // negotiated is the dialect the target should pick from the offered list.
 func (e *env) negotiated() msnp.Dialect { return msnp.Negotiate(e.offered, e.speaks) }
 
 func (e *env) offersCVR0() bool { return slices.Contains(e.offered, msnp.CVR0) }
+
+// verList returns the dialects as a VER of the run lists them: CVR0 added
+// last when the client offers it or the target needs it, as clients end
+// their list.
+func (e *env) verList(ds ...msnp.Dialect) []msnp.Dialect {
+	if e.offersCVR0() || e.needsCVR0 {
+		return withCVR0(ds)
+	}
+	return ds
+}
 
 func (e *env) speaksCVR0() bool { return slices.Contains(e.speaks, msnp.CVR0) }
 
@@ -100,13 +118,9 @@ func verLine(trid uint32, ds ...msnp.Dialect) []byte {
 }
 
 // handshake is the VER step that negotiates d, listing CVR0 after it as
-// clients do when the client offers it.
+// clients do (see [env.verList]).
 func (e *env) handshake(trid uint32, d msnp.Dialect) step {
-	ds := []msnp.Dialect{d}
-	if d != msnp.CVR0 && e.offersCVR0() {
-		ds = append(ds, msnp.CVR0)
-	}
-	return step{send: verLine(trid, ds...), want: want{trid: trid, hasTrID: true,
+	return step{send: verLine(trid, e.verList(d)...), want: want{trid: trid, hasTrID: true,
 		alts: []alt{{answer: verChosen, dialect: d}}}}
 }
 
@@ -124,22 +138,26 @@ func (e *env) verWant(trid uint32, client []msnp.Dialect) want {
 
 // request lines the rules send.
 var (
-	// preLogin is the seed's pre-login example, shaped per dialect.
+	// preLogin is the pre-login example of msnp/PROTOCOL.md §2.4, shaped per dialect.
 	preLogin = msnp.Request{Command: "CVR", Locale: "0x0409", SystemType: "winnt", SystemVer: "5.1",
 		SystemArch: "i386", Library: "MSNMSGR", ClientVersion: "6.0.0602", ClientID: "MSMSGS",
 		UserHandle: "example@hotmail.com", Params: 8}
-	// cvqFallback is the CVQ of PROTOCOL.md §5 (MSN Messenger 1.0 after "VER n CVR0").
+	// cvqFallback is the CVQ of msnp/PROTOCOL.md §5 (MSN Messenger 1.0 after "VER n CVR0").
 	cvqFallback = msnp.Request{Command: "CVQ", Locale: "0x0409", SystemType: "win", SystemVer: "4.10",
 		SystemArch: "i386", Library: "MSMSGS", ClientVersion: "1.0.0863", ClientID: "MSMSGS", Params: 7}
 )
 
-// The seed page's refused CVRs, byte for byte.
+// The refused CVRs of msnp/PROTOCOL.md §2.3, byte for byte.
 const (
 	seed420Version = "CVR 3 0x0409 winnt 5.0 i386 MSNMSGR 99.9.9999 MSMSGS\r\n"
 	seed420Library = "CVR 4 0x0409 winnt 5.0 i386 YCOMM 0.1.0023 MSMSGS\r\n"
 	seed710Locale  = "CVR 5 0x1111 winnt 5.1 MSNMSGR 6.0.0602 MSMSGS example@hotmail.com\r\n"
 	seed731        = "CVR 6 spaghetti\r\n"
 )
+
+// shortLines are the lines of the line-empty rule: an empty line, one of
+// one byte and one of spaces.
+const shortLines = "\r\nx\r\n   \r\n"
 
 // garbage is the binary line of the garbage rule: NUL, high bytes, an
 // invalid UTF-8 sequence, an escape sequence and format verbs.
@@ -201,7 +219,7 @@ func cvrLine(b func(v msnp.Version) []byte) plan {
 	return onCVRDialect(func(e *env, v msnp.Version) exchange { return e.cvrAfterVER(v, b(v)) })
 }
 
-// seedRule plans a rule that sends one of the seed page's lines as it is.
+// seedRule plans a rule that sends one of the lines of msnp/PROTOCOL.md §2.3 as it is.
 func seedRule(s string) plan {
 	return cvrLine(func(msnp.Version) []byte { return []byte(s) })
 }
@@ -211,10 +229,10 @@ func tridRule(trid uint32) plan {
 	return cvrLine(func(v msnp.Version) []byte { return shaped(preLogin, v, trid) })
 }
 
-// seedExample is the rule that sends one of the seed page's refused CVRs
+// seedExample is the rule that sends one of the refused CVRs of msnp/PROTOCOL.md §2.3
 // and expects the code the oracle gives it.
-func seedExample(id, title, source, line string) Rule {
-	return Rule{ID: id, Title: title, Source: source, Sends: strings.TrimSpace(line),
+func seedExample(id, title, line string) Rule {
+	return Rule{ID: id, Title: title, Source: "msnp/PROTOCOL.md §2.3 Refusals: 420, 710, 731", Sends: strings.TrimSpace(line),
 		Expects: oracle(line, msnp8, msnp.NS).String(), Severity: Warn, plan: seedRule(line)}
 }
 
@@ -225,7 +243,7 @@ var msnp8, _ = msnp.Lookup("MSNP8")
 // echoed.
 func tridEcho(trid uint32, title string) Rule {
 	n := strconv.FormatUint(uint64(trid), 10)
-	return Rule{ID: "trid-" + n, Title: title, Source: "PROTOCOL.md §3 (TrID: 0 to 4294967295)",
+	return Rule{ID: "trid-" + n, Title: title, Source: "msnp/PROTOCOL.md §3.2 TrID (0 to 4294967295)",
 		Sends: "a valid CVR with TrID " + n, Expects: "CVR " + n + " ...", Severity: Fail, plan: tridRule(trid)}
 }
 
@@ -282,26 +300,34 @@ func closeAfter(p plan) plan {
 	}
 }
 
+// answered is the answer to a valid request in dialect v where what it
+// answers is other rules' business (cvr-valid's): a CVR (CVQ) reply or an
+// error, with trid.
+func answered(trid uint32, v msnp.Version) want {
+	return want{trid: trid, hasTrID: true, alts: []alt{{answer: cvrReply, command: v.Command}, {answer: codeReply}}}
+}
+
 // outOfContext is the answer to a command the server does not take where
-// it is sent: no reply, and a close (PROTOCOL.md §4.2).
+// it is sent: no reply, and a close (msnp/PROTOCOL.md §4.2).
 var outOfContext = want{alts: []alt{{answer: noReply, closes: true}}}
 
 // rules is the table of every rule, in the order they run.
 var rules = []Rule{
 	{
 		ID: "ver-highest", Title: "VER gets the highest dialect both sides speak",
-		Source: "PROTOCOL.md §1.3",
+		Source: "msnp/PROTOCOL.md §1.3 VER",
 		Sends:  "VER 1 with every offered dialect, newest first",
 		Expects: "VER 1 and the highest common dialect (a CVR0 echo allowed); " +
 			"VER 1 0 and a close when none is common",
 		Severity: Fail,
 		plan: func(e *env) (exchange, string) {
-			return exchange{steps: []step{{send: verLine(1, e.offered...), want: e.verWant(1, e.offered)}}}, ""
+			ds := e.verList(e.offered...)
+			return exchange{steps: []step{{send: verLine(1, ds...), want: e.verWant(1, ds)}}}, ""
 		},
 	},
 	{
 		ID: "ver-any-order", Title: "The highest common dialect wins whatever the order of the list",
-		Source:   "PROTOCOL.md §1.3",
+		Source:   "msnp/PROTOCOL.md §1.3 VER",
 		Sends:    "VER 1 with the offered MSNP dialects oldest first, then CVR0",
 		Expects:  "VER 1 and the highest common dialect",
 		Severity: Fail,
@@ -317,26 +343,24 @@ var rules = []Rule{
 			}
 			ds := slices.DeleteFunc(slices.Clone(e.offered), func(d msnp.Dialect) bool { return d == msnp.CVR0 })
 			slices.Reverse(ds)
-			if e.offersCVR0() {
-				ds = append(ds, msnp.CVR0)
-			}
+			ds = e.verList(ds...)
 			return exchange{steps: []step{{send: verLine(1, ds...), want: e.verWant(1, ds)}}}, ""
 		},
 	},
 	{
 		ID: "ver-unknown-names", Title: "Dialect names the server does not know are passed over",
-		Source:   "PROTOCOL.md §1.3",
+		Source:   "msnp/PROTOCOL.md §1.3 VER",
 		Sends:    "VER 1 MSNP99 MSNPX then the offered dialects",
 		Expects:  "VER 1 and the highest common dialect",
 		Severity: Fail,
 		plan: func(e *env) (exchange, string) {
-			ds := append([]msnp.Dialect{"MSNP99", "MSNPX"}, e.offered...)
-			return exchange{steps: []step{{send: verLine(1, ds...), want: e.verWant(1, e.offered)}}}, ""
+			ds := append([]msnp.Dialect{"MSNP99", "MSNPX"}, e.verList(e.offered...)...)
+			return exchange{steps: []step{{send: verLine(1, ds...), want: e.verWant(1, ds)}}}, ""
 		},
 	},
 	{
 		ID: "ver-none", Title: "A VER with no acceptable dialect gets VER n 0, then a close",
-		Source:   "PROTOCOL.md §1.3",
+		Source:   "msnp/PROTOCOL.md §1.3 VER",
 		Sends:    "VER 1 DISREGARDANCE FOR A REAL PROTOCOL",
 		Expects:  "VER 1 0, then a close",
 		Severity: Fail,
@@ -347,7 +371,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "ver-no-trid", Title: "A VER without a TrID gets a close",
-		Source:   "PROTOCOL.md §1.3",
+		Source:   "msnp/PROTOCOL.md §1.3 VER",
 		Sends:    "VER <highest common dialect> CVR0 (no TrID)",
 		Expects:  "a close, no reply",
 		Severity: Fail,
@@ -356,16 +380,14 @@ var rules = []Rule{
 			if d == "" {
 				d = e.offered[0]
 			}
-			b := []byte("VER " + string(d))
-			if d != msnp.CVR0 && e.offersCVR0() {
-				b = append(b, " CVR0"...)
-			}
-			return exchange{steps: []step{{send: append(b, '\r', '\n'), want: outOfContext}}}, ""
+			withTrID := verLine(1, e.verList(d)...)
+			b := append([]byte("VER"), withTrID[len("VER 1"):]...)
+			return exchange{steps: []step{{send: b, want: outOfContext}}}, ""
 		},
 	},
 	{
 		ID: "ver-twice", Title: "A second VER is refused: 715, then a close",
-		Source:   "PROTOCOL.md §1.3, §7 (undefined in the spec; Escargot's answer)",
+		Source:   "msnp/PROTOCOL.md §1.3 VER, §9 How real servers answer (unspecified; Escargot's answer)",
 		Sends:    "VER 1 <dialect> CVR0, then VER 2 <dialect> CVR0",
 		Expects:  "715 2 and a close, or a close",
 		Severity: Warn,
@@ -377,29 +399,27 @@ var rules = []Rule{
 	},
 	{
 		ID: "cvr-valid", Title: "A valid CVR gets a CVR reply with its TrID and client versions",
-		Source:   "seed: Pre-login, Post-login, Server/Response",
-		Sends:    "the seed's pre-login CVR, shaped for the CVR dialect",
+		Source:   "msnp/PROTOCOL.md §2.2 Reply fields, §2.4 Examples: post-login and pre-login",
+		Sends:    "the pre-login CVR of msnp/PROTOCOL.md §2.4, shaped for the CVR dialect",
 		Expects:  "CVR 2 recommended recommended-2 minimum {download-url fallback-url}",
 		Severity: Fail,
 		plan:     withExtra(tridRule(2), checkCVRFields),
 	},
 	{
 		ID: "cvr-reply-urls", Title: "The CVR reply carries download-url and fallback-url",
-		Source:   "seed: Server/Response; PROTOCOL.md §2 (mock servers leave them out)",
-		Sends:    "the seed's pre-login CVR, shaped for the CVR dialect",
+		Source:   "msnp/PROTOCOL.md §2.2 Reply fields, §9 How real servers answer (mock servers leave them out)",
+		Sends:    "the pre-login CVR of msnp/PROTOCOL.md §2.4, shaped for the CVR dialect",
 		Expects:  "a CVR reply with 5 fields",
 		Severity: Warn,
 		plan:     withExtra(tridRule(2), checkCVRURLs),
 	},
-	seedExample("cvr-420-version", "An impossible client version gets 420",
-		"seed: Invalid client identification or version", seed420Version),
-	seedExample("cvr-420-library", "A foreign requesting-library gets 420",
-		"seed: Invalid client identification or version", seed420Library),
-	seedExample("cvr-710-locale", "An invalid locale gets 710", "seed: Invalid language ID", seed710Locale),
-	seedExample("cvr-731-malformed", "A malformed CVR gets 731", "seed: Invalid CVR", seed731),
+	seedExample("cvr-420-version", "An impossible client version gets 420", seed420Version),
+	seedExample("cvr-420-library", "A foreign requesting-library gets 420", seed420Library),
+	seedExample("cvr-710-locale", "An invalid locale gets 710", seed710Locale),
+	seedExample("cvr-731-malformed", "A malformed CVR gets 731", seed731),
 	{
 		ID: "cvr-731-close", Title: "The server disconnects after a malformed CVR",
-		Source:   "seed: Invalid CVR; PROTOCOL.md §4.3",
+		Source:   "msnp/PROTOCOL.md §2.3 Refusals: 420, 710, 731, §4.3 Disconnect rules",
 		Sends:    strings.TrimSpace(seed731),
 		Expects:  "a close after the reply (731 6)",
 		Severity: Warn,
@@ -410,12 +430,12 @@ var rules = []Rule{
 	tridEcho(1<<32-1, "The largest TrID is echoed"),
 	{
 		ID: "trid-0", Title: "TrID 0 is legal and echoed",
-		Source: "PROTOCOL.md §3 (legal but discouraged; OpenMSN rejects it)", Sends: "a valid CVR with TrID 0",
+		Source: "msnp/PROTOCOL.md §3.2 TrID (allowed but best avoided; OpenMSN refuses it)", Sends: "a valid CVR with TrID 0",
 		Expects: "CVR 0 ...", Severity: Warn, plan: tridRule(0),
 	},
 	{
 		ID: "trid-overflow", Title: "A TrID above 4294967295 gets a close",
-		Source:   "PROTOCOL.md §3 (the Go msn_server closes; Escargot echoes any token)",
+		Source:   "msnp/PROTOCOL.md §3.2 TrID, §9 How real servers answer (the Go msn_server closes; Escargot echoes any token)",
 		Sends:    "a valid CVR with TrID 4294967296",
 		Expects:  "a close, no reply",
 		Severity: Warn,
@@ -425,7 +445,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "cvr-msnp8-handle", Title: "From MSNP8, a CVR carries the user-handle",
-		Source:   "seed: Client/Request (user-handle since MSNP8); PROTOCOL.md §2",
+		Source:   "msnp/PROTOCOL.md §2.1 Request fields (user-handle since MSNP8)",
 		Sends:    "VER 1 <lowest common dialect from MSNP8>, then a CVR with 8 parameters",
 		Expects:  "a CVR reply",
 		Severity: Fail,
@@ -433,7 +453,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "cvr-msnp8-no-handle", Title: "From MSNP8, the user-handle may be left out",
-		Source:   "seed: Client/Request ({user-handle} is optional); PROTOCOL.md §8",
+		Source:   "msnp/PROTOCOL.md §2.1 Request fields, §8 CVR lines real clients send (clients leave the user-handle out)",
 		Sends:    "VER 1 <lowest common dialect from MSNP8>, then a CVR with 7 parameters",
 		Expects:  "a CVR reply",
 		Severity: Fail,
@@ -441,7 +461,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "cvr-pre8-handle", Title: "Before MSNP8, a CVR with a user-handle is malformed",
-		Source:   "seed: Client/Request; PROTOCOL.md §2; msnp/validate.go",
+		Source:   "msnp/PROTOCOL.md §2.1 Request fields; msnp/validate.go",
 		Sends:    "VER 1 <highest common dialect before MSNP8>, then a CVR with 8 parameters",
 		Expects:  "731 2",
 		Severity: Warn,
@@ -449,7 +469,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "cvr-ns-pre8", Title: "A Notification Server takes CVR before MSNP8",
-		Source:   "seed: Post-login (MSNP2 to MSNP7); PROTOCOL.md §1.2",
+		Source:   "msnp/PROTOCOL.md §1.2 Which server takes CVR, per version, §2.4 Examples: post-login and pre-login",
 		Sends:    "VER 1 <highest common dialect before MSNP8>, then a CVR shaped for it",
 		Expects:  "a CVR reply",
 		Severity: Fail, Roles: []msnp.Role{msnp.NS},
@@ -457,7 +477,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "cvr-ds-pre8", Title: "A Dispatch Server takes no CVR before MSNP8",
-		Source:   "seed: Introduction (a DS command as of MSNP8); PROTOCOL.md §1.2, §4.2",
+		Source:   "msnp/PROTOCOL.md §1.2 Which server takes CVR, per version, §4.2 Commands out of context",
 		Sends:    "VER 1 <highest common dialect before MSNP8>, then a CVR shaped for it",
 		Expects:  "a close, no reply (out of context)",
 		Severity: Warn, Roles: []msnp.Role{msnp.DS},
@@ -465,7 +485,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "cvq-after-cvr0", Title: "After VER n CVR0, a Dispatch Server answers CVQ",
-		Source:   "PROTOCOL.md §5",
+		Source:   "msnp/PROTOCOL.md §5 CVQ after CVR0",
 		Sends:    "VER 1 CVR0, then " + cvqFallback.String(),
 		Expects:  "VER 1 CVR0, then a CVQ reply",
 		Severity: Fail, Roles: []msnp.Role{msnp.DS},
@@ -473,7 +493,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "cvq-on-ns", Title: "A Notification Server takes no CVQ",
-		Source:   "PROTOCOL.md §1.2, §5 (CVQ is a DS command)",
+		Source:   "msnp/PROTOCOL.md §1.2 Which server takes CVR, per version, §5 CVQ after CVR0",
 		Sends:    "VER 1 CVR0, then " + cvqFallback.String(),
 		Expects:  "VER 1 CVR0, then a close without a reply",
 		Severity: Warn, Roles: []msnp.Role{msnp.NS},
@@ -481,7 +501,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "cvr-in-cvr0", Title: "CVR after a CVR0-only VER is refused",
-		Source:   "PROTOCOL.md §5; msnp/validate.go",
+		Source:   "msnp/PROTOCOL.md §5 CVQ after CVR0; msnp/validate.go",
 		Sends:    "VER 1 CVR0, then a CVR",
 		Expects:  "731 2 (DS), or a close without a reply (NS)",
 		Severity: Warn,
@@ -493,7 +513,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "cvq-in-msnp", Title: "CVQ after an MSNP dialect is refused",
-		Source:   "PROTOCOL.md §5; msnp/validate.go",
+		Source:   "msnp/PROTOCOL.md §5 CVQ after CVR0; msnp/validate.go",
 		Sends:    "VER 1 <CVR dialect>, then a CVQ",
 		Expects:  "731 2",
 		Severity: Warn,
@@ -505,7 +525,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "crlf-replies", Title: "Replies end in CRLF",
-		Source:   "PROTOCOL.md §3 (Terminator)",
+		Source:   "msnp/PROTOCOL.md §3.3 Terminator",
 		Sends:    "VER, then a valid CVR",
 		Expects:  "VER and CVR replies ended by CRLF",
 		Severity: Fail,
@@ -513,7 +533,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "bare-lf", Title: "A CVR ended by a bare LF is answered or refused, not left hanging",
-		Source:   "PROTOCOL.md §3 (the official server accepted a bare LF)",
+		Source:   "msnp/PROTOCOL.md §3.3 Terminator, §9 How real servers answer (the official server took a bare LF)",
 		Sends:    "VER, then a valid CVR ended by LF alone",
 		Expects:  "a CVR reply, 731, or a close",
 		Severity: Warn,
@@ -526,8 +546,41 @@ var rules = []Rule{
 		}),
 	},
 	{
+		ID: "line-empty", Title: "Empty and short lines do not stop the server answering",
+		Source:   "msnp/PROTOCOL.md §3.1 Commands and errors, §4.2 Commands out of context, §9 How real servers answer",
+		Sends:    `VER, then "", "x" and "   " as lines, each in its own write, then a valid CVR`,
+		Expects:  "an error or nothing for each short line, then a reply to the CVR; or a close",
+		Severity: Fail,
+		plan: onCVRDialect(func(e *env, v msnp.Version) exchange {
+			cvr := shaped(preLogin, v, 2)
+			w := answered(2, v)
+			w.errorsFirst = strings.Count(shortLines, "\n")
+			w.alts = append(w.alts, alt{answer: noReply, closes: true})
+			return exchange{steps: []step{e.handshake(1, v.Dialect), {
+				send: append([]byte(shortLines), cvr...), apart: true, want: w,
+				show: strconv.Quote("\r\n") + ", " + strconv.Quote("x\r\n") + ", " + strconv.Quote("   \r\n") + ", " + showSent(cvr),
+			}}}
+		}),
+	},
+	{
+		ID: "framing-pipelined", Title: "Two CVRs in one write are both answered, in order",
+		Source:   "msnp/PROTOCOL.md §3.6 Line length, §9 How real servers answer (two commands in one write)",
+		Sends:    "VER, then two valid CVRs, TrIDs 2 and 3, in one write",
+		Expects:  "a reply to TrID 2, then one to TrID 3 (a CVR reply or an error)",
+		Severity: Fail,
+		plan: onCVRDialect(func(e *env, v msnp.Version) exchange {
+			first, second := shaped(preLogin, v, 2), shaped(preLogin, v, 3)
+			last := answered(3, v)
+			last.label = "a reply to TrID 3 too"
+			return exchange{steps: []step{e.handshake(1, v.Dialect),
+				{send: append(first, second...), show: showSent(first) + " + " + showSent(second) + " (one write)",
+					want: answered(2, v), checked: true},
+				{want: last}}}
+		}),
+	},
+	{
 		ID: "cvr-before-ver", Title: "A CVR before VER is out of context: a close",
-		Source:   "PROTOCOL.md §4.2 (invalid context: no reply, disconnect)",
+		Source:   "msnp/PROTOCOL.md §4.2 Commands out of context",
 		Sends:    "a valid CVR as the first line",
 		Expects:  "a close, no reply",
 		Severity: Warn,
@@ -537,7 +590,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "unknown-command", Title: "A command out of context gets a close",
-		Source:   "PROTOCOL.md §4.2, §7 (FLN Hotmail)",
+		Source:   "msnp/PROTOCOL.md §4.2 Commands out of context, §7 Example exchanges (FLN Hotmail)",
 		Sends:    "VER, then FLN Hotmail",
 		Expects:  "a close, no reply",
 		Severity: Warn,
@@ -547,7 +600,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "long-line", Title: "An over-long line is refused or answered, and the server lives",
-		Source:   "PROTOCOL.md §3 (Maximum line length: none stated)",
+		Source:   "msnp/PROTOCOL.md §3.6 Line length (no maximum documented)",
 		Sends:    "VER, then a CVR whose user-handle makes the line -long-line bytes",
 		Expects:  "a close, an error with the TrID, or a CVR reply; then the target still answers",
 		Severity: Warn, Risky: true,
@@ -568,7 +621,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "garbage", Title: "Binary garbage gets a close, and the server lives",
-		Source:   "PROTOCOL.md §4.2 (unknown command: no reply, disconnect)",
+		Source:   "msnp/PROTOCOL.md §4.2 Commands out of context",
 		Sends:    "VER, then a line of NUL, high bytes, escapes and format verbs",
 		Expects:  "a close, no reply; then the target still answers",
 		Severity: Warn, Risky: true,

@@ -1,6 +1,8 @@
 package conformance
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -74,7 +76,15 @@ type Summary struct {
 	Warn  int `json:"warn"`
 	Fail  int `json:"fail"`
 	Skip  int `json:"skip"`
+	// Applicable counts the rules for the role of the run, skipped or not.
+	Applicable int `json:"applicable"`
+	// Inconclusive is set when fewer than half of the applicable rules
+	// ran: the check says too little to pass the target.
+	Inconclusive bool `json:"inconclusive"`
 }
+
+// SkippedApplicable counts the applicable rules that did not run.
+func (s Summary) SkippedApplicable() int { return s.Applicable - s.Pass - s.Warn - s.Fail }
 
 // Report is the outcome of a check.
 type Report struct {
@@ -82,8 +92,12 @@ type Report struct {
 	Role    string         `json:"role"`
 	Offered []msnp.Dialect `json:"offered"`
 	// Speaks lists the offered dialects the target picks when offered
-	// alone.
+	// alone: an MSNP dialect with CVR0 after it, as clients send it.
 	Speaks []msnp.Dialect `json:"speaks"`
+	// NeedsCVR0 is set when the target refuses an MSNP dialect it speaks
+	// unless CVR0 is listed after it; every VER of the check then lists
+	// CVR0.
+	NeedsCVR0 bool `json:"needs_cvr0,omitempty"`
 	// CVRDialect is the dialect the CVR rules negotiate ("" when none).
 	CVRDialect msnp.Dialect `json:"cvr_dialect,omitempty"`
 	Strict     bool         `json:"strict"`
@@ -98,9 +112,14 @@ type Report struct {
 // Failed reports whether any rule failed.
 func (r *Report) Failed() bool { return r.Summary.Fail > 0 }
 
+// Passed reports whether the target passed: no rule failed, and the check
+// was not inconclusive.
+func (r *Report) Passed() bool { return !r.Failed() && !r.Summary.Inconclusive }
+
 // Run checks the target against every selected rule, each on a fresh
 // connection. It returns an error, and no report, when the configuration
-// is invalid or the target does not answer VER at all. When ctx ends, the
+// is invalid (see [Config.Validate]) or the target does not answer VER at
+// all. When ctx ends, the
 // rules not yet run are skipped and the report is returned with ctx's
 // error.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
@@ -112,6 +131,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	r.play(ctx)
+	s := &r.report.Summary
+	s.Inconclusive = 2*(s.Pass+s.Warn+s.Fail) < s.Applicable
 	if r.report.Interrupted {
 		return r.report, ended(ctx)
 	}
@@ -138,59 +159,91 @@ type runner struct {
 	report *Report
 }
 
+// A FieldError says what is wrong with one field of a [Config], named as
+// in Go ("Timeout"); [Config.Validate] joins one per field at fault with
+// [errors.Join].
+type FieldError struct {
+	Field   string
+	Problem string
+}
+
+// Error returns "conformance: Field: problem".
+func (e *FieldError) Error() string { return "conformance: " + e.Field + ": " + e.Problem }
+
+// Validate reports every field of c that cannot make a check, each as a
+// [*FieldError], joined; nil when [Run] would start.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)})
+	}
+	if c.Target == nil {
+		bad("Target", "no target given")
+	}
+	if c.Role != msnp.NS && c.Role != msnp.DS {
+		bad("Role", "unknown role %d", c.Role)
+	}
+	if c.Timeout < 0 {
+		bad("Timeout", "%v: must not be negative", c.Timeout)
+	}
+	if c.LongLine != 0 && c.LongLine < MinLongLine {
+		bad("LongLine", "%d bytes is not over-long: want at least %d", c.LongLine, MinLongLine)
+	}
+	if c.Dialects != nil && len(c.Dialects) == 0 {
+		bad("Dialects", "no dialect offered")
+	}
+	for _, d := range c.Dialects {
+		if _, err := msnp.Lookup(d); err != nil {
+			bad("Dialects", "%v", err)
+		}
+	}
+	switch rs := c.rules(); {
+	case len(rs) == 0:
+		bad("Run", "%q matches no rule ID", c.Run)
+	case !slices.ContainsFunc(rs, func(r Rule) bool { return r.AppliesTo(c.Role) }):
+		bad("Run", "%q matches no rule for a %s", c.Run, roleNames([]msnp.Role{c.Role}))
+	}
+	return errors.Join(errs...)
+}
+
+// rules returns the rules Run selects, in order.
+func (c Config) rules() []Rule {
+	var rs []Rule
+	for _, r := range Rules() {
+		if c.Run == nil || c.Run.MatchString(r.ID) {
+			rs = append(rs, r)
+		}
+	}
+	return rs
+}
+
 func newRunner(cfg Config) (*runner, error) {
-	if cfg.Target == nil {
-		return nil, errors.New("conformance: no target")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	if cfg.Role != msnp.NS && cfg.Role != msnp.DS {
-		return nil, fmt.Errorf("conformance: unknown role %d", cfg.Role)
-	}
-	if cfg.Timeout < 0 {
-		return nil, fmt.Errorf("conformance: timeout %v is negative", cfg.Timeout)
-	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.LongLine == 0 {
-		cfg.LongLine = DefaultLongLine
-	}
-	if cfg.LongLine < MinLongLine {
-		return nil, fmt.Errorf("conformance: long line of %d bytes is not over-long (want at least %d)", cfg.LongLine, MinLongLine)
-	}
+	cfg.Timeout = cmp.Or(cfg.Timeout, DefaultTimeout)
+	cfg.LongLine = cmp.Or(cfg.LongLine, DefaultLongLine)
 	offered := cfg.Dialects
 	if offered == nil {
 		offered = msnp.Dialects()
 	}
-	if len(offered) == 0 {
-		return nil, errors.New("conformance: no dialect offered")
-	}
-	for _, d := range offered {
-		if _, err := msnp.Lookup(d); err != nil {
-			return nil, fmt.Errorf("conformance: offered dialect: %w", err)
-		}
-	}
-	var rs []Rule
-	for _, rule := range Rules() {
-		if cfg.Run == nil || cfg.Run.MatchString(rule.ID) {
-			rs = append(rs, rule)
-		}
-	}
-	if len(rs) == 0 {
-		return nil, fmt.Errorf("conformance: no rule ID matches %q", cfg.Run)
-	}
 	return &runner{
 		cfg:   cfg,
 		env:   env{role: cfg.Role, offered: slices.Clone(offered), longLine: cfg.LongLine},
-		rules: rs,
+		rules: cfg.rules(),
 		report: &Report{Target: fmt.Sprint(cfg.Target), Role: cfg.Role.String(), Offered: slices.Clone(offered),
 			Strict: cfg.Strict},
 	}, nil
 }
 
-// discover checks that the target answers VER, then finds which offered
-// dialects it speaks by offering each one alone.
+// discover checks that the target answers VER, then learns which offered
+// dialects it speaks by probing as clients send VER: each MSNP dialect
+// with CVR0 after it (CVR0 alone for CVR0). A target that speaks an MSNP
+// dialect is then offered the highest one alone: if it refuses, every VER
+// of the run lists CVR0.
 func (r *runner) discover(ctx context.Context) error {
-	first := step{send: verLine(1, r.env.offered...), want: want{alts: []alt{{answer: anyReply}}}}
+	e := &r.env
+	first := step{send: verLine(1, withCVR0(e.offered)...), want: want{alts: []alt{{answer: anyReply}}}}
 	obs, err := r.exec(ctx, exchange{steps: []step{first}})
 	if err != nil {
 		return fmt.Errorf("conformance: %s: %w", r.report.Target, err)
@@ -199,23 +252,48 @@ func (r *runner) discover(ctx context.Context) error {
 		return fmt.Errorf("conformance: %s does not answer VER (sent %q, got %s)", r.report.Target,
 			showSent(first.send), obs[0])
 	}
-	r.env.speaks = []msnp.Dialect{}
-	for _, d := range r.env.offered {
-		probe := exchange{steps: []step{{send: verLine(1, d),
-			want: want{trid: 1, hasTrID: true, alts: []alt{{answer: verChosen, dialect: d}}}}}}
-		obs, err := r.exec(ctx, probe)
+	e.speaks = []msnp.Dialect{}
+	for _, d := range e.offered {
+		picked, err := r.picks(ctx, d, withCVR0([]msnp.Dialect{d})...)
 		if err != nil {
-			return fmt.Errorf("conformance: %s: %w", r.report.Target, err)
+			return err
 		}
-		if c, _ := probe.steps[0].want.judge(obs[0]); c == met {
-			r.env.speaks = append(r.env.speaks, d)
+		if picked {
+			e.speaks = append(e.speaks, d)
 		}
 	}
-	r.report.Speaks = slices.Clone(r.env.speaks)
-	if v, skip := r.env.cvrDialect(); skip == "" {
+	if v, ok := e.pick(true, func(msnp.Version) bool { return true }); ok {
+		alone, err := r.picks(ctx, v.Dialect, v.Dialect)
+		if err != nil {
+			return err
+		}
+		e.needsCVR0 = !alone
+	}
+	r.report.Speaks = slices.Clone(e.speaks)
+	r.report.NeedsCVR0 = e.needsCVR0
+	if v, skip := e.cvrDialect(); skip == "" {
 		r.report.CVRDialect = v.Dialect
 	}
 	return nil
+}
+
+// picks reports whether the target answers a VER listing ds by choosing d.
+func (r *runner) picks(ctx context.Context, d msnp.Dialect, ds ...msnp.Dialect) (bool, error) {
+	probe := step{send: verLine(1, ds...), want: want{trid: 1, hasTrID: true, alts: []alt{{answer: verChosen, dialect: d}}}}
+	obs, err := r.exec(ctx, exchange{steps: []step{probe}})
+	if err != nil {
+		return false, fmt.Errorf("conformance: %s: %w", r.report.Target, err)
+	}
+	c, _ := probe.want.judge(obs[0])
+	return c == met, nil
+}
+
+// withCVR0 returns ds with CVR0 last, as clients list it.
+func withCVR0(ds []msnp.Dialect) []msnp.Dialect {
+	if slices.Contains(ds, msnp.CVR0) {
+		return ds
+	}
+	return append(slices.Clip(ds), msnp.CVR0)
 }
 
 // play runs the rules in order, checking before the first risky rule and
@@ -233,8 +311,9 @@ func (r *runner) play(ctx context.Context) {
 		case r.report.Stopped != "":
 			r.skip(res, "target stopped answering")
 			continue
-		case rule.Roles != nil && !slices.Contains(rule.Roles, r.cfg.Role):
-			r.skip(res, fmt.Sprintf("for a %s; this run is -role %s", roleNames(rule.Roles), r.cfg.Role))
+		case !rule.AppliesTo(r.cfg.Role):
+			res.Verdict, res.Reason = Skip, fmt.Sprintf("for a %s; this run is -role %s", roleNames(rule.Roles), r.cfg.Role)
+			r.add(res, false)
 			continue
 		}
 		x, why := rule.plan(&r.env)
@@ -267,7 +346,7 @@ func (r *runner) play(ctx context.Context) {
 				res.Reason = "the target stopped answering after this rule (" + why + ")"
 			}
 		}
-		r.add(res)
+		r.add(res, true)
 	}
 }
 
@@ -279,9 +358,10 @@ const stoppedSuffix = ", then stopped answering"
 // connect is tried once more, and skipped if it still cannot.
 func (r *runner) judge(ctx context.Context, res Result, x exchange) Result {
 	for _, s := range x.steps {
-		if s.show != "" {
+		switch {
+		case s.show != "":
 			res.Sent = append(res.Sent, s.show)
-		} else {
+		case len(s.send) > 0:
 			res.Sent = append(res.Sent, showSent(s.send))
 		}
 	}
@@ -302,6 +382,8 @@ func (r *runner) judge(ctx context.Context, res Result, x exchange) Result {
 		if cls, why = s.want.judge(obs[i]); cls != met {
 			if i < len(x.steps)-1 {
 				res.Expected, res.Got = s.want.String(), obs[i].String()
+			}
+			if i < len(x.steps)-1 && !s.checked {
 				why = "setting up (" + showSent(s.send) + "): " + why
 			}
 			break
@@ -336,9 +418,10 @@ func (r *runner) judge(ctx context.Context, res Result, x exchange) Result {
 // returns what went wrong, or "".
 func (r *runner) alive(ctx context.Context) string {
 	answered := want{alts: []alt{{answer: anyReply}}}
-	x := exchange{steps: []step{{send: verLine(1, r.env.offered...), want: answered}}}
+	x := exchange{steps: []step{{send: verLine(1, r.env.verList(r.env.offered...)...), want: answered}}}
 	if v, skip := r.env.cvrDialect(); skip == "" {
-		x.steps = []step{{send: verLine(1, v.Dialect), want: answered}, {send: shaped(preLogin, v, 2), want: answered}}
+		x.steps = []step{{send: verLine(1, r.env.verList(v.Dialect)...), want: answered},
+			{send: shaped(preLogin, v, 2), want: answered}}
 	}
 	obs, err := r.exec(ctx, x)
 	if err != nil {
@@ -355,14 +438,20 @@ func (r *runner) alive(ctx context.Context) string {
 	return ""
 }
 
+// skip adds the result of an applicable rule that did not run.
 func (r *runner) skip(res Result, why string) {
 	res.Verdict, res.Reason = Skip, why
-	r.add(res)
+	r.add(res, true)
 }
 
-func (r *runner) add(res Result) {
+// add adds a result to the report; applicable says whether the rule is
+// for the role of the run.
+func (r *runner) add(res Result, applicable bool) {
 	s := &r.report.Summary
 	s.Rules++
+	if applicable {
+		s.Applicable++
+	}
 	switch res.Verdict {
 	case Pass:
 		s.Pass++
@@ -406,9 +495,22 @@ func (r *runner) exec(ctx context.Context, x exchange) ([]observation, error) {
 // expectation is decided, a close, or the timeout.
 func (r *runner) step(ctx context.Context, c *msnp.Client, s step) observation {
 	var o observation
-	wctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-	werr := c.WriteLine(wctx, s.send)
-	cancel()
+	var werr error
+	writes := [][]byte{s.send}
+	if s.apart {
+		writes = bytes.SplitAfter(s.send, []byte("\n"))
+	}
+	for _, b := range writes {
+		if werr != nil {
+			break
+		}
+		if len(b) == 0 {
+			continue
+		}
+		wctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+		werr = c.WriteLine(wctx, b)
+		cancel()
+	}
 	for s.want.more(o.lines) {
 		rctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 		text, err := c.ReadLine(rctx)

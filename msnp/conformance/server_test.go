@@ -1,7 +1,9 @@
 package conformance_test
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"net"
 	"slices"
 	"strconv"
@@ -32,6 +34,10 @@ type server struct {
 	noHandle731   bool // answers 731 to an MSNP8+ CVR without the user-handle
 	handleFrom9   bool // answers 731 to a user-handle in MSNP8 (an off-by-one)
 	shortReply    bool // answers a CVR without its URLs, and with "x" for recommended-version-2
+	needsCVR0     bool // answers "VER n 0" and closes when the VER does not list CVR0
+	lenient       bool // ignores a line whose command it does not know
+	wedgeShort    bool // stops answering, the connection left open, at a line of under 3 bytes or spaces only
+	unframed      bool // takes each read as one command: its first line, the rest of the read dropped
 
 	dead atomic.Bool
 }
@@ -51,7 +57,10 @@ func (s *server) serve(conn net.Conn) {
 	if s.dead.Load() {
 		return
 	}
-	lines := msnp.NewReader(conn, msnp.DefaultMaxLineLength)
+	var lines interface{ ReadLine() ([]byte, error) } = msnp.NewReader(conn, msnp.DefaultMaxLineLength)
+	if s.unframed {
+		lines = &unframedReader{conn: conn}
+	}
 	var dialect msnp.Dialect
 	send := func(parts ...string) bool {
 		b := []byte{}
@@ -88,6 +97,10 @@ func (s *server) serve(conn net.Conn) {
 			return
 		}
 		bare := err != nil
+		if s.wedgeShort && len(bytes.TrimLeft(line, " ")) < 3 {
+			io.Copy(io.Discard, conn) // until the client hangs up
+			return
+		}
 		switch msnp.Verb(line) {
 		case "VER":
 			if dialect != "" {
@@ -98,6 +111,10 @@ func (s *server) serve(conn net.Conn) {
 			}
 			ver, err := msnp.ParseVER(line)
 			if err != nil {
+				return
+			}
+			if s.needsCVR0 && !slices.Contains(ver.Dialects, msnp.CVR0) {
+				send("VER", echo(ver.TrID), "0")
 				return
 			}
 			d := msnp.Negotiate(ver.Dialects, spoken)
@@ -164,9 +181,35 @@ func (s *server) serve(conn net.Conn) {
 			send(v.Command, echo(req.TrID), "8.5.1302", "8.5.1302", "8.1.0178",
 				"http://example.com/setup.exe", "http://example.com")
 		default:
+			if s.lenient {
+				continue
+			}
 			return
 		}
 	}
+}
+
+// unframedReader reads as servers do that take each read for one command:
+// the first line of what one Read returns (all of it when it holds no LF),
+// the rest dropped.
+type unframedReader struct {
+	conn net.Conn
+	buf  [1024]byte
+}
+
+func (u *unframedReader) ReadLine() ([]byte, error) {
+	n, err := u.conn.Read(u.buf[:])
+	if n == 0 {
+		return nil, err
+	}
+	line, _, found := bytes.Cut(u.buf[:n], []byte("\n"))
+	if !found {
+		return line, nil
+	}
+	if l, ok := bytes.CutSuffix(line, []byte("\r")); ok {
+		return l, nil
+	}
+	return line, msnp.ErrBareLF
 }
 
 // lowest returns the lowest MSNP dialect in both lists, or best when they

@@ -1,6 +1,6 @@
 // Package refserver is cvrswarm's reference CVR server: it answers VER and
-// CVR (and CVQ) as the msnp-wiki's CVR page and the protocol notes say a
-// conforming server does. It is what `cvrswarm serve` runs, the target
+// CVR (and CVQ) as a conforming server does, by the protocol notes in
+// msnp/PROTOCOL.md. It is what `cvrswarm serve` runs, the target
 // every command uses when given none, and a test double for code that
 // talks to MSNP servers. It is shaped like net/http/httptest.Server:
 //
@@ -73,9 +73,9 @@
 // carries a TrID, and a close alone when it does not. A request that
 // parses is judged by msnp.CheckRequest, whose rules and their order are
 // documented there: 731 closes the connection, 420 and
-// 710 keep it open (the seed page says 420 "may or may not disconnect
-// you"; keeping it open lets a load run count every error on one
-// connection). The seed page's examples:
+// 710 keep it open (msnp/PROTOCOL.md §2.3: a 420 may or may not be
+// followed by a close; keeping it open lets a load run count every error
+// on one connection). The examples of §2.3:
 //
 //	C: VER 1 MSNP8 CVR0
 //	S: VER 1 MSNP8
@@ -90,7 +90,7 @@
 //	(server closes)
 //
 // The 710 example also lacks its system-arch, which alone would make it
-// malformed; the locale is judged first, so it gets 710, as on the page.
+// malformed; the locale is judged first, so it gets 710, as in §2.3.
 //
 // A valid request gets the CVR reply with the request's TrID. A
 // connection may send any number of CVRs (load generators keep theirs
@@ -110,9 +110,9 @@
 //	S: CVQ 2 7.0.0813 7.0.0813 6.2.0205 http://msgr.dlservice.microsoft.com/download/5/d/9/5d9bb5b2-49c7-4890-94ab-d1d5e44a0e6d/Install_MSN_Messenger.exe http://messenger.msn.com
 //	(server closes)
 //
-// The reply fields default to the seed page's pre-login example and are
-// set in [Config]. The server does not compare the client's version with
-// the minimum: per the page, a client below it disconnects itself.
+// The reply fields default to the pre-login example of msnp/PROTOCOL.md
+// §2.4 and are set in [Config]. The server does not compare the client's
+// version with the minimum: a client below it disconnects itself (§2.2).
 //
 // # A server with a known capacity
 //

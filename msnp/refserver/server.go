@@ -22,8 +22,8 @@ const (
 	DefaultMaxConns = 16384
 )
 
-// Defaults of the CVR reply fields: the seed page's pre-login (MSNP8 and
-// later) example.
+// Defaults of the CVR reply fields: the pre-login (MSNP8 and later)
+// example of msnp/PROTOCOL.md §2.4.
 //
 //	S: CVR 2 7.0.0813 7.0.0813 6.2.0205 http://msgr.dlservice.microsoft.com/download/5/d/9/5d9bb5b2-49c7-4890-94ab-d1d5e44a0e6d/Install_MSN_Messenger.exe http://messenger.msn.com
 const (
@@ -38,7 +38,8 @@ const (
 const DefaultAddr = "127.0.0.1:0"
 
 // Config sets up a [Server]. The zero value is a Notification Server that
-// speaks every dialect and answers with the seed page's versions and URLs.
+// speaks every dialect and answers with the versions and URLs of
+// msnp/PROTOCOL.md §2.4.
 type Config struct {
 	// Role is msnp.NS (the default: CVR in every dialect) or msnp.DS (CVR
 	// from MSNP8 on, CVQ after a CVR0-only negotiation).

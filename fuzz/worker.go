@@ -1,0 +1,220 @@
+package fuzz
+
+import (
+	"bytes"
+	"context"
+	"sync/atomic"
+)
+
+// worker runs blocks of cases on a connection it keeps while the target
+// answers.
+type worker struct {
+	f       *Fuzzer
+	id      int
+	gen     Generator
+	cn      *conn
+	verSeen phase  // the VER phase the connection opened with
+	history []Case // the cases run on cn, oldest first
+	last    atomic.Pointer[Case]
+	// unsure is a case that closed without an answer, not yet known
+	// harmless; other workers read it when the target dies.
+	unsure atomic.Pointer[Case]
+}
+
+// check reports whether the target is alive, with a liveness check.
+func (w *worker) check(ctx context.Context) bool {
+	w.f.gate.RLock()
+	defer w.f.gate.RUnlock()
+	return w.f.oracle.alive(ctx) == alive || ctx.Err() != nil
+}
+
+// historyLen is how many earlier cases on a connection are candidates
+// when a failure must be pinned on one.
+const historyLen = 4
+
+func (w *worker) loop(ctx context.Context) {
+	defer w.drop()
+	f := w.f
+	for ctx.Err() == nil {
+		block := f.nextBlock.Add(1) - 1
+		first := block * BlockSize
+		if f.cfg.Cases > 0 && int64(first) >= f.cfg.Cases {
+			if u := w.unsure.Load(); u != nil && !w.check(ctx) {
+				c := *u
+				w.unsure.Store(nil)
+				w.drop()
+				w.triageWith(ctx, c, nil)
+			}
+			return
+		}
+		bases, err := f.fb.bases(ctx, block)
+		if err != nil {
+			return
+		}
+		n := uint64(BlockSize)
+		if f.cfg.Cases > 0 {
+			n = min(n, uint64(f.cfg.Cases)-first)
+		}
+		for i := first; i < first+n; i++ {
+			if err := f.limiter.Wait(ctx); err != nil {
+				return
+			}
+			c := w.gen.Generate(i, bases)
+			if f.cfg.onCase != nil {
+				f.cfg.onCase(c)
+			}
+			if !w.runCase(ctx, c) {
+				return
+			}
+			f.done.Add(1)
+		}
+		if ctx.Err() == nil {
+			f.fb.blockDone(block)
+		}
+	}
+}
+
+// drop closes the worker's connection.
+func (w *worker) drop() {
+	w.cn.close()
+	w.cn = nil
+	w.history = w.history[:0]
+}
+
+// caseState is what a case asks of its worker once judged.
+type caseState uint8
+
+const (
+	caseHealthy caseState = iota // every line answered, nothing wrong: the connection is kept for the next case
+	caseDone                     // nothing to pursue, but the connection is not reusable: it is dropped
+	caseUnsure                   // closed without an answer: harmless unless the target died, which the next case tells
+	caseSuspect                  // a verdict or a failure to pin on a case: triage
+)
+
+// state judges what the case showed and what its worker must do next.
+func (w *worker) state(c Case, obs *observation, v Verdict, sus suspicion) caseState {
+	switch {
+	case sus != suspectNone && sus != suspectClosed:
+		return caseSuspect
+	case v.Kind != "" && !w.f.hit(v.Signature):
+		return caseSuspect
+	case sus == suspectClosed:
+		return caseUnsure
+	case v.Kind == "" && w.cn != nil && obs.end() == endOpen && obs.CVR.answered() && obs.CVR.Probe == probeNone &&
+		endsLine(c.CVR) && len(obs.CVR.Replies) > 0 && reusable(obs.CVR.Replies[len(obs.CVR.Replies)-1].Class):
+		return caseHealthy
+	}
+	return caseDone
+}
+
+// runCase runs one case and handles what it shows; false means the run
+// is over.
+func (w *worker) runCase(ctx context.Context, c Case) bool {
+	f := w.f
+	w.last.Store(&c)
+	f.gate.RLock()
+	obs, reused := w.exchange(ctx, c)
+	if reused && obs.CVR.Bytes == 0 && (obs.CVR.End == endEOF || obs.CVR.End == endReset) {
+		// A kept connection the server dropped meanwhile: run it afresh.
+		w.drop()
+		obs, _ = w.exchange(ctx, c)
+	}
+	f.gate.RUnlock()
+	if ctx.Err() != nil {
+		return false
+	}
+	v, sus := f.oracle.judge(&obs)
+	f.fb.observe(c, obs.key())
+	if u := w.unsure.Load(); u != nil {
+		// The last case closed its connection without an answer: this
+		// one tells whether the target still answers. Until then other
+		// workers' triage sees it as a suspect.
+		dead := !obs.anyReply() && !w.check(ctx)
+		w.unsure.Store(nil)
+		if dead {
+			w.drop()
+			w.triageWith(ctx, *u, []Case{c})
+			return ctx.Err() == nil
+		}
+	}
+	switch w.state(c, &obs, v, sus) {
+	case caseHealthy:
+		w.history = append(w.history, c)
+		if len(w.history) > historyLen {
+			w.history = append(w.history[:0], w.history[1:]...)
+		}
+	case caseDone:
+		w.drop()
+	case caseUnsure:
+		if x := f.oracle.exec(); x != nil {
+			if _, exited := x.Exited(); exited {
+				w.triage(ctx, c)
+				return ctx.Err() == nil
+			}
+		}
+		// Other workers' triage reads it while the target's fate is
+		// open.
+		w.unsure.Store(&c)
+		w.drop()
+	case caseSuspect:
+		w.triage(ctx, c)
+	}
+	return ctx.Err() == nil
+}
+
+// reusable reports whether a connection stays usable after a reply of
+// this class.
+func reusable(class string) bool {
+	return class == "CVR" || class == "CVQ" || class == "420" || class == "710"
+}
+
+// exchange runs c on the worker's connection when it opened with the
+// same VER bytes and the target has not restarted since, else on a new
+// one. It reports whether the connection was reused.
+func (w *worker) exchange(ctx context.Context, c Case) (obs observation, reused bool) {
+	f := w.f
+	gen := f.oracle.generation()
+	if w.cn != nil && (w.cn.gen != gen || len(c.VER) == 0 || !bytes.Equal(w.cn.ver, c.VER)) {
+		w.retire(ctx)
+	}
+	if w.cn != nil {
+		reused = true
+		obs.VER = w.verSeen
+		obs.Dialect = w.cn.dialect
+	} else {
+		w.cn = f.x.open(ctx, c.VER, gen, &obs)
+		w.verSeen = obs.VER
+		w.history = w.history[:0]
+		if w.cn == nil {
+			return obs, false
+		}
+		if len(c.VER) > 0 && obs.VER.End != endOpen {
+			return obs, false
+		}
+	}
+	f.x.runCVR(ctx, w.cn, c.CVR, &obs)
+	return obs, reused
+}
+
+// retire closes the connection after checking, with a valid CVR, that
+// the last case left it answering; a connection that no longer answers
+// is a wedge to pin on one of its cases.
+func (w *worker) retire(ctx context.Context) {
+	if len(w.history) == 0 {
+		w.drop()
+		return
+	}
+	var p phase
+	w.f.x.run(ctx, w.cn, probeLine(w.cn.dialect), nil, &p)
+	if p.End != endTimeout || ctx.Err() != nil {
+		w.drop()
+		return
+	}
+	last := w.history[len(w.history)-1]
+	hist := append([]Case(nil), w.history[:len(w.history)-1]...)
+	w.drop()
+	// retire runs under the shared gate: hand the triage over to after it.
+	w.f.gate.RUnlock()
+	w.triageWith(ctx, last, hist)
+	w.f.gate.RLock()
+}
