@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/cvrswarm/cvrswarm/load"
+	"github.com/cvrswarm/cvrswarm/msnp/conformance"
 )
 
 // Exit statuses shared by every subcommand.
@@ -175,16 +176,23 @@ var fieldFlags = map[string]string{
 	"load.Dialects": "dialects", "load.Cases": "corpus", "load.Mutate": "mutate", "load.Mutator": "mutate",
 	"load.Timeout": "timeout", "load.MaxLineLength": "max-line", "load.Shard": "shard", "load.StartAt": "start-at",
 	"load.SLO": "slo",
+
+	"conformance.Target": "target", "conformance.Role": "role", "conformance.Dialects": "dialects",
+	"conformance.Timeout": "timeout", "conformance.LongLine": "long-line", "conformance.Run": "run",
 }
 
 // fieldProblem returns the flag that sets the field a package's FieldError
 // in err names (the field's Go name when no flag does), and the problem.
 func fieldProblem(err error) (flag, problem string, ok bool) {
 	var le *load.FieldError
+	var ce *conformance.FieldError
 	switch {
 	case errors.As(err, &le):
 		flag, problem = fieldFlags["load."+le.Field], le.Problem
 		return cmp.Or(flag, le.Field), problem, true
+	case errors.As(err, &ce):
+		flag, problem = fieldFlags["conformance."+ce.Field], ce.Problem
+		return cmp.Or(flag, ce.Field), problem, true
 	}
 	return "", "", false
 }
