@@ -15,6 +15,7 @@ import (
 
 	"github.com/cvrswarm/cvrswarm/load"
 	"github.com/cvrswarm/cvrswarm/load/capacity"
+	"github.com/cvrswarm/cvrswarm/msnp/conformance"
 )
 
 // Exit statuses shared by every subcommand.
@@ -184,6 +185,9 @@ var fieldFlags = map[string]string{
 	"capacity.MaxSteps": "max-steps", "capacity.Retries": "retries", "capacity.NoRetries": "retries",
 	"capacity.Dir": "sync-dir", "capacity.Shard": "shard", "capacity.StartAt": "start-at", "capacity.Timeout": "sync-timeout",
 	"capacity.Gap": "sync-gap",
+
+	"conformance.Target": "target", "conformance.Role": "role", "conformance.Dialects": "dialects",
+	"conformance.Timeout": "timeout", "conformance.LongLine": "long-line", "conformance.Run": "run",
 }
 
 // fieldProblem returns the flag that sets the field a package's FieldError
@@ -194,6 +198,8 @@ func fieldProblem(err error) (flag, problem string, ok bool) {
 		field, problem = "load."+fe.Field, fe.Problem
 	} else if fe, ok := errors.AsType[*capacity.FieldError](err); ok {
 		field, problem = "capacity."+fe.Field, fe.Problem
+	} else if fe, ok := errors.AsType[*conformance.FieldError](err); ok {
+		field, problem = "conformance."+fe.Field, fe.Problem
 	} else {
 		return "", "", false
 	}

@@ -4,16 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cvrswarm/cvrswarm/load"
 	"github.com/cvrswarm/cvrswarm/load/capacity"
+	"github.com/cvrswarm/cvrswarm/msnp/conformance"
 )
 
 // runMain runs the command line in-process and returns its exit status,
@@ -166,28 +166,38 @@ func TestFailureDropsARepeatedPrefix(t *testing.T) {
 }
 
 // TestFieldFlags checks the one table from config fields to flags: every
-// field it names is a field of its package's config, and every flag is one
-// of the command that sets that config.
+// field it names is a field of its package's configs, and every flag is
+// one of the command that sets them.
 func TestFieldFlags(t *testing.T) {
-	var lf loadFlags
-	var cf capacityFlags
-	sets := map[string]*flag.FlagSet{"load": loadFlagSet(&lf, io.Discard), "capacity": capacityFlagSet(&cf, io.Discard)}
-	configs := map[string][]reflect.Type{
-		"load":     {reflect.TypeFor[load.Config]()},
-		"capacity": {reflect.TypeFor[capacity.Config](), reflect.TypeFor[capacity.SyncConfig]()},
+	packages := map[string]struct {
+		command string
+		configs []reflect.Type
+	}{
+		"load":        {"load", []reflect.Type{reflect.TypeFor[load.Config]()}},
+		"capacity":    {"capacity", []reflect.Type{reflect.TypeFor[capacity.Config](), reflect.TypeFor[capacity.SyncConfig]()}},
+		"conformance": {"check", []reflect.Type{reflect.TypeFor[conformance.Config]()}},
 	}
+	help := map[string]string{}
 	for key, name := range fieldFlags {
 		pkg, field, _ := strings.Cut(key, ".")
+		p, ok := packages[pkg]
+		if !ok {
+			t.Errorf("%s: no package %s in this test", key, pkg)
+			continue
+		}
 		found := false
-		for _, typ := range configs[pkg] {
+		for _, typ := range p.configs {
 			_, ok := typ.FieldByName(field)
 			found = found || ok
 		}
 		if !found {
 			t.Errorf("%s: no field %s in the %s configs", key, field, pkg)
 		}
-		if sets[pkg] == nil || sets[pkg].Lookup(name) == nil {
-			t.Errorf("%s: the %s command has no flag -%s", key, pkg, name)
+		if _, ok := help[p.command]; !ok {
+			_, help[p.command], _ = runMain(t, p.command, "-h")
+		}
+		if !regexp.MustCompile(`(?m)^  -` + regexp.QuoteMeta(name) + `(\s|$)`).MatchString(help[p.command]) {
+			t.Errorf("%s: the %s command has no flag -%s", key, p.command, name)
 		}
 	}
 }
