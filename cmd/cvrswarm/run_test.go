@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/cvrswarm/cvrswarm/load"
@@ -83,16 +84,21 @@ func TestUsageListsEveryCommand(t *testing.T) {
 }
 
 func TestPlainProgressLines(t *testing.T) {
+	synctest.Test(t, testPlainProgressLines)
+}
+
+func testPlainProgressLines(t *testing.T) {
 	var out bytes.Buffer
 	var done int64
 	stop := startProgress(context.Background(), &out, progressConfig{Label: "load", Every: 10 * time.Millisecond},
 		func() (int64, int64, string) { done++; return done, 100, "ok 7" })
-	time.Sleep(50 * time.Millisecond)
+	time.Sleep(55 * time.Millisecond)
+	synctest.Wait()
 	stop()
 	stop() // a second stop is harmless
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) < 2 {
-		t.Fatalf("got %d progress lines, want at least 2: %q", len(lines), out.String())
+	if len(lines) != 6 { // one every 10ms, and the last at the stop
+		t.Fatalf("got %d progress lines, want 6: %q", len(lines), out.String())
 	}
 	for _, l := range lines {
 		if !strings.HasPrefix(l, "load ") || !strings.Contains(l, "/100  ok 7") {
@@ -109,6 +115,10 @@ func TestPlainProgressLines(t *testing.T) {
 }
 
 func TestBarProgressDrawsStatus(t *testing.T) {
+	synctest.Test(t, testBarProgressDrawsStatus)
+}
+
+func testBarProgressDrawsStatus(t *testing.T) {
 	var out bytes.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	finished := make(chan struct{})
