@@ -446,7 +446,7 @@ func WriteCapacityResult(path string, c *CapacityResult) error {
 	if err != nil {
 		return fmt.Errorf("load: %w", err)
 	}
-	if err := corpus.WriteFileAtomic(path, append(b, '\n')); err != nil {
+	if err := corpus.WriteFile(path, append(b, '\n')); err != nil {
 		return fmt.Errorf("load: %w", err)
 	}
 	return nil
