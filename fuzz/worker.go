@@ -125,12 +125,17 @@ func (w *worker) runCase(ctx context.Context, c Case) bool {
 	}
 	v, sus := f.oracle.judge(&obs)
 	f.fb.observe(c, obs.key())
-	if u := w.unsure.Swap(nil); u != nil && !obs.anyReply() && !w.check(ctx) {
-		// The last case closed its connection without an answer, and
-		// the target no longer answers: it is the likely culprit.
-		w.drop()
-		w.triageWith(ctx, *u, []Case{c})
-		return ctx.Err() == nil
+	if u := w.unsure.Load(); u != nil {
+		// The last case closed its connection without an answer: this
+		// one tells whether the target still answers. Until then other
+		// workers' triage sees it as a suspect.
+		dead := !obs.anyReply() && !w.check(ctx)
+		w.unsure.Store(nil)
+		if dead {
+			w.drop()
+			w.triageWith(ctx, *u, []Case{c})
+			return ctx.Err() == nil
+		}
 	}
 	switch w.state(c, &obs, v, sus) {
 	case caseHealthy:

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -330,9 +331,10 @@ const stoppedSuffix = ", then stopped answering"
 // connect is tried once more, and skipped if it still cannot.
 func (r *runner) judge(ctx context.Context, res Result, x exchange) Result {
 	for _, s := range x.steps {
-		if s.show != "" {
+		switch {
+		case s.show != "":
 			res.Sent = append(res.Sent, s.show)
-		} else {
+		case len(s.send) > 0:
 			res.Sent = append(res.Sent, showSent(s.send))
 		}
 	}
@@ -353,6 +355,8 @@ func (r *runner) judge(ctx context.Context, res Result, x exchange) Result {
 		if cls, why = s.want.judge(obs[i]); cls != met {
 			if i < len(x.steps)-1 {
 				res.Expected, res.Got = s.want.String(), obs[i].String()
+			}
+			if i < len(x.steps)-1 && !s.checked {
 				why = "setting up (" + showSent(s.send) + "): " + why
 			}
 			break
@@ -464,9 +468,22 @@ func (r *runner) exec(ctx context.Context, x exchange) ([]observation, error) {
 // expectation is decided, a close, or the timeout.
 func (r *runner) step(ctx context.Context, c *msnp.Client, s step) observation {
 	var o observation
-	wctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-	werr := c.WriteLine(wctx, s.send)
-	cancel()
+	var werr error
+	writes := [][]byte{s.send}
+	if s.apart {
+		writes = bytes.SplitAfter(s.send, []byte("\n"))
+	}
+	for _, b := range writes {
+		if werr != nil {
+			break
+		}
+		if len(b) == 0 {
+			continue
+		}
+		wctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
+		werr = c.WriteLine(wctx, b)
+		cancel()
+	}
 	for s.want.more(o.lines) {
 		rctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 		text, err := c.ReadLine(rctx)
