@@ -72,7 +72,13 @@ func TestPageInBrowser(t *testing.T) {
 			if err := WriteHTML(page, tt.page); err != nil {
 				t.Fatal(err)
 			}
-			dom, stderr := runChromium(t, browser, page, "--dump-dom")
+			shotDir := dir
+			if *screenshots != "" {
+				shotDir = *screenshots
+			}
+			shot := filepath.Join(shotDir, tt.name+"-page.png")
+			dom, stderr := runChromium(t, browser, page, "--dump-dom", "--hide-scrollbars",
+				fmt.Sprintf("--window-size=%d,%d", shotWidth, shotHeight), "--screenshot="+shot)
 			for _, line := range strings.Split(stderr, "\n") {
 				if strings.Contains(line, ":CONSOLE") {
 					t.Errorf("console: %s", line)
@@ -89,14 +95,6 @@ func TestPageInBrowser(t *testing.T) {
 			if !strings.Contains(dom, "<title>"+tt.page.Title+"</title>") {
 				t.Errorf("rendered page lacks its title %q", tt.page.Title)
 			}
-
-			shotDir := dir
-			if *screenshots != "" {
-				shotDir = *screenshots
-			}
-			shot := filepath.Join(shotDir, tt.name+"-page.png")
-			runChromium(t, browser, page, "--hide-scrollbars", fmt.Sprintf("--window-size=%d,%d", shotWidth, shotHeight),
-				"--screenshot="+shot)
 			checkScreenshot(t, shot)
 		})
 	}
