@@ -12,20 +12,21 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/cvrswarm/cvrswarm/load"
+	"github.com/cvrswarm/cvrswarm/load/capacity"
 )
 
 // CapacityCharts draws a capacity search's charts: latency percentiles
 // against the offered rate, achieved against offered rate, both with the
 // knee (the capacity found) marked, and the rates the search tried in
 // order. A search without steps has no charts.
-func CapacityCharts(c *load.CapacityResult) ([]Chart, error) {
+func CapacityCharts(c *capacity.Result) ([]Chart, error) {
 	if len(c.Steps) == 0 {
 		return nil, nil
 	}
-	steps := append([]load.CapacityStep(nil), c.Steps...)
+	steps := append([]capacity.Step(nil), c.Steps...)
 	sort.SliceStable(steps, func(i, j int) bool { return steps[i].Offered < steps[j].Offered })
 	var charts []Chart
-	for _, f := range []func(*load.CapacityResult, []load.CapacityStep) (Chart, error){
+	for _, f := range []func(*capacity.Result, []capacity.Step) (Chart, error){
 		capacityLatencyChart, capacityThroughputChart, capacityStepsChart,
 	} {
 		ch, err := f(c, steps)
@@ -38,12 +39,12 @@ func CapacityCharts(c *load.CapacityResult) ([]Chart, error) {
 }
 
 // kneeLabel names the knee line in a legend.
-func kneeLabel(c *load.CapacityResult) string {
+func kneeLabel(c *capacity.Result) string {
 	return "capacity " + load.FormatRate(c.CapacityRPS)
 }
 
 // addKnee draws a dashed vertical line at the capacity found, from lo to hi.
-func addKnee(p *plot.Plot, c *load.CapacityResult, lo, hi float64) error {
+func addKnee(p *plot.Plot, c *capacity.Result, lo, hi float64) error {
 	if c.CapacityRPS <= 0 {
 		return nil
 	}
@@ -80,7 +81,7 @@ func addLinePoints(p *plot.Plot, i int, name string, xys plotter.XYs, style *per
 	return nil
 }
 
-func capacityLatencyChart(c *load.CapacityResult, steps []load.CapacityStep) (Chart, error) {
+func capacityLatencyChart(c *capacity.Result, steps []capacity.Step) (Chart, error) {
 	p := newPlot("Latency vs. offered rate", "offered rate (requests per second)", "latency (ms, log scale)")
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = logTicks{}
@@ -118,7 +119,7 @@ func passing(c *load.CapacityResult) string {
 	return s + ", and the SLO " + c.Settings.SLO + " met"
 }
 
-func capacityThroughputChart(c *load.CapacityResult, steps []load.CapacityStep) (Chart, error) {
+func capacityThroughputChart(c *capacity.Result, steps []capacity.Step) (Chart, error) {
 	p := newPlot("Achieved vs. offered rate", "offered rate (requests per second)", "achieved rate (requests per second)")
 	top := 0.0
 	for _, s := range steps {
@@ -139,7 +140,7 @@ func capacityThroughputChart(c *load.CapacityResult, steps []load.CapacityStep) 
 	if err := addLinePoints(p, 0, "achieved", xys, nil); err != nil {
 		return Chart{}, err
 	}
-	if err := addVerdicts(p, steps, func(s load.CapacityStep) plotter.XY { return plotter.XY{X: s.Offered, Y: s.Achieved} }); err != nil {
+	if err := addVerdicts(p, steps, func(s capacity.Step) plotter.XY { return plotter.XY{X: s.Offered, Y: s.Achieved} }); err != nil {
 		return Chart{}, err
 	}
 	if err := addKnee(p, c, 0, top); err != nil {
@@ -151,7 +152,7 @@ func capacityThroughputChart(c *load.CapacityResult, steps []load.CapacityStep) 
 }
 
 // addVerdicts marks passing steps with a ring and failing ones with a cross.
-func addVerdicts(p *plot.Plot, steps []load.CapacityStep, at func(load.CapacityStep) plotter.XY) error {
+func addVerdicts(p *plot.Plot, steps []capacity.Step, at func(capacity.Step) plotter.XY) error {
 	var pass, fail plotter.XYs
 	for _, s := range steps {
 		if s.Pass {
@@ -217,7 +218,7 @@ var (
 	_ draw.GlyphDrawer = boldCross{}
 )
 
-func capacityStepsChart(c *load.CapacityResult, _ []load.CapacityStep) (Chart, error) {
+func capacityStepsChart(c *capacity.Result, _ []capacity.Step) (Chart, error) {
 	p := newPlot("Search steps", "step", "offered rate (requests per second)")
 	xys := make(plotter.XYs, len(c.Steps))
 	for i, s := range c.Steps {
@@ -226,7 +227,7 @@ func capacityStepsChart(c *load.CapacityResult, _ []load.CapacityStep) (Chart, e
 	if err := addLinePoints(p, 0, "offered", xys, nil); err != nil {
 		return Chart{}, err
 	}
-	if err := addVerdicts(p, c.Steps, func(s load.CapacityStep) plotter.XY { return plotter.XY{X: float64(s.Index), Y: s.Offered} }); err != nil {
+	if err := addVerdicts(p, c.Steps, func(s capacity.Step) plotter.XY { return plotter.XY{X: float64(s.Index), Y: s.Offered} }); err != nil {
 		return Chart{}, err
 	}
 	if c.CapacityRPS > 0 {

@@ -14,6 +14,6 @@
 // chart's legend sits beside its axes, never over the data.
 //
 // Everything here works from saved data ([load.Result],
-// [load.CapacityResult], a [fuzz.Result]), so a run's pictures can
+// [capacity.Result], a [fuzz.Result]), so a run's pictures can
 // be drawn again later from its JSON file.
 package report
