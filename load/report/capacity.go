@@ -111,7 +111,7 @@ func capacityLatencyChart(c *capacity.Result, steps []capacity.Step) (Chart, err
 
 // passing says what a step had to do to pass: keep up with the offered
 // rate, and meet the SLO when one was given.
-func passing(c *load.CapacityResult) string {
+func passing(c *capacity.Result) string {
 	s := fmt.Sprintf("%.4g%% or more of its offered rate answered with a CVR reply", 100*(1-c.Settings.Tolerance))
 	if c.Settings.SLO == "" {
 		return s + " (no SLO was given, so latency did not count)"

@@ -13,6 +13,7 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/cvrswarm/cvrswarm/load"
+	"github.com/cvrswarm/cvrswarm/load/capacity"
 )
 
 // TestTimeChartsDrawWholeSecondsOnly: a steady 1000/s run that started
@@ -123,10 +124,10 @@ func TestPercentilesStayApart(t *testing.T) {
 			}
 		}
 	}
-	c := &load.CapacityResult{CapacityRPS: 2000}
+	c := &capacity.Result{CapacityRPS: 2000}
 	for i, rate := range []float64{500, 1000, 2000, 4000} {
 		us := int64(2000 * (i + 1))
-		c.Steps = append(c.Steps, load.CapacityStep{Index: i + 1, Offered: rate, Achieved: rate, Pass: rate <= 2000,
+		c.Steps = append(c.Steps, capacity.Step{Index: i + 1, Offered: rate, Achieved: rate, Pass: rate <= 2000,
 			Latency: load.Summary{P50: us / 2, P99: us, P999: us}})
 	}
 	charts, err := CapacityCharts(c)
@@ -159,19 +160,19 @@ func near(v uint32, want uint8) bool { return math.Abs(float64(v>>8)-float64(wan
 // when one was given, and otherwise say what a passing step did.
 func TestCapacityCaptionsSayWhatPassingMeant(t *testing.T) {
 	t.Parallel()
-	steps := []load.CapacityStep{{Index: 1, Offered: 100, Achieved: 100, Pass: true, Latency: load.Summary{P50: 1, P99: 2, P999: 3}}}
+	steps := []capacity.Step{{Index: 1, Offered: 100, Achieved: 100, Pass: true, Latency: load.Summary{P50: 1, P99: 2, P999: 3}}}
 	for _, tt := range []struct {
 		name     string
-		c        load.CapacityResult
+		c        capacity.Result
 		want     []string
 		dontWant []string
 	}{
-		{name: "no SLO", c: load.CapacityResult{CapacityRPS: 100, Steps: steps, Settings: load.CapacitySettings{Tolerance: 0.05}},
+		{name: "no SLO", c: capacity.Result{CapacityRPS: 100, Steps: steps, Settings: capacity.Settings{Tolerance: 0.05}},
 			want:     []string{"95% or more of its offered rate answered with a CVR reply", "no SLO was given"},
 			dontWant: []string{"met the SLO", "SLO p"}},
-		{name: "SLO", c: load.CapacityResult{CapacityRPS: 100, Steps: steps, Settings: load.CapacitySettings{Tolerance: 0.03, SLO: "p99<10ms"}},
+		{name: "SLO", c: capacity.Result{CapacityRPS: 100, Steps: steps, Settings: capacity.Settings{Tolerance: 0.03, SLO: "p99<10ms"}},
 			want: []string{"97% or more of its offered rate", "the SLO p99<10ms met"}, dontWant: []string{"no SLO"}},
-		{name: "nothing passed", c: load.CapacityResult{Steps: steps, Settings: load.CapacitySettings{Tolerance: 0.05}},
+		{name: "nothing passed", c: capacity.Result{Steps: steps, Settings: capacity.Settings{Tolerance: 0.05}},
 			want: []string{"No step passed", "no capacity is marked"}, dontWant: []string{"dashed line"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
