@@ -13,6 +13,7 @@ import (
 	"github.com/cvrswarm/cvrswarm/corpus"
 	"github.com/cvrswarm/cvrswarm/fuzz"
 	"github.com/cvrswarm/cvrswarm/load"
+	"github.com/cvrswarm/cvrswarm/load/capacity"
 )
 
 // Page is one HTML report: a title, the text report and the charts.
@@ -38,7 +39,7 @@ func LoadPage(r *load.Result) (Page, error) {
 }
 
 // CapacityPage builds the page of a capacity search.
-func CapacityPage(c *load.CapacityResult) (Page, error) {
+func CapacityPage(c *capacity.Result) (Page, error) {
 	charts, err := CapacityCharts(c)
 	if err != nil {
 		return Page{}, err
