@@ -30,7 +30,8 @@ func init() {
 type fuzzTargetFlags struct {
 	target, exec, role string
 	timeout            time.Duration
-	amplify            int
+	amplifyFactor      float64
+	amplifyFloor       int
 	strict             bool
 }
 
@@ -38,8 +39,9 @@ func (f *fuzzTargetFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.target, "target", "", "host:port of a running server (default: the embedded reference server)")
 	fs.StringVar(&f.exec, "exec", "", "run this command as the target, '{addr}' replaced by a free loopback address; restarted after a crash")
 	fs.StringVar(&f.role, "role", "ns", "the target's role for the spec's rules: ns or ds")
-	fs.DurationVar(&f.timeout, "timeout", fuzz.DefaultTimeout, "how long a reply may take before the request counts as unanswered")
-	fs.IntVar(&f.amplify, "amplify", fuzz.DefaultAmplifyLimit, "most reply bytes a case may draw before it is an amplification")
+	fs.DurationVar(&f.timeout, "timeout", fuzz.DefaultTimeout, "the longest a reply may take before the request counts as unanswered; fuzz waits less once it has learned the target's reply times (50 times its p99, at least 20ms), and confirms a finding with the whole timeout")
+	fs.Float64Var(&f.amplifyFactor, "amplify-factor", fuzz.DefaultAmplifyFactor, "an amplification is a write of lines whose replies are at least this many times its bytes (and -amplify-floor bytes)")
+	fs.IntVar(&f.amplifyFloor, "amplify-floor", fuzz.DefaultAmplifyFloor, "the fewest reply bytes an amplification has, for each line of the write")
 	fs.BoolVar(&f.strict, "strict", false, "also report deviations from the spec's replies (no 731, no disconnect after 731, 420/710 missing)")
 }
 
@@ -56,10 +58,12 @@ func (f *fuzzTargetFlags) open(ctx context.Context, name string, stderr io.Write
 		return o, "", nil, errors.New("-target and -exec: give one")
 	case f.timeout <= 0:
 		return o, "", nil, fmt.Errorf("-timeout %v: want more than 0", f.timeout)
-	case f.amplify <= 0:
-		return o, "", nil, fmt.Errorf("-amplify %d: want more than 0 bytes", f.amplify)
+	case f.amplifyFactor <= 1:
+		return o, "", nil, fmt.Errorf("-amplify-factor %v: want a ratio over 1", f.amplifyFactor)
+	case f.amplifyFloor <= 0:
+		return o, "", nil, fmt.Errorf("-amplify-floor %d: want more than 0 bytes", f.amplifyFloor)
 	}
-	o = fuzz.Oracle{Timeout: f.timeout, AmplifyLimit: f.amplify, Strict: f.strict, Role: role}
+	o = fuzz.Oracle{Timeout: f.timeout, AmplifyFactor: f.amplifyFactor, AmplifyFloor: f.amplifyFloor, Strict: f.strict, Role: role}
 	replay = "cvrswarm replay"
 	if role == msnp.DS {
 		replay += " -role ds"
@@ -115,6 +119,7 @@ func (f *fuzzFlags) bind(fs *flag.FlagSet) {
 	fs.BoolVar(&cfg.NoFeedback, "no-feedback", false, "keep deriving from the seeds only, not from inputs with new reply sequences")
 	fs.IntVar(&cfg.MinimizeRuns, "minimize-runs", fuzz.DefaultMinimizeRuns, "most executions spent shrinking one finding (0: do not shrink)")
 	fs.DurationVar(&cfg.MinimizeTime, "minimize-time", fuzz.DefaultMinimizeTime, "most time spent shrinking one finding")
+	fs.Float64Var(&cfg.MinimizeShare, "minimize-share", fuzz.DefaultMinimizeShare, "most of the run's time that shrinking findings may take, from 0 to 1 (1: no cap); each new signature is shrunk once, in steps between cases")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress on stderr")
 	fs.StringVar(&f.printCases, "print-cases", "", "print cases `N` or N-M of the -seed (and -corpus, -mutators, -sequence) run, without a target, and exit")
 	f.pictures.bind(fs)
@@ -133,6 +138,8 @@ func (f *fuzzFlags) complete() (usage string) {
 		return fmt.Sprintf("-conns %d: want 1 or more", cfg.Conns)
 	case cfg.SequenceShare < 0 || cfg.SequenceShare > 1:
 		return fmt.Sprintf("-sequence %v: want a share from 0 to 1", cfg.SequenceShare)
+	case cfg.MinimizeShare <= 0 || cfg.MinimizeShare > 1:
+		return fmt.Sprintf("-minimize-share %v: want a share over 0, at most 1", cfg.MinimizeShare)
 	case cfg.MinimizeRuns < 0:
 		return fmt.Sprintf("-minimize-runs %d: want 0 (do not shrink) or more", cfg.MinimizeRuns)
 	}
@@ -241,6 +248,9 @@ func fuzzStatus(p fuzz.Progress) string {
 	s := fmt.Sprintf("cases  %.0f/s  findings %d", rate, p.Findings)
 	if p.Findings > 0 {
 		s += " (" + fuzz.KindCounts(p.ByKind) + ")"
+	}
+	if p.Restarts > 0 {
+		s += fmt.Sprintf("  restarts %d (%.1f/s)", p.Restarts, float64(p.Restarts)/p.Elapsed.Seconds())
 	}
 	return s + fmt.Sprintf("  corpus %d", p.Corpus)
 }
