@@ -101,127 +101,30 @@ func (o outcome) answered() bool {
 
 // classifyReply judges one reply line (terminator removed) to a CVR whose
 // TrID was trid; checkTrID false accepts any TrID (a mutated request's may
-// be mangled). It agrees with [msnp.ParseReply] and allocates nothing.
+// be mangled). It allocates nothing.
 func classifyReply(line []byte, trid uint32, checkTrID bool) outcome {
-	for _, c := range line {
-		if c >= 0x80 { // non-ASCII: let the parser judge what separates fields
-			return classifyParsed(line, trid, checkTrID)
-		}
+	h := msnp.ScanReply(line)
+	if !checkTrID {
+		trid = h.TrID
 	}
-	var f [3][]byte // the first three fields
-	n := 0
-	for i := 0; i < len(line); {
-		c := line[i]
-		if c < 0x20 || c == 0x7f {
-			return ocMalformed
-		}
-		if c == ' ' {
-			i++
-			continue
-		}
-		j := i
-		for j < len(line) && line[j] != ' ' {
-			if line[j] < 0x20 || line[j] == 0x7f {
-				return ocMalformed
-			}
-			j++
-		}
-		if n < len(f) {
-			f[n] = line[i:j]
-		}
-		n++
-		i = j
-	}
-	if n < 2 {
-		return ocMalformed
-	}
-	got, ok := parseTrID(f[1])
-	if !ok {
-		return ocMalformed
-	}
-	mismatch := checkTrID && got != trid
-	params := n - 2
-	switch verb := f[0]; {
-	case isCode(verb):
-		if mismatch {
-			return ocTrIDMismatch
-		}
-		return codeOutcome(int(verb[0]-'0')*100 + int(verb[1]-'0')*10 + int(verb[2]-'0'))
-	case string(verb) == "CVR" || string(verb) == "CVQ":
-		if params < 3 || params > 5 {
-			return ocMalformed
-		}
-		if mismatch {
-			return ocTrIDMismatch
-		}
+	return replyOutcome(h.Class(msnp.ReplyCVR, trid), h.Code)
+}
+
+// replyOutcome names a reply's class; code is its error code.
+func replyOutcome(c msnp.ReplyClass, code int) outcome {
+	switch c {
+	case msnp.ClassOK:
 		return ocOK
-	case string(verb) == "VER":
-		if params == 0 || (params > 1 && hasZeroField(line)) {
-			return ocMalformed
-		}
+	case msnp.ClassError:
+		return codeOutcome(code)
+	case msnp.ClassRefused:
+		return ocVER0
+	case msnp.ClassUnexpected:
 		return ocUnexpected
+	case msnp.ClassTrIDMismatch:
+		return ocTrIDMismatch
 	}
 	return ocMalformed
-}
-
-// classifyParsed is classifyReply through [msnp.ParseReply].
-func classifyParsed(line []byte, trid uint32, checkTrID bool) outcome {
-	r, err := msnp.ParseReply(line)
-	switch {
-	case err != nil:
-		return ocMalformed
-	case r.Kind == msnp.ReplyVER:
-		return ocUnexpected
-	case checkTrID && r.TrID != trid:
-		return ocTrIDMismatch
-	case r.Kind == msnp.ReplyError:
-		return codeOutcome(r.Code)
-	}
-	return ocOK
-}
-
-// hasZeroField reports whether a field of line after the TrID is "0" (a
-// VER reply may be "0" alone, never "0" among dialects).
-func hasZeroField(line []byte) bool {
-	field := 0
-	for i := 0; i < len(line); {
-		if line[i] == ' ' {
-			i++
-			continue
-		}
-		j := i
-		for j < len(line) && line[j] != ' ' {
-			j++
-		}
-		if field >= 2 && j-i == 1 && line[i] == '0' {
-			return true
-		}
-		field++
-		i = j
-	}
-	return false
-}
-
-func isCode(b []byte) bool {
-	return len(b) == 3 && b[0] >= '1' && b[0] <= '9' && b[1] >= '0' && b[1] <= '9' && b[2] >= '0' && b[2] <= '9'
-}
-
-// parseTrID reads 1 to 10 decimal digits up to 4294967295.
-func parseTrID(b []byte) (uint32, bool) {
-	if len(b) == 0 || len(b) > 10 {
-		return 0, false
-	}
-	var n uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + uint64(c-'0')
-	}
-	if n > 1<<32-1 {
-		return 0, false
-	}
-	return uint32(n), true
 }
 
 // classifyIO names a read or write error on an open connection; pending

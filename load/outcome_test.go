@@ -51,19 +51,6 @@ func TestClassifyReply(t *testing.T) {
 	}
 }
 
-// FuzzClassifyReply checks the fast classifier against msnp.ParseReply.
-func FuzzClassifyReply(f *testing.F) {
-	for _, s := range []string{"CVR 2 1 1 1 a b", "420 2", "VER 2 MSNP8 CVR0", "VER 2 0", "CVR 2 1 1", "710 3 x", "CVR\u00a02 1 1 1", " 731  2 "} {
-		f.Add([]byte(s), uint32(2))
-	}
-	f.Fuzz(func(t *testing.T, line []byte, trid uint32) {
-		got := classifyReply(line, trid, true)
-		if want := classifyParsed(line, trid, true); got != want {
-			t.Errorf("classifyReply(%q, %d) = %s, ParseReply says %s", line, trid, got, want)
-		}
-	})
-}
-
 func TestClassifyErrors(t *testing.T) {
 	tests := []struct {
 		name string

@@ -1,7 +1,6 @@
 package load
 
 import (
-	"context"
 	"errors"
 	"math/rand/v2"
 	"net"
@@ -10,9 +9,6 @@ import (
 
 	"github.com/cvrswarm/cvrswarm/msnp"
 )
-
-// longAgo is a deadline in the past: it makes blocked I/O return at once.
-var longAgo = time.Unix(1, 0)
 
 // idleProbeAfter is how long a persistent connection may sit unused
 // before it is checked for a close by the server (an idle timeout), so
@@ -140,9 +136,8 @@ func (w *worker) serve(t ticket) {
 
 // exchange writes line and reads one reply line within the timeout.
 func (w *worker) exchange(line []byte, trid uint32, checkTrID bool) outcome {
-	w.conn.SetDeadline(time.Now().Add(w.e.timeout))
-	if w.e.ctx.Err() != nil { // interrupted before the deadline was set: it would undo the interruption
-		return ocInterrupted
+	if err := msnp.SetDeadline(w.e.ctx, w.conn, time.Now().Add(w.e.timeout)); err != nil {
+		return w.ioOutcome(err)
 	}
 	if _, err := w.conn.Write(line); err != nil {
 		return w.ioOutcome(err)
@@ -202,9 +197,13 @@ func (w *worker) connect() outcome {
 	w.conn = conn
 	w.rd = msnp.NewReaderSize(conn, w.e.cfg.MaxLineLength, w.e.readBuffer)
 	w.e.connOpened()
-	conn.SetDeadline(connected.Add(w.e.timeout))
-	w.unhook = context.AfterFunc(w.e.ctx, func() { conn.SetDeadline(longAgo) })
-	oc = w.handshake()
+	unhook, err := msnp.BindDeadline(w.e.ctx, conn, connected.Add(w.e.timeout))
+	if err != nil {
+		oc = w.ioOutcome(err)
+	} else {
+		w.unhook = unhook
+		oc = w.handshake()
+	}
 	done := time.Now()
 	w.sh.conn(connected.Sub(start), done.Sub(connected), oc == ocOK)
 	w.lastUsed = done
@@ -219,30 +218,14 @@ func (w *worker) handshake() outcome {
 	trid := w.trids.take()
 	req := msnp.VERRequest{TrID: trid, Dialects: w.e.dialects}
 	w.buf = req.Append(w.buf[:0])
-	if _, err := w.conn.Write(w.buf); err != nil {
+	n, err := msnp.Handshake(w.conn, w.rd, w.buf, trid, w.e.dialects)
+	if err != nil {
 		return w.ioOutcome(err)
 	}
-	line, err := w.rd.ReadLine()
-	if err != nil && !errors.Is(err, msnp.ErrBareLF) {
-		return w.ioOutcome(err)
+	if n.Class != msnp.ClassOK {
+		return replyOutcome(n.Class, n.Reply.Code)
 	}
-	reply, perr := msnp.ParseReply(line)
-	switch {
-	case perr != nil:
-		return ocMalformed
-	case reply.TrID != trid:
-		return ocTrIDMismatch
-	case reply.Kind == msnp.ReplyError:
-		return codeOutcome(reply.Code)
-	case reply.Kind != msnp.ReplyVER:
-		return ocUnexpected
-	case reply.VER.Refused():
-		return ocVER0
-	}
-	w.lines = w.e.book[reply.VER.Chosen()]
-	if len(w.lines) == 0 { // a dialect that was not offered
-		return ocUnexpected
-	}
+	w.lines = w.e.book[n.Dialect]
 	return ocOK
 }
 

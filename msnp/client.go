@@ -96,60 +96,52 @@ func (c *Client) NextTrID() uint32 {
 func (c *Client) Close() error { return c.conn.Close() }
 
 // Handshake sends VER with the configured dialects and waits for the
-// answer before anything else is sent: some servers lose a CVR that
-// arrives in the same read as the VER.
+// answer before anything else is sent, as [Handshake] does.
 //
 //	C: VER 1 MSNP15 MSNP8 CVR0
 //	S: VER 1 MSNP15
 //
-// It returns the VER reply and [ErrNoDialect] for "VER n 0".
+// It returns the VER reply, parsed when it parses, and the error
+// [Negotiation.Err] gives: [ErrNoDialect] for "VER n 0".
 func (c *Client) Handshake(ctx context.Context) (Reply, error) {
 	req := VERRequest{TrID: c.NextTrID(), Dialects: c.offered}
-	reply, err := c.exchange(ctx, req.Append(c.out[:0]), req.TrID)
+	c.out = req.Append(c.out[:0])
+	stop, err := c.bind(ctx)
 	if err != nil {
+		return Reply{}, err
+	}
+	n, err := Handshake(c.conn, c.lines, c.out, req.TrID, c.offered)
+	if err = c.unbind(ctx, stop, err); err != nil {
+		return Reply{}, err
+	}
+	reply, _ := ParseReply(n.Line)
+	if err := n.Err(); err != nil {
 		return reply, err
 	}
-	if reply.Kind != ReplyVER {
-		return reply, fmt.Errorf("msnp: VER answered with %q", reply.String())
-	}
-	if reply.VER.Refused() {
-		return reply, ErrNoDialect
-	}
-	c.dialect = reply.VER.Chosen()
+	c.dialect = n.Dialect
 	return reply, nil
 }
 
 // CVR sends the request, shaped for the negotiated dialect and given the
-// next TrID, and returns the reply. A numeric reply also returns an
-// *[Error].
+// next TrID, and returns the reply, parsed when it parses. A reply that
+// does not answer the request returns the same errors as
+// [Negotiation.Err]; a numeric one an *[Error].
 func (c *Client) CVR(ctx context.Context, req Request) (Reply, error) {
 	if v, err := Lookup(c.dialect); err == nil {
 		req = req.Shape(v, req.UserHandle)
 	}
 	req.TrID = c.NextTrID()
-	reply, err := c.exchange(ctx, req.Append(c.out[:0]), req.TrID)
-	if err != nil {
-		return reply, err
-	}
-	if reply.Kind == ReplyVER {
-		return reply, fmt.Errorf("msnp: CVR answered with %q", reply.String())
-	}
-	return reply, reply.Err()
-}
-
-func (c *Client) exchange(ctx context.Context, line []byte, trid uint32) (Reply, error) {
-	c.out = line
-	if err := c.WriteLine(ctx, line); err != nil {
+	c.out = req.Append(c.out[:0])
+	if err := c.WriteLine(ctx, c.out); err != nil {
 		return Reply{}, err
 	}
-	reply, err := c.ReadReply(ctx)
-	if err != nil {
-		return reply, err
+	line, err := c.ReadLine(ctx)
+	if err != nil && !errors.Is(err, ErrBareLF) {
+		return Reply{}, err
 	}
-	if reply.TrID != trid {
-		return reply, fmt.Errorf("%w: sent %d, got %q", ErrTrIDMismatch, trid, reply.String())
-	}
-	return reply, nil
+	h := ScanReply(line)
+	reply, _ := ParseReply(line)
+	return reply, classErr(line, &h, h.Class(ReplyCVR, req.TrID), ReplyCVR, req.TrID)
 }
 
 // WriteLine writes b as it is: the caller supplies the terminator.
@@ -181,22 +173,9 @@ func (c *Client) ReadReply(ctx context.Context) (Reply, error) {
 	return ParseReply(line)
 }
 
-// longAgo is a deadline in the past: it makes blocked I/O return at once.
-var longAgo = time.Unix(1, 0)
-
 // bind makes the connection's deadline follow ctx until stop is called.
 func (c *Client) bind(ctx context.Context) (stop func() bool, err error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	deadline, _ := ctx.Deadline() // zero when ctx has none: no deadline
-	if err := c.conn.SetDeadline(deadline); err != nil {
-		return nil, fmt.Errorf("msnp: set deadline: %w", err)
-	}
-	if ctx.Done() == nil {
-		return func() bool { return true }, nil
-	}
-	return context.AfterFunc(ctx, func() { c.conn.SetDeadline(longAgo) }), nil
+	return BindDeadline(ctx, c.conn, time.Time{})
 }
 
 // unbind stops following ctx and, when ctx ended the I/O, reports why.

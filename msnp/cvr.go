@@ -160,7 +160,7 @@ func PeekTrID(line []byte) (uint32, bool) {
 	if j := indexByte(rest, ' '); j >= 0 {
 		rest = rest[:j]
 	}
-	return parseTrID(string(rest))
+	return parseTrID(rest)
 }
 
 // Verb returns the command of a line: its first three bytes when they are
@@ -189,25 +189,6 @@ func Verb(line []byte) string {
 		}
 	}
 	return string(line[:3])
-}
-
-// parseTrID reads a TrID: 1 to 10 decimal digits, at most 4294967295.
-func parseTrID(s string) (uint32, bool) {
-	if s == "" || len(s) > 10 {
-		return 0, false
-	}
-	var n uint64
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + uint64(c-'0')
-	}
-	if n > 1<<32-1 {
-		return 0, false
-	}
-	return uint32(n), true
 }
 
 // indexControl returns the index of the first ASCII control byte (below

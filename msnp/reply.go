@@ -1,8 +1,6 @@
 package msnp
 
-import (
-	"strconv"
-)
+import "strconv"
 
 // ReplyKind says which of the server's answers a [Reply] holds.
 type ReplyKind uint8
@@ -69,68 +67,46 @@ func (v VERReply) Chosen() Dialect {
 	return ""
 }
 
-// replyFields is how many fields of a reply line are split without an
-// allocation: the command, the TrID and 5 CVR parameters fit with room to
-// spare; a longer line (a VER naming many dialects, an error with many
-// extra parameters) is split on the heap.
+// replyFields is how many fields of a reply line [ParseReply] takes from
+// one scan: the command, the TrID and 5 CVR parameters fit with room to
+// spare; a VER naming more dialects is scanned again into a larger slice.
 const replyFields = 16
 
 // ParseReply parses one server line, given without its terminator: a CVR
 // or CVQ reply, a numeric error, or a VER reply. It is lenient where real
 // servers are: runs of spaces separate fields, a trailing space is
 // ignored, a numeric error may carry extra parameters, and a CVR reply may
-// lack its URLs.
+// lack its URLs. Its grammar is [ScanReply]'s; it adds the fields.
 func ParseReply(line []byte) (Reply, error) {
-	if i := indexControl(line); i >= 0 {
-		return Reply{}, syntaxErr(line, "control byte in reply")
+	var spans [replyFields]span
+	f := spans[:]
+	h := scanReply(line, f)
+	if h.Problem != "" {
+		return Reply{}, syntaxErr(line, h.Problem)
+	}
+	if n := h.Params + 2; n > len(f) {
+		f = make([]span, n)
+		scanReply(line, f)
 	}
 	s := string(line) // the one allocation: every field is a substring of s
-	var fields [replyFields]string
-	f := fields[:0]
-	for start, i := 0, 0; i <= len(s); i++ {
-		if i < len(s) && s[i] != ' ' {
-			continue
-		}
-		if i > start {
-			f = append(f, s[start:i]) // past replyFields, append moves f to the heap
-		}
-		start = i + 1
-	}
-	if len(f) < 2 {
-		return Reply{}, syntaxErr(line, "reply without a TrID")
-	}
-	trid, ok := parseTrID(f[1])
-	if !ok {
-		return Reply{}, syntaxErr(line, "reply TrID is not a number from 0 to 4294967295")
-	}
-	params := f[2:]
-	switch {
-	case isCode(f[0]):
-		code, _ := strconv.Atoi(f[0])
-		return Reply{Kind: ReplyError, TrID: trid, Code: code}, nil
-	case f[0] == "CVR" || f[0] == "CVQ":
-		if len(params) < 3 || len(params) > 5 {
-			return Reply{}, syntaxErr(line, "CVR reply needs 3 to 5 parameters")
-		}
+	params := f[2 : h.Params+2]
+	switch h.Kind {
+	case ReplyError:
+		return Reply{Kind: ReplyError, TrID: h.TrID, Code: h.Code}, nil
+	case ReplyCVR:
 		var p [5]string
-		copy(p[:], params)
-		return Reply{Kind: ReplyCVR, Command: f[0], TrID: trid, CVR: CVRReply{
+		for i, sp := range params {
+			p[i] = s[sp.from:sp.to]
+		}
+		return Reply{Kind: ReplyCVR, Command: h.Command, TrID: h.TrID, CVR: CVRReply{
 			Recommended: p[0], Recommended2: p[1], Minimum: p[2], DownloadURL: p[3], FallbackURL: p[4],
-			Params: len(params)}}, nil
-	case f[0] == "VER":
-		if len(params) == 0 {
-			return Reply{}, syntaxErr(line, "VER reply names no dialect")
-		}
-		ds := make([]Dialect, len(params))
-		for i, p := range params {
-			ds[i] = Dialect(p)
-		}
-		if len(ds) > 1 && containsDialect(ds, "0") {
-			return Reply{}, syntaxErr(line, `VER reply mixes "0" with dialects`)
-		}
-		return Reply{Kind: ReplyVER, Command: "VER", TrID: trid, VER: VERReply{Dialects: ds}}, nil
+			Params: h.Params}}, nil
 	}
-	return Reply{}, syntaxErr(line, "not a CVR, VER or error reply")
+	ds := make([]Dialect, len(params))
+	for i, sp := range params {
+		ds[i] = Dialect(s[sp.from:sp.to])
+	}
+	return Reply{Kind: ReplyVER, Command: "VER", TrID: h.TrID, VER: VERReply{Dialects: ds}}, nil
 }
 
 // Append appends the reply in wire form, CRLF included.
@@ -180,17 +156,4 @@ func (r Reply) Err() error {
 		return nil
 	}
 	return &Error{Code: r.Code, TrID: r.TrID}
-}
-
-func isCode(s string) bool {
-	return len(s) == 3 && s[0] >= '1' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9' && s[2] >= '0' && s[2] <= '9'
-}
-
-func containsDialect(ds []Dialect, d Dialect) bool {
-	for _, x := range ds {
-		if x == d {
-			return true
-		}
-	}
-	return false
 }

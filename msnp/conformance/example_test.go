@@ -38,5 +38,5 @@ func ExampleRun() {
 	// Output:
 	// CVR rules use MSNP15
 	// cvr-710-locale: sent "CVR 5 0x1111 winnt 5.1 MSNMSGR 6.0.0602 MSMSGS example@hotmail.com", got "710 5": pass
-	// 33 rules: 29 pass, 0 warn, 0 fail, 4 skip
+	// 35 rules: 31 pass, 0 warn, 0 fail, 4 skip
 }

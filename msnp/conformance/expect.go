@@ -21,9 +21,11 @@ type exchange struct {
 
 // A step sends bytes exactly as given and says what should come back.
 type step struct {
-	send []byte
-	show string // how the report shows what was sent; "" = from send
-	want want
+	send    []byte // nothing, for a step that reads the next answer to an earlier one
+	apart   bool   // each line of send in its own write, not all in one
+	show    string // how the report shows what was sent; "" = from send
+	want    want
+	checked bool // a step before the last that the rule checks, not one that sets it up
 }
 
 // want is what a step expects: one of several acceptable answers, all
@@ -33,6 +35,18 @@ type want struct {
 	hasTrID bool
 	alts    []alt
 	label   string // how the report shows the expectation; "" = from alts
+	// errorsFirst is how many error lines of another TrID (or none) may
+	// come before the answer: the answers to lines sent before the request.
+	errorsFirst int
+}
+
+// answer returns lines without the error lines that may come first.
+func (w want) answer(lines []line) []line {
+	for n := 0; n < w.errorsFirst && len(lines) > 0 && lines[0].isError() &&
+		!(w.hasTrID && lines[0].err == nil && lines[0].reply.TrID == w.trid); n++ {
+		lines = lines[1:]
+	}
+	return lines
 }
 
 // answer is the kind of line an [alt] expects first.
@@ -76,6 +90,21 @@ type line struct {
 	err    error // from msnp.ParseReply
 }
 
+// isError reports whether the line is a numeric error: three digits
+// first, with or without a TrID after them.
+func (l line) isError() bool {
+	code, _, _ := strings.Cut(l.text, " ")
+	if len(code) != 3 {
+		return false
+	}
+	for _, c := range []byte(code) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // observation is what came back in answer to one step.
 type observation struct {
 	lines []line
@@ -92,6 +121,7 @@ const maxLines = 4
 // more reports whether a step should read another line after the lines
 // read so far: only when an answer that needs a close has been matched.
 func (w want) more(lines []line) bool {
+	lines = w.answer(lines)
 	if len(lines) == 0 {
 		return true
 	}
@@ -164,6 +194,7 @@ const (
 
 // judge compares an observation with the expectation.
 func (w want) judge(o observation) (class, string) {
+	o.lines = w.answer(o.lines)
 	if w.hasTrID {
 		for _, l := range o.lines {
 			if l.err == nil && l.reply.TrID != w.trid {

@@ -18,7 +18,7 @@ type plan = func(e *env) (exchange, string)
 type Rule struct {
 	ID       string      // short and stable, for -run: "cvr-710-locale"
 	Title    string      // what a conformant server does
-	Source   string      // "msnp/PROTOCOL.md §2.3 (710)", "msnp/PROTOCOL.md §1.3"
+	Source   string      // where the expectation comes from: "msnp/PROTOCOL.md §1.3 VER"
 	Sends    string      // what the rule sends, in words
 	Expects  string      // what it expects, in words
 	Severity Verdict     // Fail, or Warn where real servers commonly differ
@@ -155,6 +155,10 @@ const (
 	seed731        = "CVR 6 spaghetti\r\n"
 )
 
+// shortLines are the lines of the line-empty rule: an empty line, one of
+// one byte and one of spaces.
+const shortLines = "\r\nx\r\n   \r\n"
+
 // garbage is the binary line of the garbage rule: NUL, high bytes, an
 // invalid UTF-8 sequence, an escape sequence and format verbs.
 const garbage = "\x00\xff\xfe\x80CVR\x1b[2J %n%s%x \xc3\x28\t\v\f\x7f\x00\r\n"
@@ -227,8 +231,8 @@ func tridRule(trid uint32) plan {
 
 // seedExample is the rule that sends one of the refused CVRs of msnp/PROTOCOL.md §2.3
 // and expects the code the oracle gives it.
-func seedExample(id, title, source, line string) Rule {
-	return Rule{ID: id, Title: title, Source: source, Sends: strings.TrimSpace(line),
+func seedExample(id, title, line string) Rule {
+	return Rule{ID: id, Title: title, Source: "msnp/PROTOCOL.md §2.3 Refusals: 420, 710, 731", Sends: strings.TrimSpace(line),
 		Expects: oracle(line, msnp8, msnp.NS).String(), Severity: Warn, plan: seedRule(line)}
 }
 
@@ -239,7 +243,7 @@ var msnp8, _ = msnp.Lookup("MSNP8")
 // echoed.
 func tridEcho(trid uint32, title string) Rule {
 	n := strconv.FormatUint(uint64(trid), 10)
-	return Rule{ID: "trid-" + n, Title: title, Source: "msnp/PROTOCOL.md §3.2 (TrID: 0 to 4294967295)",
+	return Rule{ID: "trid-" + n, Title: title, Source: "msnp/PROTOCOL.md §3.2 TrID (0 to 4294967295)",
 		Sends: "a valid CVR with TrID " + n, Expects: "CVR " + n + " ...", Severity: Fail, plan: tridRule(trid)}
 }
 
@@ -296,6 +300,13 @@ func closeAfter(p plan) plan {
 	}
 }
 
+// answered is the answer to a valid request in dialect v where what it
+// answers is other rules' business (cvr-valid's): a CVR (CVQ) reply or an
+// error, with trid.
+func answered(trid uint32, v msnp.Version) want {
+	return want{trid: trid, hasTrID: true, alts: []alt{{answer: cvrReply, command: v.Command}, {answer: codeReply}}}
+}
+
 // outOfContext is the answer to a command the server does not take where
 // it is sent: no reply, and a close (msnp/PROTOCOL.md §4.2).
 var outOfContext = want{alts: []alt{{answer: noReply, closes: true}}}
@@ -304,7 +315,7 @@ var outOfContext = want{alts: []alt{{answer: noReply, closes: true}}}
 var rules = []Rule{
 	{
 		ID: "ver-highest", Title: "VER gets the highest dialect both sides speak",
-		Source: "msnp/PROTOCOL.md §1.3",
+		Source: "msnp/PROTOCOL.md §1.3 VER",
 		Sends:  "VER 1 with every offered dialect, newest first",
 		Expects: "VER 1 and the highest common dialect (a CVR0 echo allowed); " +
 			"VER 1 0 and a close when none is common",
@@ -316,7 +327,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "ver-any-order", Title: "The highest common dialect wins whatever the order of the list",
-		Source:   "msnp/PROTOCOL.md §1.3",
+		Source:   "msnp/PROTOCOL.md §1.3 VER",
 		Sends:    "VER 1 with the offered MSNP dialects oldest first, then CVR0",
 		Expects:  "VER 1 and the highest common dialect",
 		Severity: Fail,
@@ -338,7 +349,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "ver-unknown-names", Title: "Dialect names the server does not know are passed over",
-		Source:   "msnp/PROTOCOL.md §1.3",
+		Source:   "msnp/PROTOCOL.md §1.3 VER",
 		Sends:    "VER 1 MSNP99 MSNPX then the offered dialects",
 		Expects:  "VER 1 and the highest common dialect",
 		Severity: Fail,
@@ -349,7 +360,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "ver-none", Title: "A VER with no acceptable dialect gets VER n 0, then a close",
-		Source:   "msnp/PROTOCOL.md §1.3",
+		Source:   "msnp/PROTOCOL.md §1.3 VER",
 		Sends:    "VER 1 DISREGARDANCE FOR A REAL PROTOCOL",
 		Expects:  "VER 1 0, then a close",
 		Severity: Fail,
@@ -360,7 +371,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "ver-no-trid", Title: "A VER without a TrID gets a close",
-		Source:   "msnp/PROTOCOL.md §1.3",
+		Source:   "msnp/PROTOCOL.md §1.3 VER",
 		Sends:    "VER <highest common dialect> CVR0 (no TrID)",
 		Expects:  "a close, no reply",
 		Severity: Fail,
@@ -376,7 +387,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "ver-twice", Title: "A second VER is refused: 715, then a close",
-		Source:   "msnp/PROTOCOL.md §1.3, §9 (undefined in the spec; Escargot's answer)",
+		Source:   "msnp/PROTOCOL.md §1.3 VER, §9 How real servers answer (unspecified; Escargot's answer)",
 		Sends:    "VER 1 <dialect> CVR0, then VER 2 <dialect> CVR0",
 		Expects:  "715 2 and a close, or a close",
 		Severity: Warn,
@@ -388,7 +399,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "cvr-valid", Title: "A valid CVR gets a CVR reply with its TrID and client versions",
-		Source:   "msnp/PROTOCOL.md §2.2, §2.4",
+		Source:   "msnp/PROTOCOL.md §2.2 Reply fields, §2.4 Examples: post-login and pre-login",
 		Sends:    "the pre-login CVR of msnp/PROTOCOL.md §2.4, shaped for the CVR dialect",
 		Expects:  "CVR 2 recommended recommended-2 minimum {download-url fallback-url}",
 		Severity: Fail,
@@ -396,21 +407,19 @@ var rules = []Rule{
 	},
 	{
 		ID: "cvr-reply-urls", Title: "The CVR reply carries download-url and fallback-url",
-		Source:   "msnp/PROTOCOL.md §2.2, §9 (mock servers leave them out)",
+		Source:   "msnp/PROTOCOL.md §2.2 Reply fields, §9 How real servers answer (mock servers leave them out)",
 		Sends:    "the pre-login CVR of msnp/PROTOCOL.md §2.4, shaped for the CVR dialect",
 		Expects:  "a CVR reply with 5 fields",
 		Severity: Warn,
 		plan:     withExtra(tridRule(2), checkCVRURLs),
 	},
-	seedExample("cvr-420-version", "An impossible client version gets 420",
-		"msnp/PROTOCOL.md §2.3 (420)", seed420Version),
-	seedExample("cvr-420-library", "A foreign requesting-library gets 420",
-		"msnp/PROTOCOL.md §2.3 (420)", seed420Library),
-	seedExample("cvr-710-locale", "An invalid locale gets 710", "msnp/PROTOCOL.md §2.3 (710)", seed710Locale),
-	seedExample("cvr-731-malformed", "A malformed CVR gets 731", "msnp/PROTOCOL.md §2.3 (731)", seed731),
+	seedExample("cvr-420-version", "An impossible client version gets 420", seed420Version),
+	seedExample("cvr-420-library", "A foreign requesting-library gets 420", seed420Library),
+	seedExample("cvr-710-locale", "An invalid locale gets 710", seed710Locale),
+	seedExample("cvr-731-malformed", "A malformed CVR gets 731", seed731),
 	{
 		ID: "cvr-731-close", Title: "The server disconnects after a malformed CVR",
-		Source:   "msnp/PROTOCOL.md §2.3, §4.3 (731, then a close)",
+		Source:   "msnp/PROTOCOL.md §2.3 Refusals: 420, 710, 731, §4.3 Disconnect rules",
 		Sends:    strings.TrimSpace(seed731),
 		Expects:  "a close after the reply (731 6)",
 		Severity: Warn,
@@ -421,12 +430,12 @@ var rules = []Rule{
 	tridEcho(1<<32-1, "The largest TrID is echoed"),
 	{
 		ID: "trid-0", Title: "TrID 0 is legal and echoed",
-		Source: "msnp/PROTOCOL.md §3.2 (legal but discouraged; OpenMSN rejects it)", Sends: "a valid CVR with TrID 0",
+		Source: "msnp/PROTOCOL.md §3.2 TrID (allowed but best avoided; OpenMSN refuses it)", Sends: "a valid CVR with TrID 0",
 		Expects: "CVR 0 ...", Severity: Warn, plan: tridRule(0),
 	},
 	{
 		ID: "trid-overflow", Title: "A TrID above 4294967295 gets a close",
-		Source:   "msnp/PROTOCOL.md §3.2, §9 (the Go msn_server closes; Escargot echoes any token)",
+		Source:   "msnp/PROTOCOL.md §3.2 TrID, §9 How real servers answer (the Go msn_server closes; Escargot echoes any token)",
 		Sends:    "a valid CVR with TrID 4294967296",
 		Expects:  "a close, no reply",
 		Severity: Warn,
@@ -436,7 +445,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "cvr-msnp8-handle", Title: "From MSNP8, a CVR carries the user-handle",
-		Source:   "msnp/PROTOCOL.md §2.1 (user-handle since MSNP8)",
+		Source:   "msnp/PROTOCOL.md §2.1 Request fields (user-handle since MSNP8)",
 		Sends:    "VER 1 <lowest common dialect from MSNP8>, then a CVR with 8 parameters",
 		Expects:  "a CVR reply",
 		Severity: Fail,
@@ -444,7 +453,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "cvr-msnp8-no-handle", Title: "From MSNP8, the user-handle may be left out",
-		Source:   "msnp/PROTOCOL.md §2.1, §8 (clients leave the user-handle out)",
+		Source:   "msnp/PROTOCOL.md §2.1 Request fields, §8 CVR lines real clients send (clients leave the user-handle out)",
 		Sends:    "VER 1 <lowest common dialect from MSNP8>, then a CVR with 7 parameters",
 		Expects:  "a CVR reply",
 		Severity: Fail,
@@ -452,7 +461,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "cvr-pre8-handle", Title: "Before MSNP8, a CVR with a user-handle is malformed",
-		Source:   "msnp/PROTOCOL.md §2.1; msnp/validate.go",
+		Source:   "msnp/PROTOCOL.md §2.1 Request fields; msnp/validate.go",
 		Sends:    "VER 1 <highest common dialect before MSNP8>, then a CVR with 8 parameters",
 		Expects:  "731 2",
 		Severity: Warn,
@@ -460,7 +469,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "cvr-ns-pre8", Title: "A Notification Server takes CVR before MSNP8",
-		Source:   "msnp/PROTOCOL.md §1.2, §2.4 (post-login, MSNP2 to MSNP7)",
+		Source:   "msnp/PROTOCOL.md §1.2 Which server takes CVR, per version, §2.4 Examples: post-login and pre-login",
 		Sends:    "VER 1 <highest common dialect before MSNP8>, then a CVR shaped for it",
 		Expects:  "a CVR reply",
 		Severity: Fail, Roles: []msnp.Role{msnp.NS},
@@ -468,7 +477,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "cvr-ds-pre8", Title: "A Dispatch Server takes no CVR before MSNP8",
-		Source:   "msnp/PROTOCOL.md §1.2 (a DS command from MSNP8), §4.2",
+		Source:   "msnp/PROTOCOL.md §1.2 Which server takes CVR, per version, §4.2 Commands out of context",
 		Sends:    "VER 1 <highest common dialect before MSNP8>, then a CVR shaped for it",
 		Expects:  "a close, no reply (out of context)",
 		Severity: Warn, Roles: []msnp.Role{msnp.DS},
@@ -476,7 +485,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "cvq-after-cvr0", Title: "After VER n CVR0, a Dispatch Server answers CVQ",
-		Source:   "msnp/PROTOCOL.md §5",
+		Source:   "msnp/PROTOCOL.md §5 CVQ after CVR0",
 		Sends:    "VER 1 CVR0, then " + cvqFallback.String(),
 		Expects:  "VER 1 CVR0, then a CVQ reply",
 		Severity: Fail, Roles: []msnp.Role{msnp.DS},
@@ -484,7 +493,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "cvq-on-ns", Title: "A Notification Server takes no CVQ",
-		Source:   "msnp/PROTOCOL.md §1.2, §5 (CVQ is a DS command)",
+		Source:   "msnp/PROTOCOL.md §1.2 Which server takes CVR, per version, §5 CVQ after CVR0",
 		Sends:    "VER 1 CVR0, then " + cvqFallback.String(),
 		Expects:  "VER 1 CVR0, then a close without a reply",
 		Severity: Warn, Roles: []msnp.Role{msnp.NS},
@@ -492,7 +501,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "cvr-in-cvr0", Title: "CVR after a CVR0-only VER is refused",
-		Source:   "msnp/PROTOCOL.md §5; msnp/validate.go",
+		Source:   "msnp/PROTOCOL.md §5 CVQ after CVR0; msnp/validate.go",
 		Sends:    "VER 1 CVR0, then a CVR",
 		Expects:  "731 2 (DS), or a close without a reply (NS)",
 		Severity: Warn,
@@ -504,7 +513,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "cvq-in-msnp", Title: "CVQ after an MSNP dialect is refused",
-		Source:   "msnp/PROTOCOL.md §5; msnp/validate.go",
+		Source:   "msnp/PROTOCOL.md §5 CVQ after CVR0; msnp/validate.go",
 		Sends:    "VER 1 <CVR dialect>, then a CVQ",
 		Expects:  "731 2",
 		Severity: Warn,
@@ -516,7 +525,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "crlf-replies", Title: "Replies end in CRLF",
-		Source:   "msnp/PROTOCOL.md §3.3 (CRLF)",
+		Source:   "msnp/PROTOCOL.md §3.3 Terminator",
 		Sends:    "VER, then a valid CVR",
 		Expects:  "VER and CVR replies ended by CRLF",
 		Severity: Fail,
@@ -524,7 +533,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "bare-lf", Title: "A CVR ended by a bare LF is answered or refused, not left hanging",
-		Source:   "msnp/PROTOCOL.md §3.3, §9 (the official server accepted a bare LF)",
+		Source:   "msnp/PROTOCOL.md §3.3 Terminator, §9 How real servers answer (the official server took a bare LF)",
 		Sends:    "VER, then a valid CVR ended by LF alone",
 		Expects:  "a CVR reply, 731, or a close",
 		Severity: Warn,
@@ -537,8 +546,41 @@ var rules = []Rule{
 		}),
 	},
 	{
+		ID: "line-empty", Title: "Empty and short lines do not stop the server answering",
+		Source:   "msnp/PROTOCOL.md §3.1 Commands and errors, §4.2 Commands out of context, §9 How real servers answer",
+		Sends:    `VER, then "", "x" and "   " as lines, each in its own write, then a valid CVR`,
+		Expects:  "an error or nothing for each short line, then a reply to the CVR; or a close",
+		Severity: Fail,
+		plan: onCVRDialect(func(e *env, v msnp.Version) exchange {
+			cvr := shaped(preLogin, v, 2)
+			w := answered(2, v)
+			w.errorsFirst = strings.Count(shortLines, "\n")
+			w.alts = append(w.alts, alt{answer: noReply, closes: true})
+			return exchange{steps: []step{e.handshake(1, v.Dialect), {
+				send: append([]byte(shortLines), cvr...), apart: true, want: w,
+				show: strconv.Quote("\r\n") + ", " + strconv.Quote("x\r\n") + ", " + strconv.Quote("   \r\n") + ", " + showSent(cvr),
+			}}}
+		}),
+	},
+	{
+		ID: "framing-pipelined", Title: "Two CVRs in one write are both answered, in order",
+		Source:   "msnp/PROTOCOL.md §3.6 Line length, §9 How real servers answer (two commands in one write)",
+		Sends:    "VER, then two valid CVRs, TrIDs 2 and 3, in one write",
+		Expects:  "a reply to TrID 2, then one to TrID 3 (a CVR reply or an error)",
+		Severity: Fail,
+		plan: onCVRDialect(func(e *env, v msnp.Version) exchange {
+			first, second := shaped(preLogin, v, 2), shaped(preLogin, v, 3)
+			last := answered(3, v)
+			last.label = "a reply to TrID 3 too"
+			return exchange{steps: []step{e.handshake(1, v.Dialect),
+				{send: append(first, second...), show: showSent(first) + " + " + showSent(second) + " (one write)",
+					want: answered(2, v), checked: true},
+				{want: last}}}
+		}),
+	},
+	{
 		ID: "cvr-before-ver", Title: "A CVR before VER is out of context: a close",
-		Source:   "msnp/PROTOCOL.md §4.2 (out of context: no reply, disconnect)",
+		Source:   "msnp/PROTOCOL.md §4.2 Commands out of context",
 		Sends:    "a valid CVR as the first line",
 		Expects:  "a close, no reply",
 		Severity: Warn,
@@ -548,7 +590,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "unknown-command", Title: "A command out of context gets a close",
-		Source:   "msnp/PROTOCOL.md §4.2, §7 (FLN Hotmail)",
+		Source:   "msnp/PROTOCOL.md §4.2 Commands out of context, §7 Example exchanges (FLN Hotmail)",
 		Sends:    "VER, then FLN Hotmail",
 		Expects:  "a close, no reply",
 		Severity: Warn,
@@ -558,7 +600,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "long-line", Title: "An over-long line is refused or answered, and the server lives",
-		Source:   "msnp/PROTOCOL.md §3.6 (no maximum line length is documented)",
+		Source:   "msnp/PROTOCOL.md §3.6 Line length (no maximum documented)",
 		Sends:    "VER, then a CVR whose user-handle makes the line -long-line bytes",
 		Expects:  "a close, an error with the TrID, or a CVR reply; then the target still answers",
 		Severity: Warn, Risky: true,
@@ -579,7 +621,7 @@ var rules = []Rule{
 	},
 	{
 		ID: "garbage", Title: "Binary garbage gets a close, and the server lives",
-		Source:   "msnp/PROTOCOL.md §4.2 (unknown command: no reply, disconnect)",
+		Source:   "msnp/PROTOCOL.md §4.2 Commands out of context",
 		Sends:    "VER, then a line of NUL, high bytes, escapes and format verbs",
 		Expects:  "a close, no reply; then the target still answers",
 		Severity: Warn, Risky: true,
