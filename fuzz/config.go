@@ -127,8 +127,14 @@ func (c Config) Validate() error {
 	if !(c.MinimizeShare >= 0 && c.MinimizeShare <= 1) {
 		bad("MinimizeShare", "%v: want a share from 0 to 1", c.MinimizeShare)
 	}
+	return errors.Join(append(errs, c.validateCases())...)
+}
+
+// validateCases checks the fields that make the cases.
+func (c Config) validateCases() error {
+	var errs []error
 	if !(c.SequenceShare >= 0 && c.SequenceShare <= 1) {
-		bad("SequenceShare", "%v: want a share from 0 to 1", c.SequenceShare)
+		errs = append(errs, fieldErr("SequenceShare", "%v: want a share from 0 to 1", c.SequenceShare))
 	}
 	if _, err := c.bases(); err != nil {
 		errs = append(errs, err)
@@ -147,7 +153,7 @@ func (o Oracle) Validate() error {
 		errs = append(errs, fieldErr("Timeout", "must not be negative"))
 	}
 	if o.AmplifyFactor != 0 && !(o.AmplifyFactor > 1) || math.IsInf(o.AmplifyFactor, 0) {
-		errs = append(errs, fieldErr("AmplifyFactor", "%v: want a ratio over 1 (0: %g)", o.AmplifyFactor, DefaultAmplifyFactor))
+		errs = append(errs, fieldErr("AmplifyFactor", "%v: want a ratio over 1", o.AmplifyFactor))
 	}
 	if o.AmplifyFloor < 0 {
 		errs = append(errs, fieldErr("AmplifyFloor", "must not be negative"))
@@ -188,10 +194,10 @@ func MakeCase(cfg Config, i uint64) (Case, error) {
 	if !cfg.NoFeedback && i >= 2*EpochSize {
 		return Case{}, fmt.Errorf("fuzz: case %d derives from the replies to earlier cases (feedback): without a run, only cases below %d, or any case with feedback off, can be made", i, 2*EpochSize)
 	}
-	seeds, err := cfg.bases()
-	if err != nil {
+	if err := cfg.validateCases(); err != nil {
 		return Case{}, err
 	}
+	seeds, _ := cfg.bases()
 	g := cfg.generator()
 	return g.Generate(i, seeds), nil
 }

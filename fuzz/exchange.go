@@ -200,9 +200,6 @@ var verProbe = (&msnp.VERRequest{TrID: probeTrID, Dialects: []msnp.Dialect{"MSNP
 var validRequest = msnp.Request{Locale: "0x0409", SystemType: "winnt", SystemVer: "5.1", SystemArch: "i386",
 	Library: "MSNMSGR", ClientVersion: "6.0.0602", ClientID: "MSMSGS", UserHandle: "example@hotmail.com", Params: 8}
 
-// longAgo is a deadline in the past: it makes blocked I/O return at once.
-var longAgo = time.Unix(1, 0)
-
 // exchanger runs cases on connections.
 type exchanger struct {
 	target  msnp.Target
@@ -296,12 +293,11 @@ func (x *exchanger) run(ctx context.Context, c *conn, data, probe []byte, p *pha
 	}
 	wait, quiet := x.waits()
 	p.Wait = wait
-	deadline := time.Now().Add(wait)
-	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
-		deadline = dl
+	stop, err := msnp.BindDeadline(ctx, c.c, time.Now().Add(wait))
+	if err != nil {
+		p.End = endError
+		return
 	}
-	c.c.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { c.c.SetDeadline(longAgo) })
 	defer stop()
 	sent := time.Now()
 	n, err := c.c.Write(data)
@@ -479,28 +475,23 @@ func (x *exchanger) readExtra(c *conn, p *phase, quiet time.Duration) {
 	}
 }
 
-// parseReplyLine classifies a line the server sent.
+// parseReplyLine classifies a line the server sent by the grammar of
+// msnp.ScanReply, the one the load engine and the check use.
 func parseReplyLine(line []byte, readErr error) replyLine {
 	r := replyLine{Text: string(line[:min(len(line), maxQuoted)]), Len: len(line) + 2}
-	reply, err := msnp.ParseReply(line)
+	h := msnp.ScanReply(line)
+	if h.HasTrID {
+		r.TrID = h.TrID
+	}
 	switch {
-	case err != nil:
-		r.Class = "malformed"
-		var se *msnp.SyntaxError
-		if errors.As(err, &se) {
-			r.Err = se.Msg
-		} else {
-			r.Err = err.Error()
-		}
-		if t, ok := msnp.PeekTrID(line); ok {
-			r.TrID = t
-		}
-	case readErr != nil: // parses, but ends in a bare LF
-		r.Class, r.Err, r.TrID, r.Len = "malformed", "reply ends in a bare LF", reply.TrID, len(line)+1
-	case reply.Kind == msnp.ReplyError:
-		r.Class, r.TrID = strconv.Itoa(reply.Code), reply.TrID
+	case h.Problem != "":
+		r.Class, r.Err = "malformed", h.Problem
+	case readErr != nil: // well formed, but ends in a bare LF
+		r.Class, r.Err, r.Len = "malformed", "reply ends in a bare LF", len(line)+1
+	case h.Kind == msnp.ReplyError:
+		r.Class = strconv.Itoa(h.Code)
 	default:
-		r.Class, r.TrID = reply.Command, reply.TrID
+		r.Class = h.Command
 	}
 	return r
 }

@@ -39,6 +39,18 @@ type ExecConfig struct {
 	TailSize int
 }
 
+// Validate reports a command that cannot be run as a [*FieldError] of
+// Command; nil when [StartExec] can try it.
+func (c ExecConfig) Validate() error {
+	if !strings.Contains(c.Command, AddrPlaceholder) {
+		return fieldErr("Command", "%q: put %s where the command takes its listen address", c.Command, AddrPlaceholder)
+	}
+	if _, err := SplitCommand(c.Command); err != nil {
+		return fieldErr("Command", "%q: not a command line (a quote left open?)", c.Command)
+	}
+	return nil
+}
+
 // ExitInfo says how a target process ended.
 type ExitInfo struct {
 	Code   int    // the exit status; -1 when killed by a signal
@@ -84,8 +96,8 @@ func StartExec(ctx context.Context, cfg ExecConfig) (*Exec, error) {
 	if cfg.TailSize <= 0 {
 		cfg.TailSize = DefaultTailSize
 	}
-	if !strings.Contains(cfg.Command, AddrPlaceholder) {
-		return nil, fmt.Errorf("fuzz: exec command %q has no %s for the address to listen on", cfg.Command, AddrPlaceholder)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	addr, err := freeAddr()
 	if err != nil {

@@ -6,9 +6,10 @@ import (
 	"time"
 )
 
-// hit counts a case whose signature is known: confirmed already, or
-// being confirmed (its hits then join the finding once confirmed).
-func (f *Fuzzer) hit(sig string) bool {
+// hit counts a case whose signature is known: confirmed already, or,
+// with pending, being confirmed (its hits then join the finding once
+// confirmed).
+func (f *Fuzzer) hit(sig string, pending bool) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if fd, ok := f.findings[sig]; ok {
@@ -16,7 +17,7 @@ func (f *Fuzzer) hit(sig string) bool {
 		f.hits++
 		return true
 	}
-	if n, ok := f.confirming[sig]; ok {
+	if n, ok := f.confirming[sig]; ok && pending {
 		f.confirming[sig] = n + 1
 		return true
 	}
@@ -39,11 +40,17 @@ func (f *Fuzzer) hitReproduced(sig string) bool {
 // claim marks a signature as being confirmed; false when it is known
 // already or being confirmed by another worker, which counts a hit.
 func (f *Fuzzer) claim(sig string) bool {
-	if f.hit(sig) {
-		return false
-	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if _, ok := f.findings[sig]; ok {
+		f.findings[sig].Hits++
+		f.hits++
+		return false
+	}
+	if _, ok := f.confirming[sig]; ok {
+		f.confirming[sig]++
+		return false
+	}
 	f.confirming[sig] = 0
 	return true
 }
@@ -58,13 +65,17 @@ func (f *Fuzzer) unclaim(sig string) {
 // connection, waiting the whole timeout for each reply: the case alone,
 // then the earlier cases of its connection, most recent first, then all
 // of them in a row. Other workers go on meanwhile; should the target die,
-// the crash is hunted as crashes are.
+// the crash is hunted as crashes are. A hang is confirmed however many
+// workers see it at once: a wait that ran out may have been a hiccup,
+// and what the whole timeout sees goes to the feedback.
 func (w *worker) confirm(ctx context.Context, c Case, hist []Case, seen Verdict) {
 	f := w.f
-	if !f.claim(seen.Signature) {
-		return
+	if seen.Kind != KindHang {
+		if !f.claim(seen.Signature) {
+			return
+		}
+		defer f.unclaim(seen.Signature)
 	}
-	defer f.unclaim(seen.Signature)
 	var first observation
 	f.gate.RLock()
 	culprit, v, err := f.blame(ctx, w.suspects(c, hist, alive), alive, &first)
@@ -292,8 +303,10 @@ func (f *Fuzzer) record(c Case, v Verdict, reproduced bool) {
 		Seed: f.cfg.Seed, Case: c.Index, Mutators: c.Mutators, Parent: c.Parent, Reproduced: reproduced,
 		Stderr: v.Stderr, Target: targetName(f.oracle.Target), Strict: v.Kind == KindDeviation,
 		RequestBytes: v.RequestBytes, ReplyBytes: v.ReplyBytes, Ratio: v.Ratio, Time: time.Now()}
-	f.hits += f.confirming[v.Signature]
-	f.confirming[v.Signature] = 0
+	if n, ok := f.confirming[v.Signature]; ok {
+		f.hits += n
+		f.confirming[v.Signature] = 0
+	}
 	if v.Exit != nil {
 		fd.Exit = v.Exit.String()
 	}

@@ -98,7 +98,7 @@ const (
 // hit: counted, not confirmed again.
 func (w *worker) state(c Case, obs *observation, v Verdict, sus suspicion) caseState {
 	switch {
-	case v.Kind != "" && !w.f.hit(v.Signature):
+	case v.Kind != "" && !w.f.hit(v.Signature, sus != suspectHang):
 		return caseSuspect
 	case v.Kind != "":
 		return caseDone
@@ -133,6 +133,7 @@ func (w *worker) sign(ctx context.Context, c Case, obs *observation, v Verdict, 
 // is over.
 func (w *worker) runCase(ctx context.Context, c Case) bool {
 	f := w.f
+	c.gen = f.oracle.generation()
 	w.last.Store(&c)
 	f.gate.RLock()
 	obs, reused := w.exchange(ctx, c)
@@ -145,7 +146,6 @@ func (w *worker) runCase(ctx context.Context, c Case) bool {
 	if ctx.Err() != nil {
 		return false
 	}
-	c.gen = obs.Gen
 	v, sus := f.oracle.judge(&obs)
 	if sus != suspectHang {
 		f.fb.observe(c, obs.key())
@@ -202,7 +202,7 @@ func reusable(class string) bool {
 // one. It reports whether the connection was reused.
 func (w *worker) exchange(ctx context.Context, c Case) (obs observation, reused bool) {
 	f := w.f
-	gen := f.oracle.generation()
+	gen := c.gen
 	obs.Gen = gen
 	if w.cn != nil && (w.cn.gen != gen || len(c.VER) == 0 || !bytes.Equal(w.cn.ver, c.VER)) {
 		w.retire(ctx)
@@ -244,7 +244,7 @@ func (w *worker) retire(ctx context.Context) {
 	hist := append([]Case(nil), w.history[:len(w.history)-1]...)
 	v := verdict(KindWedge, "no reply to a valid CVR after "+w.lastReply, "")
 	w.drop()
-	if w.f.hit(v.Signature) {
+	if w.f.hit(v.Signature, true) {
 		return
 	}
 	// retire runs under the shared gate, as confirm takes it.

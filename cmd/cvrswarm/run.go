@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/cvrswarm/cvrswarm/fuzz"
 	"github.com/cvrswarm/cvrswarm/load"
 	"github.com/cvrswarm/cvrswarm/msnp/conformance"
 )
@@ -179,6 +180,11 @@ var fieldFlags = map[string]string{
 
 	"conformance.Target": "target", "conformance.Role": "role", "conformance.Dialects": "dialects",
 	"conformance.Timeout": "timeout", "conformance.LongLine": "long-line", "conformance.Run": "run",
+
+	"fuzz.Target": "target", "fuzz.Command": "exec", "fuzz.Timeout": "timeout", "fuzz.AmplifyFactor": "amplify-factor",
+	"fuzz.AmplifyFloor": "amplify-floor", "fuzz.Cases": "cases", "fuzz.Duration": "duration", "fuzz.Rate": "rate",
+	"fuzz.Conns": "conns", "fuzz.Seeds": "corpus", "fuzz.SequenceShare": "sequence", "fuzz.MinimizeRuns": "minimize-runs",
+	"fuzz.MinimizeTime": "minimize-time", "fuzz.MinimizeShare": "minimize-share",
 }
 
 // fieldProblem returns the flag that sets the field a package's FieldError
@@ -186,6 +192,7 @@ var fieldFlags = map[string]string{
 func fieldProblem(err error) (flag, problem string, ok bool) {
 	var le *load.FieldError
 	var ce *conformance.FieldError
+	var fe *fuzz.FieldError
 	switch {
 	case errors.As(err, &le):
 		flag, problem = fieldFlags["load."+le.Field], le.Problem
@@ -193,6 +200,9 @@ func fieldProblem(err error) (flag, problem string, ok bool) {
 	case errors.As(err, &ce):
 		flag, problem = fieldFlags["conformance."+ce.Field], ce.Problem
 		return cmp.Or(flag, ce.Field), problem, true
+	case errors.As(err, &fe):
+		flag, problem = fieldFlags["fuzz."+fe.Field], fe.Problem
+		return cmp.Or(flag, fe.Field), problem, true
 	}
 	return "", "", false
 }
