@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/cvrswarm/cvrswarm/fuzz"
 	"github.com/cvrswarm/cvrswarm/load"
 	"github.com/cvrswarm/cvrswarm/load/capacity"
 	"github.com/cvrswarm/cvrswarm/msnp/conformance"
@@ -188,6 +189,11 @@ var fieldFlags = map[string]string{
 
 	"conformance.Target": "target", "conformance.Role": "role", "conformance.Dialects": "dialects",
 	"conformance.Timeout": "timeout", "conformance.LongLine": "long-line", "conformance.Run": "run",
+
+	"fuzz.Target": "target", "fuzz.Command": "exec", "fuzz.Timeout": "timeout", "fuzz.AmplifyFactor": "amplify-factor",
+	"fuzz.AmplifyFloor": "amplify-floor", "fuzz.Cases": "cases", "fuzz.Duration": "duration", "fuzz.Rate": "rate",
+	"fuzz.Conns": "conns", "fuzz.Seeds": "corpus", "fuzz.SequenceShare": "sequence", "fuzz.MinimizeRuns": "minimize-runs",
+	"fuzz.MinimizeTime": "minimize-time", "fuzz.MinimizeShare": "minimize-share",
 }
 
 // fieldProblem returns the flag that sets the field a package's FieldError
@@ -200,6 +206,8 @@ func fieldProblem(err error) (flag, problem string, ok bool) {
 		field, problem = "capacity."+fe.Field, fe.Problem
 	} else if fe, ok := errors.AsType[*conformance.FieldError](err); ok {
 		field, problem = "conformance."+fe.Field, fe.Problem
+	} else if fe, ok := errors.AsType[*fuzz.FieldError](err); ok {
+		field, problem = "fuzz."+fe.Field, fe.Problem
 	} else {
 		return "", "", false
 	}
