@@ -1,10 +1,12 @@
 package load
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"time"
 
@@ -30,6 +32,10 @@ const (
 type Config struct {
 	// Target is the server's "host:port".
 	Target string
+	// Dial, when set, opens the connections to Target in place of a
+	// net.Dialer (through a proxy, or to a test's in-memory server); the
+	// context it is given ends after Timeout.
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
 	// Schedule says when each request is due; the zero Schedule offers
 	// none, which Validate refuses, and [Unbounded] is the schedule with
 	// no limit. It is the whole run's schedule: with a Shard, this process
@@ -209,8 +215,7 @@ func newPlan(cfg Config) (*plan, error) {
 	p.timeout = cmp0(cfg.Timeout, DefaultTimeout)
 	if cfg.Mutate < 0 || cfg.Mutate > 1 || math.IsNaN(cfg.Mutate) {
 		bad("Mutate", "share %v: want 0 to 1", cfg.Mutate)
-	}
-	if cfg.Mutate > 0 && cfg.Mutator == nil && cfg.NewMutator == nil {
+	} else if cfg.Mutate > 0 && cfg.Mutator == nil && cfg.NewMutator == nil {
 		bad("Mutator", "a Mutate share needs a Mutator or NewMutator")
 	}
 	if cfg.NewMutator != nil {

@@ -368,10 +368,16 @@ func (e *engine) connFailed(oc outcome) {
 	v.(*atomic.Int64).Add(1)
 }
 
-// dial connects to the target within the timeout.
+// dial connects to the target within the timeout, through Config.Dial
+// when it is set.
 func (e *engine) dial(id int64) (net.Conn, outcome) {
-	d := net.Dialer{Timeout: e.timeout}
-	conn, err := d.DialContext(e.ctx, "tcp", e.cfg.Target)
+	dial := e.cfg.Dial
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, e.timeout)
+	defer cancel()
+	conn, err := dial(ctx, "tcp", e.cfg.Target)
 	if err != nil {
 		return nil, classifyDial(err)
 	}

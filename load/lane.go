@@ -25,7 +25,7 @@ type lane struct {
 	stopAt          time.Duration // where the schedule is cut: its end or the request bound; 0 for none
 	conns, maxConns int           // the lane's share: connections kept open, and the cap
 	sh              *recShard     // where its offered and unsent requests are counted
-	wake            waker
+	wake            *waker
 	open            []*conn     // its connections; only the lane's goroutine touches the slice
 	cursor          int         // where the search for room starts, so that connections take turns
 	queue           ticketQueue // requests due and not yet sent, oldest first
@@ -99,6 +99,10 @@ func (l *lane) run() (interrupted bool) {
 		}
 		l.adopt(now)
 		fresh := l.pull(now)
+		if !endAt.IsZero() && !now.Before(endAt) { // the schedule's end: what still waits was never sent
+			l.unsentQueue(endAt)
+			return false
+		}
 		l.dispatch()
 		// the requests just due that found no room: a connection is opened
 		// for each, or it is late; the older ones keep theirs coming
@@ -111,10 +115,6 @@ func (l *lane) run() (interrupted bool) {
 		for l.grow() {
 		}
 		if !l.more && left == 0 {
-			return false
-		}
-		if !endAt.IsZero() && !now.Before(endAt) {
-			l.unsentQueue(endAt)
 			return false
 		}
 		wakeAt := endAt

@@ -46,36 +46,29 @@ func TestLanePacersSplitTheShard(t *testing.T) {
 	}
 }
 
-// TestWakers checks both wakers: a sleep never ends before its time, and
-// a poke ends a sleep with no time, whether it comes before or during it.
-func TestWakers(t *testing.T) {
-	for name, newW := range map[string]func() waker{
-		"platform": newWaker,
-		"timer":    func() waker { return newTimerWaker() },
-	} {
-		t.Run(name, func(t *testing.T) {
-			w := newW()
-			defer w.close()
-			at := time.Now().Add(20 * time.Millisecond)
-			w.sleepUntil(at)
-			if now := time.Now(); now.Before(at) {
-				t.Errorf("woke %v before the time", at.Sub(now))
-			}
-			w.poke() // before: the next sleep returns at once
-			w.sleepUntil(time.Time{})
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				w.sleepUntil(time.Time{})
-			}()
-			time.Sleep(10 * time.Millisecond) // let it sleep, most likely
-			w.poke()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				t.Fatal("a poke did not end the sleep")
-			}
-		})
+// TestWaker checks that a sleep never ends before its time, and that a
+// poke ends a sleep with no time, whether it comes before or during it.
+func TestWaker(t *testing.T) {
+	w := newWaker()
+	defer w.close()
+	at := time.Now().Add(20 * time.Millisecond)
+	w.sleepUntil(at)
+	if now := time.Now(); now.Before(at) {
+		t.Errorf("woke %v before the time", at.Sub(now))
+	}
+	w.poke() // before: the next sleep returns at once
+	w.sleepUntil(time.Time{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.sleepUntil(time.Time{})
+	}()
+	time.Sleep(10 * time.Millisecond) // let it sleep, most likely
+	w.poke()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a poke did not end the sleep")
 	}
 }
 

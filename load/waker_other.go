@@ -2,4 +2,4 @@
 
 package load
 
-func newWaker() waker { return newTimerWaker() }
+func newNudger() nudger { return nil }

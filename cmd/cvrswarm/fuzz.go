@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -30,7 +31,8 @@ func init() {
 type fuzzTargetFlags struct {
 	target, exec, role string
 	timeout            time.Duration
-	amplify            int
+	amplifyFactor      float64
+	amplifyFloor       int
 	strict             bool
 }
 
@@ -38,54 +40,65 @@ func (f *fuzzTargetFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.target, "target", "", "host:port of a running server (default: the embedded reference server)")
 	fs.StringVar(&f.exec, "exec", "", "run this command as the target, '{addr}' replaced by a free loopback address; restarted after a crash")
 	fs.StringVar(&f.role, "role", "ns", "the target's role for the spec's rules: ns or ds")
-	fs.DurationVar(&f.timeout, "timeout", fuzz.DefaultTimeout, "how long a reply may take before the request counts as unanswered")
-	fs.IntVar(&f.amplify, "amplify", fuzz.DefaultAmplifyLimit, "most reply bytes a case may draw before it is an amplification")
+	fs.DurationVar(&f.timeout, "timeout", fuzz.DefaultTimeout, "the longest a reply may take before the request counts as unanswered; fuzz waits less once it has learned the target's reply times (50 times its p99, at least 20ms), and confirms a finding with the whole timeout")
+	fs.Float64Var(&f.amplifyFactor, "amplify-factor", fuzz.DefaultAmplifyFactor, "an amplification is a write of lines whose replies are at least this many times its bytes (and -amplify-floor bytes)")
+	fs.IntVar(&f.amplifyFloor, "amplify-floor", fuzz.DefaultAmplifyFloor, "the fewest reply bytes an amplification has, for each line of the write")
 	fs.BoolVar(&f.strict, "strict", false, "also report deviations from the spec's replies (no 731, no disconnect after 731, 420/710 missing)")
 }
 
-// open checks the flags and starts the target: the -exec command, the
-// -target address or the embedded reference server. replay is the
-// replay command line that reaches the same target; stop releases it.
-func (f *fuzzTargetFlags) open(ctx context.Context, name string, stderr io.Writer) (o fuzz.Oracle, replay string, stop func(), err error) {
+// oracle returns the oracle the flags set up, checked, with a stand-in
+// for its target until start starts it.
+func (f *fuzzTargetFlags) oracle() (fuzz.Oracle, error) {
 	role, err := msnp.ParseRole(f.role)
 	if err != nil {
-		return o, "", nil, fmt.Errorf("-role %q: want ns or ds", f.role)
+		return fuzz.Oracle{}, badFlag("role", "%q: want ns or ds", f.role)
 	}
-	switch {
-	case f.target != "" && f.exec != "":
-		return o, "", nil, errors.New("-target and -exec: give one")
-	case f.timeout <= 0:
-		return o, "", nil, fmt.Errorf("-timeout %v: want more than 0", f.timeout)
-	case f.amplify <= 0:
-		return o, "", nil, fmt.Errorf("-amplify %d: want more than 0 bytes", f.amplify)
+	if f.target != "" && f.exec != "" {
+		return fuzz.Oracle{}, badFlag("", "-target and -exec: give one")
 	}
-	o = fuzz.Oracle{Timeout: f.timeout, AmplifyLimit: f.amplify, Strict: f.strict, Role: role}
-	replay = "cvrswarm replay"
-	if role == msnp.DS {
+	if f.exec != "" {
+		if err := (fuzz.ExecConfig{Command: f.exec}).Validate(); err != nil {
+			return fuzz.Oracle{}, err
+		}
+	}
+	o := fuzz.Oracle{Target: unstarted{}, Timeout: f.timeout, AmplifyFactor: f.amplifyFactor, AmplifyFloor: f.amplifyFloor,
+		Strict: f.strict, Role: role}
+	return o, o.Validate()
+}
+
+// unstarted stands for the target until it is started.
+type unstarted struct{}
+
+func (unstarted) Dial(context.Context) (net.Conn, error) {
+	return nil, errors.New("target not started")
+}
+
+// start starts the target the flags name: the -exec command, the -target
+// address or the embedded reference server, and puts it into o. replay is
+// the replay command line that reaches the same target; stop releases it.
+func (f *fuzzTargetFlags) start(ctx context.Context, name string, stderr io.Writer, o *fuzz.Oracle) (replay string, stop func(), err error) {
+	replay, stop = "cvrswarm replay", func() {}
+	if o.Role == msnp.DS {
 		replay += " -role ds"
 	}
 	switch {
 	case f.exec != "":
-		if !strings.Contains(f.exec, fuzz.AddrPlaceholder) {
-			return o, "", nil, fmt.Errorf("-exec %q: put %s where the command takes its listen address", f.exec, fuzz.AddrPlaceholder)
-		}
 		x, err := fuzz.StartExec(ctx, fuzz.ExecConfig{Command: f.exec})
 		if err != nil {
-			return o, "", nil, err
+			return "", nil, err
 		}
 		fmt.Fprintf(stderr, "cvrswarm %s: started %s on %s\n", name, x, x.Addr())
-		o.Target = x
-		return o, replay + " -exec " + fuzz.ShellQuote(f.exec), func() { x.Close() }, nil
+		o.Target, replay, stop = x, replay+" -exec "+fuzz.ShellQuote(f.exec), func() { x.Close() }
 	case f.target != "":
-		o.Target = msnp.TCPTarget(f.target)
-		return o, replay + " -target " + fuzz.ShellQuote(f.target), func() {}, nil
+		o.Target, replay = msnp.TCPTarget(f.target), replay+" -target "+fuzz.ShellQuote(f.target)
+	default:
+		addr, stopEmbedded, err := startEmbedded(refserver.Config{Role: o.Role}, stderr)
+		if err != nil {
+			return "", nil, err
+		}
+		o.Target, stop = msnp.TCPTarget(addr), stopEmbedded
 	}
-	addr, stopEmbedded, err := startEmbedded(refserver.Config{Role: role}, stderr)
-	if err != nil {
-		return o, "", nil, err
-	}
-	o.Target = msnp.TCPTarget(addr)
-	return o, replay, stopEmbedded, nil
+	return replay, stop, nil
 }
 
 // fuzzFlags are the fuzz command's flags, bound onto a fuzz.Config
@@ -115,44 +128,32 @@ func (f *fuzzFlags) bind(fs *flag.FlagSet) {
 	fs.BoolVar(&cfg.NoFeedback, "no-feedback", false, "keep deriving from the seeds only, not from inputs with new reply sequences")
 	fs.IntVar(&cfg.MinimizeRuns, "minimize-runs", fuzz.DefaultMinimizeRuns, "most executions spent shrinking one finding (0: do not shrink)")
 	fs.DurationVar(&cfg.MinimizeTime, "minimize-time", fuzz.DefaultMinimizeTime, "most time spent shrinking one finding")
+	fs.Float64Var(&cfg.MinimizeShare, "minimize-share", fuzz.DefaultMinimizeShare, "most of the run's time that shrinking findings may take, from 0 to 1 (1: no cap); each new signature is shrunk once, in steps between cases")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress on stderr")
 	fs.StringVar(&f.printCases, "print-cases", "", "print cases `N` or N-M of the -seed (and -corpus, -mutators, -sequence) run, without a target, and exit")
 	f.pictures.bind(fs)
 }
 
-// complete fills the config from the flags that name files or lists.
-func (f *fuzzFlags) complete() (usage string) {
-	switch cfg := f.cfg; {
-	case cfg.Cases < 0:
-		return fmt.Sprintf("-cases %d: want 0 (no limit) or more", cfg.Cases)
-	case cfg.Duration < 0:
-		return fmt.Sprintf("-duration %v: want 0 (no limit) or more", cfg.Duration)
-	case cfg.Rate < 0:
-		return fmt.Sprintf("-rate %v: want 0 (no limit) or more", cfg.Rate)
-	case cfg.Conns < 1:
-		return fmt.Sprintf("-conns %d: want 1 or more", cfg.Conns)
-	case cfg.SequenceShare < 0 || cfg.SequenceShare > 1:
-		return fmt.Sprintf("-sequence %v: want a share from 0 to 1", cfg.SequenceShare)
-	case cfg.MinimizeRuns < 0:
-		return fmt.Sprintf("-minimize-runs %d: want 0 (do not shrink) or more", cfg.MinimizeRuns)
-	}
+// complete fills the config from the flags that name files or lists,
+// and the seed.
+func (f *fuzzFlags) complete() error {
 	var err error
 	if f.cfg.Mutators, err = fuzz.SelectMutators(f.muts); err != nil {
-		return "-mutators: " + err.Error()
+		return badFlag("mutators", "%w", err)
 	}
 	if f.corpusDir != "" {
 		if f.cfg.Seeds, err = corpus.Load(f.corpusDir); err != nil {
-			return "-corpus: " + err.Error()
+			return badFlag("corpus", "%w", err)
 		}
 	}
 	if f.printCases != "" && f.seed == 0 {
-		return "-print-cases: give the -seed of the run"
+		return badFlag("print-cases", "give the -seed of the run")
 	}
 	if f.seed == 0 {
 		f.seed = time.Now().UnixNano() & (1<<53 - 1)
 	}
 	f.cfg.Seed = uint64(f.seed)
-	return ""
+	return nil
 }
 
 func runFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -165,21 +166,26 @@ func runFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		return usageError(stderr, "fuzz", fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	}
-	if msg := ff.complete(); msg != "" {
-		return usageError(stderr, "fuzz", msg)
+	if err := ff.complete(); err != nil {
+		return exitError(stderr, "fuzz", err)
 	}
 	if ff.printCases != "" {
 		return fuzzPrintCases(stdout, stderr, ff.cfg, ff.printCases)
 	}
-	oracle, replay, stop, err := ff.target.open(ctx, "fuzz", stderr)
+	oracle, err := ff.target.oracle()
 	if err != nil {
-		if strings.HasPrefix(err.Error(), "-") {
-			return usageError(stderr, "fuzz", err.Error())
-		}
-		return failure(stderr, "fuzz", err)
+		return exitError(stderr, "fuzz", err)
+	}
+	ff.cfg.Oracle = oracle
+	if err := ff.cfg.Validate(); err != nil {
+		return exitError(stderr, "fuzz", err)
+	}
+	replay, stop, err := ff.target.start(ctx, "fuzz", stderr, &ff.cfg.Oracle)
+	if err != nil {
+		return exitError(stderr, "fuzz", err)
 	}
 	defer stop()
-	ff.cfg.Oracle, ff.cfg.ReplayCommand = oracle, replay
+	ff.cfg.ReplayCommand = replay
 	res, runErr := fuzzRun(ctx, ff.cfg, ff.quiet, stderr)
 	if res != nil {
 		if err := ff.writeResult(res, stdout, stderr); err != nil {
@@ -242,6 +248,9 @@ func fuzzStatus(p fuzz.Progress) string {
 	if p.Findings > 0 {
 		s += " (" + fuzz.KindCounts(p.ByKind) + ")"
 	}
+	if p.Restarts > 0 {
+		s += fmt.Sprintf("  restarts %d (%.1f/s)", p.Restarts, float64(p.Restarts)/p.Elapsed.Seconds())
+	}
 	return s + fmt.Sprintf("  corpus %d", p.Corpus)
 }
 
@@ -250,12 +259,12 @@ func fuzzStatus(p fuzz.Progress) string {
 func fuzzPrintCases(stdout, stderr io.Writer, cfg fuzz.Config, spec string) int {
 	lo, hi, err := fuzzCaseRange(spec)
 	if err != nil {
-		return usageError(stderr, "fuzz", err.Error())
+		return exitError(stderr, "fuzz", err)
 	}
 	for i := lo; i <= hi; i++ {
 		c, err := fuzz.MakeCase(cfg, i)
 		if err != nil {
-			return failure(stderr, "fuzz", err)
+			return exitError(stderr, "fuzz", err)
 		}
 		fmt.Fprintf(stdout, "case %d of seed %d, mutators %s, parent %s\n  %q\n",
 			i, cfg.Seed, strings.Join(c.Mutators, " "), c.Parent, string(c.VER)+string(c.CVR))
@@ -272,7 +281,7 @@ func fuzzCaseRange(spec string) (lo, hi uint64, err error) {
 		hi, err = strconv.ParseUint(b, 10, 64)
 	}
 	if err != nil || hi < lo || hi-lo >= 100000 {
-		return 0, 0, fmt.Errorf("-print-cases %q: want a case index N or a range N-M of at most 100000 cases", spec)
+		return 0, 0, badFlag("print-cases", "%q: want a case index N or a range N-M of at most 100000 cases", spec)
 	}
 	return lo, hi, nil
 }

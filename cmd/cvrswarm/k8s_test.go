@@ -173,6 +173,7 @@ func TestK8sCommandErrors(t *testing.T) {
 		{"no lead time", []string{"-shards", "2", "-target", "h:1", "-start-in", "0s"}, "want a positive lead time"},
 		{"a bad format", []string{"-shards", "2", "-target", "h:1", "-o", "toml"}, `-o "toml": want yaml or json`},
 		{"a bad name", []string{"-shards", "2", "-target", "h:1", "-name", "My_Run"}, `name "My_Run"`},
+		{"a bad cpu quantity", []string{"-shards", "2", "-target", "h:1", "-cpu", "lots"}, `cpu "lots" is not a Kubernetes quantity`},
 		{"load flags on merge", []string{"-shards", "2", "-merge", "-rate", "5/s"}, "-merge takes no load flags"},
 		{"a bad k8s flag value", []string{"-shards", "two"}, `invalid value "two" for flag -shards`},
 	} {

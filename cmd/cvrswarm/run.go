@@ -8,10 +8,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
+	"github.com/cvrswarm/cvrswarm/fuzz"
 	"github.com/cvrswarm/cvrswarm/load"
+	"github.com/cvrswarm/cvrswarm/load/capacity"
+	"github.com/cvrswarm/cvrswarm/msnp/conformance"
 )
 
 // Exit statuses shared by every subcommand.
@@ -175,18 +180,38 @@ var fieldFlags = map[string]string{
 	"load.Dialects": "dialects", "load.Cases": "corpus", "load.Mutate": "mutate", "load.Mutator": "mutate",
 	"load.Timeout": "timeout", "load.MaxLineLength": "max-line", "load.Shard": "shard", "load.StartAt": "start-at",
 	"load.SLO": "slo",
+
+	"capacity.Start": "start", "capacity.Max": "max", "capacity.Growth": "growth", "capacity.Precision": "precision",
+	"capacity.Tolerance": "tolerance", "capacity.Warmup": "warm-up", "capacity.NoWarmup": "warm-up", "capacity.Dwell": "dwell",
+	"capacity.MaxSteps": "max-steps", "capacity.Retries": "retries", "capacity.NoRetries": "retries",
+	"capacity.Dir": "sync-dir", "capacity.Shard": "shard", "capacity.StartAt": "start-at", "capacity.Timeout": "sync-timeout",
+	"capacity.Gap": "sync-gap",
+
+	"conformance.Target": "target", "conformance.Role": "role", "conformance.Dialects": "dialects",
+	"conformance.Timeout": "timeout", "conformance.LongLine": "long-line", "conformance.Run": "run",
+
+	"fuzz.Target": "target", "fuzz.Command": "exec", "fuzz.Timeout": "timeout", "fuzz.AmplifyFactor": "amplify-factor",
+	"fuzz.AmplifyFloor": "amplify-floor", "fuzz.Cases": "cases", "fuzz.Duration": "duration", "fuzz.Rate": "rate",
+	"fuzz.Conns": "conns", "fuzz.Seeds": "corpus", "fuzz.SequenceShare": "sequence", "fuzz.MinimizeRuns": "minimize-runs",
+	"fuzz.MinimizeTime": "minimize-time", "fuzz.MinimizeShare": "minimize-share",
 }
 
 // fieldProblem returns the flag that sets the field a package's FieldError
 // in err names (the field's Go name when no flag does), and the problem.
 func fieldProblem(err error) (flag, problem string, ok bool) {
-	var le *load.FieldError
-	switch {
-	case errors.As(err, &le):
-		flag, problem = fieldFlags["load."+le.Field], le.Problem
-		return cmp.Or(flag, le.Field), problem, true
+	var field string
+	if fe, ok := errors.AsType[*load.FieldError](err); ok {
+		field, problem = "load."+fe.Field, fe.Problem
+	} else if fe, ok := errors.AsType[*capacity.FieldError](err); ok {
+		field, problem = "capacity."+fe.Field, fe.Problem
+	} else if fe, ok := errors.AsType[*conformance.FieldError](err); ok {
+		field, problem = "conformance."+fe.Field, fe.Problem
+	} else if fe, ok := errors.AsType[*fuzz.FieldError](err); ok {
+		field, problem = "fuzz."+fe.Field, fe.Problem
+	} else {
+		return "", "", false
 	}
-	return "", "", false
+	return cmp.Or(fieldFlags[field], field), problem, true
 }
 
 // badInput reports whether err is a usage error: a [*flagError], or a
@@ -218,6 +243,17 @@ func usageText(err error) string {
 		return "-" + flag + ": " + problem
 	}
 	return err.Error()
+}
+
+// zeroFlags returns a usage error naming the first of the flags given
+// (set) whose value is 0 (zero), a value the config reads as its default.
+func zeroFlags(set, zero map[string]bool) error {
+	for _, name := range slices.Sorted(maps.Keys(zero)) {
+		if set[name] && zero[name] {
+			return badFlag(name, "must not be 0")
+		}
+	}
+	return nil
 }
 
 // exitError prints err as the named command's one line and returns its

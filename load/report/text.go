@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cvrswarm/cvrswarm/load"
+	"github.com/cvrswarm/cvrswarm/load/capacity"
 )
 
 // Micros formats a duration in microseconds with a unit that keeps three
@@ -31,6 +32,26 @@ func Share(part, whole int64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.2f%%", 100*float64(part)/float64(whole))
+}
+
+// WriteMergedText writes the text report of a merged result, headed by
+// the runs it combines: "merged       2 runs: 1/2, 2/2 (interrupted)".
+func WriteMergedText(w io.Writer, m *load.Result) error {
+	runs := make([]string, 0, len(m.Merged))
+	for _, run := range m.Merged {
+		s := run.Shard
+		if s == "" {
+			s = "unsharded run"
+		}
+		if run.Partial {
+			s += " (interrupted)"
+		}
+		runs = append(runs, s)
+	}
+	if _, err := fmt.Fprintf(w, "merged       %d runs: %s\n", len(runs), strings.Join(runs, ", ")); err != nil {
+		return err
+	}
+	return WriteText(w, m)
 }
 
 // WriteText writes the text report of a load run to w: target and
@@ -122,7 +143,7 @@ func sortedOutcomes(m map[string]int64) []string {
 // WriteCapacityText writes the report of a capacity search to w: the
 // answer, the bracket, and every step with its offered and achieved rate,
 // p50/p99/p99.9, error share and verdict.
-func WriteCapacityText(w io.Writer, c *load.CapacityResult) error {
+func WriteCapacityText(w io.Writer, c *capacity.Result) error {
 	ew := &errWriter{w: w}
 	fmt.Fprintf(ew, "target     %s\n", targetName(c.Target, c.Embedded))
 	fmt.Fprintf(ew, "start      %s  duration %.1fs\n", c.Start.UTC().Format(time.RFC3339), c.DurationS)
@@ -158,7 +179,7 @@ func WriteCapacityText(w io.Writer, c *load.CapacityResult) error {
 }
 
 // CapacitySummary says in one line what a capacity search found.
-func CapacitySummary(c *load.CapacityResult) string {
+func CapacitySummary(c *capacity.Result) string {
 	b := c.Bracket
 	bracket := fmt.Sprintf("bracket %s..%s", load.FormatRate(b.Low), load.FormatRate(b.High))
 	if b.High == 0 {
