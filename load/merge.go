@@ -65,6 +65,7 @@ func Merge(results ...*Result) (*Result, error) {
 
 // Merge combines results into the result of the whole:
 //
+//   - each outcome's first error text is the first result's that has one;
 //   - counts add up: requests, late requests, outcomes (overall and by
 //     kind), connections opened, failed (by outcome) and dropped, and the
 //     most connections open at once (summed, since the runs overlap, so
@@ -122,6 +123,7 @@ func (o MergeOptions) Merge(results ...*Result) (*Result, error) {
 		Settings:    first.Settings,
 		Merged:      runs,
 		Outcomes:    map[string]int64{},
+		FirstErrors: map[string]string{},
 		ByKind:      OutcomesByKind{Valid: map[string]int64{}, Mutated: map[string]int64{}},
 		Connections: Connections{Failures: map[string]int64{}},
 	}
@@ -139,6 +141,11 @@ func (o MergeOptions) Merge(results ...*Result) (*Result, error) {
 		m.Rate.Requested += r.Rate.Requested
 		completed += r.Rate.Achieved * r.DurationS
 		addCounts(m.Outcomes, r.Outcomes)
+		for name, text := range r.FirstErrors {
+			if _, ok := m.FirstErrors[name]; !ok { // the earliest result's, in the order given
+				m.FirstErrors[name] = text
+			}
+		}
 		addCounts(m.ByKind.Valid, r.ByKind.Valid)
 		addCounts(m.ByKind.Mutated, r.ByKind.Mutated)
 		m.Connections.Opened += r.Connections.Opened
