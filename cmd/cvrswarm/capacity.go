@@ -192,7 +192,7 @@ type capacityState struct {
 	last    string
 }
 
-func (s *capacityState) status(p load.Progress) (done, total int64, status string) {
+func (s *capacityState) status(p load.Progress) (done, total int64, unit, status string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := "-"
@@ -205,14 +205,14 @@ func (s *capacityState) status(p load.Progress) (done, total int64, status strin
 		}
 	}
 	if s.step.Index == 0 {
-		return 0, 0, "starting"
+		return 0, 0, "", "starting"
 	}
-	done, total, run := loadProgress(p)
+	done, total, unit, run := loadProgress(p)
 	status = fmt.Sprintf("step %d %s %s  bracket %s  %s", s.step.Index, s.step.Phase, load.FormatRate(s.step.Rate), b, run)
 	if s.last != "" {
 		status += "  | " + s.last
 	}
-	return done, total, status
+	return done, total, "of the step's " + unit, status
 }
 
 func runCapacity(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -282,7 +282,7 @@ func runCapacity(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}
 		return r, err
 	})
-	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "capacity", Quiet: f.load.quiet}, func() (int64, int64, string) {
+	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "capacity", Quiet: f.load.quiet}, func() (int64, int64, string, string) {
 		return state.status(mon.Progress())
 	})
 	res, runErr := load.Capacity(ctx, runner, search)

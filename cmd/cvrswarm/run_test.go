@@ -79,7 +79,7 @@ func TestPlainProgressLines(t *testing.T) {
 	var out bytes.Buffer
 	var done int64
 	stop := startProgress(context.Background(), &out, progressConfig{Label: "load", Every: 10 * time.Millisecond},
-		func() (int64, int64, string) { done++; return done, 100, "ok 7" })
+		func() (int64, int64, string, string) { done++; return done, 100, "requests", "ok 7" })
 	time.Sleep(50 * time.Millisecond)
 	stop()
 	stop() // a second stop is harmless
@@ -88,13 +88,13 @@ func TestPlainProgressLines(t *testing.T) {
 		t.Fatalf("got %d progress lines, want at least 2: %q", len(lines), out.String())
 	}
 	for _, l := range lines {
-		if !strings.HasPrefix(l, "load ") || !strings.Contains(l, "/100  ok 7") {
-			t.Errorf("progress line %q, want \"load <elapsed>: n/100  ok 7\"", l)
+		if !strings.HasPrefix(l, "load ") || !strings.Contains(l, "/100 requests  ok 7") {
+			t.Errorf("progress line %q, want \"load <elapsed>: n/100 requests  ok 7\"", l)
 		}
 	}
 	out.Reset()
 	stop = startProgress(context.Background(), &out, progressConfig{Label: "load", Quiet: true},
-		func() (int64, int64, string) { return 1, 1, "" })
+		func() (int64, int64, string, string) { return 1, 1, "", "" })
 	stop()
 	if out.Len() != 0 {
 		t.Errorf("-quiet printed %q", out.String())
@@ -107,7 +107,7 @@ func TestBarProgressDrawsStatus(t *testing.T) {
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		barLoop(ctx, &out, progressConfig{Label: "fuzz"}, func() (int64, int64, string) { return 5, 10, "findings 0" })
+		barLoop(ctx, &out, progressConfig{Label: "fuzz"}, func() (int64, int64, string, string) { return 5, 10, "cases", "findings 0" })
 	}()
 	time.Sleep(400 * time.Millisecond)
 	cancel()
