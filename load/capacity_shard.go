@@ -71,8 +71,8 @@ type shardedSteps struct {
 // Every shard thus judges the same measurements and takes the same
 // decisions. The first step starts at cfg.StartAt; each next one at the
 // latest end among the step's results (the end of a shard's schedule, or
-// when its file was written, whichever is later) plus cfg.Gap: a time read
-// off the files, the same in every shard.
+// when it wrote its result, whichever is later) plus cfg.Gap: a time read off
+// the files, the same in every shard.
 //
 // It refuses a folder that already holds this run's results for this
 // shard. When ctx ends during a step, RunStep writes the shard's partial
@@ -135,6 +135,7 @@ func (s *shardedSteps) RunStep(ctx context.Context, step StepSpec) (*Result, err
 	}
 	r, err := s.run(ctx, step, s.next)
 	if r != nil {
+		r.End = latest(r.End, time.Now()) // for the lockstep, the step ends once its result is written
 		if werr := WriteResult(s.path(step.Index, me, ".json"), r); werr != nil {
 			return nil, s.fail(step.Index, fmt.Errorf("load: capacity shards: %w", werr))
 		}
@@ -203,11 +204,7 @@ func (s *shardedSteps) await(ctx context.Context, step int) (results []*Result, 
 		if err != nil {
 			return nil, time.Time{}, fmt.Errorf("load: capacity shards: step %d: shard %s: %w", step, s.label(i), err)
 		}
-		fi, err := os.Stat(p)
-		if err != nil {
-			return nil, time.Time{}, fmt.Errorf("load: capacity shards: %w", err)
-		}
-		end = latest(end, spanOf(r.Start, r.DurationS).end, fi.ModTime())
+		end = latest(end, spanOf(r.Start, r.DurationS).end, r.End)
 		results = append(results, r)
 	}
 	return results, end, nil

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -116,82 +117,82 @@ func runShards(t *testing.T, n int, skip map[int]bool, sc SyncConfig, stepFn fun
 
 func TestShardedStepsLockstep(t *testing.T) {
 	t.Parallel()
-	const n, knee = 3, 3100.0
-	dir := t.TempDir()
-	start := time.Now().Add(200 * time.Millisecond)
-	// a previous run's results, in the same folder: never to be read
-	stale := &shardedSteps{cfg: SyncConfig{Dir: dir, Shard: Shard{Count: n}, StartAt: start.Add(-time.Hour)}}
-	for step := 1; step <= 12; step++ {
-		for i := 1; i <= n; i++ {
-			r := &Result{Version: ResultVersion, Target: "stale", Shard: fmt.Sprintf("%d/%d", i, n), Requests: 1e9,
-				Rate: Rate{Achieved: 1e9}, Settings: Settings{Shards: n}}
-			if err := WriteResult(stale.path(step, i, ".json"), r); err != nil {
-				t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		const n, knee = 3, 3100.0
+		dir := t.TempDir()
+		start := time.Now().Add(200 * time.Millisecond)
+		// a previous run's results, in the same folder: never to be read
+		stale := &shardedSteps{cfg: SyncConfig{Dir: dir, Shard: Shard{Count: n}, StartAt: start.Add(-time.Hour)}}
+		for step := 1; step <= 12; step++ {
+			for i := 1; i <= n; i++ {
+				r := &Result{Version: ResultVersion, Target: "stale", Shard: fmt.Sprintf("%d/%d", i, n), Requests: 1e9,
+					Rate: Rate{Achieved: 1e9}, Settings: Settings{Shards: n}}
+				if err := WriteResult(stale.path(step, i, ".json"), r); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
-	}
 
-	fakes := make([]*shardFake, n+1)
-	// The gap leaves each shard time to merge a step and start the next:
-	// generous, as -race on two busy cores can stall a shard for most of a second.
-	res, merged, errs := runShards(t, n, nil, SyncConfig{Dir: dir, StartAt: start, Gap: time.Second, Poll: 5 * time.Millisecond},
-		func(i int) ShardStepFunc {
-			fakes[i] = &shardFake{knee: knee}
-			return func(ctx context.Context, s StepSpec, at time.Time) (*Result, error) {
-				return fakes[i].run(ctx, s, Shard{Index: i, Count: n}, at)
+		fakes := make([]*shardFake, n+1)
+		res, merged, errs := runShards(t, n, nil, SyncConfig{Dir: dir, StartAt: start, Gap: time.Second, Poll: 5 * time.Millisecond},
+			func(i int) ShardStepFunc {
+				fakes[i] = &shardFake{knee: knee}
+				return func(ctx context.Context, s StepSpec, at time.Time) (*Result, error) {
+					return fakes[i].run(ctx, s, Shard{Index: i, Count: n}, at)
+				}
+			})
+		whole := &shardFake{knee: knee}
+		want, err := Capacity(context.Background(), StepRunnerFunc(func(ctx context.Context, s StepSpec) (*Result, error) {
+			return whole.run(ctx, s, Shard{}, time.Now())
+		}), shardSearch())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !want.Converged || want.CapacityRPS < 2900 || want.CapacityRPS > 3300 {
+			t.Fatalf("the unsharded search found %v (converged %v), want about %v", want.CapacityRPS, want.Converged, knee)
+		}
+		for i := 1; i <= n; i++ {
+			if errs[i] != nil {
+				t.Fatalf("shard %d: %v", i, errs[i])
 			}
-		})
-	whole := &shardFake{knee: knee}
-	want, err := Capacity(context.Background(), StepRunnerFunc(func(ctx context.Context, s StepSpec) (*Result, error) {
-		return whole.run(ctx, s, Shard{}, time.Now())
-	}), shardSearch())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !want.Converged || want.CapacityRPS < 2900 || want.CapacityRPS > 3300 {
-		t.Fatalf("the unsharded search found %v (converged %v), want about %v", want.CapacityRPS, want.Converged, knee)
-	}
-	for i := 1; i <= n; i++ {
-		if errs[i] != nil {
-			t.Fatalf("shard %d: %v", i, errs[i])
-		}
-		got := res[i]
-		if got.CapacityRPS != want.CapacityRPS || got.Converged != want.Converged || got.Stopped != want.Stopped || len(got.Steps) != len(want.Steps) {
-			t.Fatalf("shard %d: got %v converged %v %q in %d steps, want %v %v %q in %d", i, got.CapacityRPS, got.Converged, got.Stopped, len(got.Steps),
-				want.CapacityRPS, want.Converged, want.Stopped, len(want.Steps))
-		}
-		for k, s := range got.Steps {
-			w := want.Steps[k]
-			if s.Offered != w.Offered || s.Phase != w.Phase || s.Pass != w.Pass || s.Requests != w.Requests || s.Latency != w.Latency {
-				t.Errorf("shard %d step %d: got %+v, want %+v", i, k+1, s, w)
+			got := res[i]
+			if got.CapacityRPS != want.CapacityRPS || got.Converged != want.Converged || got.Stopped != want.Stopped || len(got.Steps) != len(want.Steps) {
+				t.Fatalf("shard %d: got %v converged %v %q in %d steps, want %v %v %q in %d", i, got.CapacityRPS, got.Converged, got.Stopped, len(got.Steps),
+					want.CapacityRPS, want.Converged, want.Stopped, len(want.Steps))
+			}
+			for k, s := range got.Steps {
+				w := want.Steps[k]
+				if s.Offered != w.Offered || s.Phase != w.Phase || s.Pass != w.Pass || s.Requests != w.Requests || s.Latency != w.Latency {
+					t.Errorf("shard %d step %d: got %+v, want %+v", i, k+1, s, w)
+				}
+			}
+			if len(merged[i]) != len(want.Steps) {
+				t.Fatalf("shard %d: got %d merged results, want %d", i, len(merged[i]), len(want.Steps))
+			}
+			for k, r := range merged[i] {
+				if r.Target != "fake" || len(r.MissingShards()) != 0 {
+					t.Errorf("shard %d step %d: merged result of %q missing shards %v", i, k+1, r.Target, r.MissingShards())
+				}
+				a, _ := json.Marshal(r)
+				b, _ := json.Marshal(merged[1][k])
+				if string(a) != string(b) {
+					t.Errorf("shard %d step %d: merged result differs from shard 1's", i, k+1)
+				}
+			}
+			for k, at := range fakes[i].starts {
+				if !at.Equal(fakes[1].starts[k]) {
+					t.Errorf("shard %d step %d: starts at %v, shard 1 at %v", i, k+1, at, fakes[1].starts[k])
+				}
+			}
+			if !fakes[i].starts[0].Equal(start) {
+				t.Errorf("shard %d: first step at %v, want %v", i, fakes[i].starts[0], start)
 			}
 		}
-		if len(merged[i]) != len(want.Steps) {
-			t.Fatalf("shard %d: got %d merged results, want %d", i, len(merged[i]), len(want.Steps))
+		files, _ := filepath.Glob(filepath.Join(dir, fmt.Sprintf("capacity-%d-step-*-shard-*of3.json", start.Unix())))
+		if len(files) != n*len(want.Steps) {
+			t.Errorf("got %d result files of the run, want %d", len(files), n*len(want.Steps))
 		}
-		for k, r := range merged[i] {
-			if r.Target != "fake" || len(r.MissingShards()) != 0 {
-				t.Errorf("shard %d step %d: merged result of %q missing shards %v", i, k+1, r.Target, r.MissingShards())
-			}
-			a, _ := json.Marshal(r)
-			b, _ := json.Marshal(merged[1][k])
-			if string(a) != string(b) {
-				t.Errorf("shard %d step %d: merged result differs from shard 1's", i, k+1)
-			}
-		}
-		for k, at := range fakes[i].starts {
-			if !at.Equal(fakes[1].starts[k]) {
-				t.Errorf("shard %d step %d: starts at %v, shard 1 at %v", i, k+1, at, fakes[1].starts[k])
-			}
-		}
-		if !fakes[i].starts[0].Equal(start) {
-			t.Errorf("shard %d: first step at %v, want %v", i, fakes[i].starts[0], start)
-		}
-	}
-	files, _ := filepath.Glob(filepath.Join(dir, fmt.Sprintf("capacity-%d-step-*-shard-*of3.json", start.Unix())))
-	if len(files) != n*len(want.Steps) {
-		t.Errorf("got %d result files of the run, want %d", len(files), n*len(want.Steps))
-	}
+	})
 }
 
 func TestShardedStepsMissingShard(t *testing.T) {
@@ -205,52 +206,56 @@ func TestShardedStepsMissingShard(t *testing.T) {
 	}
 	t.Run("timeout", func(t *testing.T) {
 		t.Parallel()
-		dir := t.TempDir()
-		start := time.Now().Add(100 * time.Millisecond)
-		// shard 3's result of the same step, from another run
-		other := &shardedSteps{cfg: SyncConfig{Dir: dir, Shard: Shard{Count: n}, StartAt: start.Add(time.Second)}}
-		r, err := fake(3)(context.Background(), StepSpec{Index: 1, Rate: 500}, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := WriteResult(other.path(1, 3, ".json"), r); err != nil {
-			t.Fatal(err)
-		}
-		began := time.Now()
-		res, _, errs := runShards(t, n, map[int]bool{3: true}, SyncConfig{Dir: dir, StartAt: start, Timeout: 300 * time.Millisecond, Poll: 5 * time.Millisecond}, fake)
-		for i := 1; i <= 2; i++ {
-			if errs[i] == nil || !strings.Contains(errs[i].Error(), "step 1: no result from shard 3/3 in "+dir+" after 300ms") {
-				t.Errorf("shard %d: got error %v, want no result from shard 3/3", i, errs[i])
+		synctest.Test(t, func(t *testing.T) {
+			dir := t.TempDir()
+			start := time.Now().Add(100 * time.Millisecond)
+			// shard 3's result of the same step, from another run
+			other := &shardedSteps{cfg: SyncConfig{Dir: dir, Shard: Shard{Count: n}, StartAt: start.Add(time.Second)}}
+			r, err := fake(3)(context.Background(), StepSpec{Index: 1, Rate: 500}, time.Now())
+			if err != nil {
+				t.Fatal(err)
 			}
-			if res[i] == nil || len(res[i].Steps) != 0 {
-				t.Errorf("shard %d: got %+v, want a search of no step", i, res[i])
+			if err := WriteResult(other.path(1, 3, ".json"), r); err != nil {
+				t.Fatal(err)
 			}
-		}
-		if d := time.Since(began); d > 5*time.Second {
-			t.Errorf("gave up after %v, want about 400ms", d)
-		}
+			began := time.Now()
+			res, _, errs := runShards(t, n, map[int]bool{3: true}, SyncConfig{Dir: dir, StartAt: start, Timeout: 300 * time.Millisecond, Poll: 5 * time.Millisecond}, fake)
+			for i := 1; i <= 2; i++ {
+				if errs[i] == nil || !strings.Contains(errs[i].Error(), "step 1: no result from shard 3/3 in "+dir+" after 300ms") {
+					t.Errorf("shard %d: got error %v, want no result from shard 3/3", i, errs[i])
+				}
+				if res[i] == nil || len(res[i].Steps) != 0 {
+					t.Errorf("shard %d: got %+v, want a search of no step", i, res[i])
+				}
+			}
+			if d := time.Since(began); d < 300*time.Millisecond || d > 500*time.Millisecond {
+				t.Errorf("gave up after %v, want about 400ms", d)
+			}
+		})
 	})
 	t.Run("failed", func(t *testing.T) {
 		t.Parallel()
-		dir := t.TempDir()
-		start := time.Now().Add(100 * time.Millisecond)
-		_, _, errs := runShards(t, n, nil, SyncConfig{Dir: dir, StartAt: start, Poll: 5 * time.Millisecond}, func(i int) ShardStepFunc {
-			if i == 2 {
-				return func(context.Context, StepSpec, time.Time) (*Result, error) {
-					return nil, errors.New("dial tcp: refused")
+		synctest.Test(t, func(t *testing.T) {
+			dir := t.TempDir()
+			start := time.Now().Add(100 * time.Millisecond)
+			_, _, errs := runShards(t, n, nil, SyncConfig{Dir: dir, StartAt: start, Poll: 5 * time.Millisecond}, func(i int) ShardStepFunc {
+				if i == 2 {
+					return func(context.Context, StepSpec, time.Time) (*Result, error) {
+						return nil, errors.New("dial tcp: refused")
+					}
+				}
+				return fake(i)
+			})
+			for i := 1; i <= n; i++ {
+				want := "shard 2/3 failed: dial tcp: refused"
+				if i == 2 {
+					want = "dial tcp: refused"
+				}
+				if errs[i] == nil || !strings.Contains(errs[i].Error(), want) {
+					t.Errorf("shard %d: got error %v, want %q", i, errs[i], want)
 				}
 			}
-			return fake(i)
 		})
-		for i := 1; i <= n; i++ {
-			want := "shard 2/3 failed: dial tcp: refused"
-			if i == 2 {
-				want = "dial tcp: refused"
-			}
-			if errs[i] == nil || !strings.Contains(errs[i].Error(), want) {
-				t.Errorf("shard %d: got error %v, want %q", i, errs[i], want)
-			}
-		}
 	})
 }
 
@@ -258,46 +263,53 @@ func TestShardedStepsMissingShard(t *testing.T) {
 // step: the other stops too, at once, naming it.
 func TestShardedStepsInterrupted(t *testing.T) {
 	t.Parallel()
-	const n = 2
-	sc := SyncConfig{Dir: t.TempDir(), StartAt: time.Now().Add(100 * time.Millisecond), Gap: 200 * time.Millisecond, Poll: 5 * time.Millisecond}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make([]error, n+1)
-	for i := 1; i <= n; i++ {
-		f := &shardFake{knee: 1000}
-		cfg := sc
-		cfg.Shard = Shard{Index: i, Count: n}
-		runner, err := ShardedSteps(func(ctx context.Context, s StepSpec, at time.Time) (*Result, error) {
-			if i == 2 && s.Index == 2 {
-				cancel()
+	synctest.Test(t, func(t *testing.T) {
+		const n = 2
+		sc := SyncConfig{Dir: t.TempDir(), StartAt: time.Now().Add(100 * time.Millisecond), Gap: 200 * time.Millisecond, Poll: 5 * time.Millisecond}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var (
+			wg          sync.WaitGroup
+			errs        = make([]error, n+1)
+			cancelledAt time.Time
+		)
+		for i := 1; i <= n; i++ {
+			f := &shardFake{knee: 1000}
+			cfg := sc
+			cfg.Shard = Shard{Index: i, Count: n}
+			runner, err := ShardedSteps(func(ctx context.Context, s StepSpec, at time.Time) (*Result, error) {
+				if i == 2 && s.Index == 2 {
+					cancelledAt = time.Now()
+					cancel()
+				}
+				return f.run(ctx, s, cfg.Shard, at)
+			}, cfg)
+			if err != nil {
+				t.Fatal(err)
 			}
-			return f.run(ctx, s, cfg.Shard, at)
-		}, cfg)
-		if err != nil {
-			t.Fatal(err)
+			runCtx := context.Background()
+			if i == 2 {
+				runCtx = ctx
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = Capacity(runCtx, runner, shardSearch())
+			}()
 		}
-		runCtx := context.Background()
-		if i == 2 {
-			runCtx = ctx
+		wg.Wait()
+		if errs[1] == nil || !strings.Contains(errs[1].Error(), "step 2: shard 2/2 failed: load: capacity shards: step 2: interrupted") {
+			t.Errorf("shard 1: got %v, want shard 2/2 interrupted at step 2", errs[1])
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = Capacity(runCtx, runner, shardSearch())
-		}()
-	}
-	began := time.Now()
-	wg.Wait()
-	if errs[1] == nil || !strings.Contains(errs[1].Error(), "step 2: shard 2/2 failed: load: capacity shards: step 2: interrupted") {
-		t.Errorf("shard 1: got %v, want shard 2/2 interrupted at step 2", errs[1])
-	}
-	if errs[2] != nil {
-		t.Errorf("shard 2: got %v, want an interrupted search and no error", errs[2])
-	}
-	if d := time.Since(began); d > 10*time.Second {
-		t.Errorf("shard 1 stopped after %v, want at once", d)
-	}
+		if errs[2] != nil {
+			t.Errorf("shard 2: got %v, want an interrupted search and no error", errs[2])
+		}
+		// shard 2 stops as its second step is handed to it, before the
+		// step's start; shard 1 runs the step and stops at its next look
+		if d, most := time.Since(cancelledAt), sc.Gap+fakeSpan+sc.Poll; d > most {
+			t.Errorf("shard 1 stopped %v after shard 2, want by the end of its own step, %v", d, most)
+		}
+	})
 }
 
 func TestShardedStepsRefuses(t *testing.T) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -143,27 +142,27 @@ func capacityConfig(f *capacityFlags, set map[string]bool, lookupEnv func(string
 	if f.sync.Shard.Sharded() {
 		switch {
 		case f.sync.Dir == "" || f.sync.StartAt.IsZero():
-			return search, step, fmt.Errorf("shard %s: give -sync-dir and -start-at too, the same in every shard", f.sync.Shard)
+			return search, step, badFlag("", "shard %s: give -sync-dir and -start-at too, the same in every shard", f.sync.Shard)
 		case f.load.target == "":
-			return search, step, fmt.Errorf("shard %s: give -target: the shards of a search load one server", f.sync.Shard)
+			return search, step, badFlag("", "shard %s: give -target: the shards of a search load one server", f.sync.Shard)
 		case f.sync.Timeout <= 0 || f.sync.Gap <= 0:
-			return search, step, errors.New("-sync-timeout and -sync-gap must be positive")
+			return search, step, badFlag("", "-sync-timeout and -sync-gap must be positive")
 		}
 	} else if set["start-at"] || set["sync-dir"] || set["sync-timeout"] || set["sync-gap"] {
-		return search, step, errors.New("-start-at, -sync-dir, -sync-timeout and -sync-gap keep the shards of a search in step: give them with -shard i/n")
+		return search, step, badFlag("", "-start-at, -sync-dir, -sync-timeout and -sync-gap keep the shards of a search in step: give them with -shard i/n")
 	}
 	search = f.search
 	if search.Growth <= 1 {
-		return search, step, fmt.Errorf("-growth %v: want a factor above 1", search.Growth)
+		return search, step, badFlag("", "-growth %v: want a factor above 1", search.Growth)
 	}
 	if err := search.Validate(); err != nil {
-		return search, step, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "load: capacity: "))
+		return search, step, badFlag("", "%s", strings.TrimPrefix(err.Error(), "load: capacity: "))
 	}
 	if search.Dwell < time.Second {
-		return search, step, fmt.Errorf("-dwell %v: want at least 1s (the measurements are per second)", search.Dwell)
+		return search, step, badFlag("", "-dwell %v: want at least 1s (the measurements are per second)", search.Dwell)
 	}
 	if search.Warmup < 0 || search.MaxSteps < 1 || search.Retries < 0 {
-		return search, step, errors.New("-warm-up and -retries must not be negative and -max-steps must be at least 1")
+		return search, step, badFlag("", "-warm-up and -retries must not be negative and -max-steps must be at least 1")
 	}
 	if search.Warmup == 0 {
 		search.Warmup = -1 // none, rather than the default
@@ -172,10 +171,10 @@ func capacityConfig(f *capacityFlags, set map[string]bool, lookupEnv func(string
 		search.Retries = -1
 	}
 	if f.load.target != "" && (set["service-time"] || set["workers"]) {
-		return search, step, errors.New("-service-time and -workers shape the embedded server: they cannot be combined with -target")
+		return search, step, badFlag("", "-service-time and -workers shape the embedded server: they cannot be combined with -target")
 	}
 	if f.serviceTime < 0 || f.workers < 1 {
-		return search, step, errors.New("-service-time must not be negative and -workers must be at least 1")
+		return search, step, badFlag("", "-service-time must not be negative and -workers must be at least 1")
 	}
 	if slo != nil {
 		search.SLO = func(r *load.Result) []load.SLOVerdict { return load.EvaluateSLO(slo, r) }
@@ -227,7 +226,7 @@ func runCapacity(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		err = loadCheckOutputs(map[string]string{"json": f.jsonOut, "html": f.report.html})
 	}
 	if err != nil {
-		return usageError(stderr, "capacity", strings.TrimPrefix(err.Error(), "load: "))
+		return exitError(stderr, "capacity", err)
 	}
 	loadWarnLimits("capacity", stepCfg, stderr)
 	embedded := stepCfg.Target == ""

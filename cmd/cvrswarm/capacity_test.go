@@ -25,7 +25,7 @@ func TestCapacityFlags(t *testing.T) {
 		want string // in the one-line usage error
 	}{
 		{"argument", []string{"extra"}, `unexpected argument "extra"`},
-		{"bad slo", []string{"-slo", "p99~10ms"}, `slo objective "p99~10ms"`},
+		{"bad slo", []string{"-slo", "p99~10ms"}, `-slo: objective "p99~10ms"`},
 		{"bad start", []string{"-start", "fast"}, `invalid value "fast" for flag -start`},
 		{"zero start", []string{"-start", "0/s"}, "want a rate per second from 1"},
 		{"bad precision", []string{"-precision", "150%"}, "want a share above 0 and below 100%"},
@@ -35,16 +35,16 @@ func TestCapacityFlags(t *testing.T) {
 		{"short dwell", []string{"-dwell", "100ms"}, "-dwell 100ms: want at least 1s"},
 		{"steps", []string{"-max-steps", "0"}, "-max-steps must be at least 1"},
 		{"retries", []string{"-retries", "-1"}, "-retries must not be negative"},
-		{"json folder", []string{"-json", "/nonexistent/c.json"}, "-json /nonexistent/c.json: folder /nonexistent does not exist"},
-		{"html folder", []string{"-html", "/nonexistent/c.html"}, "-html /nonexistent/c.html: folder /nonexistent does not exist"},
+		{"json folder", []string{"-json", "/nonexistent/c.json"}, "-json: /nonexistent/c.json: folder /nonexistent does not exist"},
+		{"html folder", []string{"-html", "/nonexistent/c.html"}, "-html: /nonexistent/c.html: folder /nonexistent does not exist"},
 		{"service time with target", []string{"-target", "127.0.0.1:1", "-workers", "4"}, "cannot be combined with -target"},
-		{"churn and depth", []string{"-churn", "-depth", "2"}, "-churn opens a connection per request"},
+		{"churn and depth", []string{"-churn", "-depth", "2"}, "-depth: 2 with churn"},
 		{"dialects", []string{"-dialects", "MSNP99"}, "-dialects"},
 		{"shard without sync", []string{"-target", "127.0.0.1:1", "-shard", "1/2"}, "shard 1/2: give -sync-dir and -start-at too"},
 		{"shard without start", []string{"-target", "127.0.0.1:1", "-shard", "1/2", "-sync-dir", "/tmp"}, "shard 1/2: give -sync-dir and -start-at too"},
 		{"shard without target", []string{"-shard", "2/2", "-sync-dir", "/tmp", "-start-at", "2999-01-01T00:00:00Z"}, "shard 2/2: give -target"},
 		{"sync without shard", []string{"-sync-dir", "/tmp"}, "give them with -shard i/n"},
-		{"start in the past", []string{"-shard", "1/2", "-start-at", "2001-01-01T00:00:00Z"}, "-start-at 2001-01-01T00:00:00Z is in the past"},
+		{"start in the past", []string{"-shard", "1/2", "-start-at", "2001-01-01T00:00:00Z"}, "-start-at: 2001-01-01T00:00:00Z is in the past"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
