@@ -69,9 +69,6 @@ func TestSilentRequestsAreTimeoutsNotLatency(t *testing.T) {
 	if r.Latency.Count != ok || r.Timeouts() != silent {
 		t.Errorf("got latency over %d requests and %d timeouts, want %d and %d", r.Latency.Count, r.Timeouts(), ok, silent)
 	}
-	if r.Latency.Max >= (200 * time.Millisecond).Microseconds() {
-		t.Errorf("got latency max %dµs, want the timeouts left out", r.Latency.Max)
-	}
 	if text := r.FirstErrors[OutcomeSilent]; !strings.HasPrefix(text, "read CVR reply: ") || !strings.Contains(text, "timeout") {
 		t.Errorf("got first silent error %q, want the read timeout", text)
 	}
