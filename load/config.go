@@ -209,8 +209,7 @@ func newPlan(cfg Config) (*plan, error) {
 	p.timeout = cmp0(cfg.Timeout, DefaultTimeout)
 	if cfg.Mutate < 0 || cfg.Mutate > 1 || math.IsNaN(cfg.Mutate) {
 		bad("Mutate", "share %v: want 0 to 1", cfg.Mutate)
-	}
-	if cfg.Mutate > 0 && cfg.Mutator == nil && cfg.NewMutator == nil {
+	} else if cfg.Mutate > 0 && cfg.Mutator == nil && cfg.NewMutator == nil {
 		bad("Mutator", "a Mutate share needs a Mutator or NewMutator")
 	}
 	if cfg.NewMutator != nil {

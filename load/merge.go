@@ -135,7 +135,9 @@ func (o MergeOptions) Merge(results ...*Result) (*Result, error) {
 			m.Target += "," + r.Target
 		}
 		m.Embedded = m.Embedded || r.Embedded
-		m.End = latest(m.End, r.End)
+		if r.End.After(m.End) {
+			m.End = r.End
+		}
 		m.Partial = m.Partial || r.Partial
 		m.Requests += r.Requests
 		m.Late += r.Late

@@ -254,7 +254,7 @@ func WriteResult(path string, r *Result) error {
 	if err != nil {
 		return fmt.Errorf("load: %w", err)
 	}
-	return corpus.WriteFileAtomic(path, append(b, '\n'))
+	return corpus.WriteFile(path, append(b, '\n'))
 }
 
 // ReadResult reads a result file written by [WriteResult].

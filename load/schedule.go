@@ -179,6 +179,15 @@ func parseRate(s string) (float64, error) {
 	return n / d.Seconds(), nil
 }
 
+// FormatRate writes a rate per second the way reports show it: "4000/s",
+// "3312.5/s".
+func FormatRate(r float64) string {
+	if r == math.Trunc(r) && math.Abs(r) < 1e15 {
+		return fmt.Sprintf("%d/s", int64(r))
+	}
+	return fmt.Sprintf("%.1f/s", r)
+}
+
 func formatRate(r float64) string {
 	return strconv.FormatFloat(r, 'f', -1, 64) + "/s"
 }

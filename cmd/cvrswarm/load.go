@@ -113,6 +113,10 @@ func loadConfig(f *loadFlags, set map[string]bool, lookupEnv func(string) (strin
 			return cfg, nil, err
 		}
 	}
+	if err := zeroFlags(set, map[string]bool{"conns": f.conns == 0, "max-conns": f.maxConns == 0, "depth": f.depth == 0,
+		"timeout": f.timeout == 0, "max-line": f.maxLine == 0}); err != nil {
+		return cfg, nil, err
+	}
 	check := cfg
 	if check.Target == "" { // the embedded server's, known once it starts
 		check.Target = "127.0.0.1:0"
@@ -333,7 +337,7 @@ func loadWrite(f *loadFlags, r *load.Result, stderr io.Writer) error {
 		var b bytes.Buffer
 		err := out.write(&b, r)
 		if err == nil {
-			err = corpus.WriteFileAtomic(out.path, b.Bytes())
+			err = corpus.WriteFile(out.path, b.Bytes())
 		}
 		if err != nil {
 			fail(out.flag, out.path, err)

@@ -8,10 +8,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/cvrswarm/cvrswarm/load"
+	"github.com/cvrswarm/cvrswarm/load/capacity"
 	"github.com/cvrswarm/cvrswarm/msnp/conformance"
 )
 
@@ -177,6 +180,12 @@ var fieldFlags = map[string]string{
 	"load.Timeout": "timeout", "load.MaxLineLength": "max-line", "load.Shard": "shard", "load.StartAt": "start-at",
 	"load.SLO": "slo",
 
+	"capacity.Start": "start", "capacity.Max": "max", "capacity.Growth": "growth", "capacity.Precision": "precision",
+	"capacity.Tolerance": "tolerance", "capacity.Warmup": "warm-up", "capacity.NoWarmup": "warm-up", "capacity.Dwell": "dwell",
+	"capacity.MaxSteps": "max-steps", "capacity.Retries": "retries", "capacity.NoRetries": "retries",
+	"capacity.Dir": "sync-dir", "capacity.Shard": "shard", "capacity.StartAt": "start-at", "capacity.Timeout": "sync-timeout",
+	"capacity.Gap": "sync-gap",
+
 	"conformance.Target": "target", "conformance.Role": "role", "conformance.Dialects": "dialects",
 	"conformance.Timeout": "timeout", "conformance.LongLine": "long-line", "conformance.Run": "run",
 }
@@ -184,17 +193,17 @@ var fieldFlags = map[string]string{
 // fieldProblem returns the flag that sets the field a package's FieldError
 // in err names (the field's Go name when no flag does), and the problem.
 func fieldProblem(err error) (flag, problem string, ok bool) {
-	var le *load.FieldError
-	var ce *conformance.FieldError
-	switch {
-	case errors.As(err, &le):
-		flag, problem = fieldFlags["load."+le.Field], le.Problem
-		return cmp.Or(flag, le.Field), problem, true
-	case errors.As(err, &ce):
-		flag, problem = fieldFlags["conformance."+ce.Field], ce.Problem
-		return cmp.Or(flag, ce.Field), problem, true
+	var field string
+	if fe, ok := errors.AsType[*load.FieldError](err); ok {
+		field, problem = "load."+fe.Field, fe.Problem
+	} else if fe, ok := errors.AsType[*capacity.FieldError](err); ok {
+		field, problem = "capacity."+fe.Field, fe.Problem
+	} else if fe, ok := errors.AsType[*conformance.FieldError](err); ok {
+		field, problem = "conformance."+fe.Field, fe.Problem
+	} else {
+		return "", "", false
 	}
-	return "", "", false
+	return cmp.Or(fieldFlags[field], field), problem, true
 }
 
 // badInput reports whether err is a usage error: a [*flagError], or a
@@ -226,6 +235,17 @@ func usageText(err error) string {
 		return "-" + flag + ": " + problem
 	}
 	return err.Error()
+}
+
+// zeroFlags returns a usage error naming the first of the flags given
+// (set) whose value is 0 (zero), a value the config reads as its default.
+func zeroFlags(set, zero map[string]bool) error {
+	for _, name := range slices.Sorted(maps.Keys(zero)) {
+		if set[name] && zero[name] {
+			return badFlag(name, "must not be 0")
+		}
+	}
+	return nil
 }
 
 // exitError prints err as the named command's one line and returns its

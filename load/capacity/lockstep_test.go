@@ -1,4 +1,4 @@
-package load
+package capacity
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/cvrswarm/cvrswarm/load"
 )
 
 // shardFake measures a step of a target of capacity knee as shard sh of
@@ -30,7 +32,7 @@ type shardFake struct {
 
 const fakeSpan = 40 * time.Millisecond
 
-func (f *shardFake) run(ctx context.Context, s StepSpec, sh Shard, start time.Time) (*Result, error) {
+func (f *shardFake) run(ctx context.Context, s StepSpec, sh load.Shard, start time.Time) (*load.Result, error) {
 	f.mu.Lock()
 	f.starts = append(f.starts, start)
 	f.mu.Unlock()
@@ -46,7 +48,7 @@ func (f *shardFake) run(ctx context.Context, s StepSpec, sh Shard, start time.Ti
 	if s.Rate > f.knee {
 		base += int64((s.Rate - f.knee) / f.knee * 1e5)
 	}
-	h := NewHistogram()
+	h := load.NewHistogram()
 	idx, n := int64(0), int64(1)
 	if sh.Sharded() {
 		idx, n = int64(sh.Index-1), int64(sh.Count)
@@ -57,17 +59,17 @@ func (f *shardFake) run(ctx context.Context, s StepSpec, sh Shard, start time.Ti
 		}
 	}
 	mine := h.TotalCount()
-	enc, err := EncodeHistogram(h)
+	enc, err := load.EncodeHistogram(h)
 	if err != nil {
 		return nil, err
 	}
-	empty, _ := EncodeHistogram(NewHistogram())
-	r := &Result{
-		Version: ResultVersion, Target: "fake", Shard: sh.String(), Start: start, DurationS: fakeSpan.Seconds(),
-		Requests: mine, Rate: Rate{Requested: float64(sh.Share64(int64(s.Rate))), Achieved: float64(mine) / fakeSpan.Seconds()},
-		Latency: Summarize(h), Service: Summarize(NewHistogram()), Connect: Summarize(NewHistogram()), Handshake: Summarize(NewHistogram()),
-		Outcomes:   map[string]int64{OutcomeOK: mine},
-		Histograms: Histograms{Latency: enc, Service: empty, Connect: empty, Handshake: empty},
+	empty, _ := load.EncodeHistogram(load.NewHistogram())
+	r := &load.Result{
+		Version: load.ResultVersion, Target: "fake", Shard: sh.String(), Start: start, DurationS: fakeSpan.Seconds(),
+		Requests: mine, Rate: load.Rate{Requested: float64(sh.Share64(int64(s.Rate))), Achieved: float64(mine) / fakeSpan.Seconds()},
+		Latency: load.Summarize(h), Service: load.Summarize(load.NewHistogram()), Connect: load.Summarize(load.NewHistogram()), Handshake: load.Summarize(load.NewHistogram()),
+		Outcomes:   map[string]int64{load.OutcomeOK: mine},
+		Histograms: load.Histograms{Latency: enc, Service: empty, Connect: empty, Handshake: empty},
 	}
 	if sh.Sharded() {
 		r.Settings.Shards = sh.Count
@@ -76,24 +78,24 @@ func (f *shardFake) run(ctx context.Context, s StepSpec, sh Shard, start time.Ti
 }
 
 // shardSearch is the search every test here runs.
-func shardSearch() CapacityConfig {
-	return CapacityConfig{Start: 500, Dwell: time.Second, Warmup: -1, Retries: -1, MaxSteps: 12, SLO: p99Under(5000)}
+func shardSearch() Config {
+	return Config{Start: 500, Dwell: time.Second, NoWarmup: true, NoRetries: true, MaxSteps: 12, SLO: p99Under(5000)}
 }
 
 // runShards runs shards 1..n of a search (those in skip excepted) as
 // goroutines, each with its own step function from stepFn, and returns
 // each shard's search, the merged results its runner returned, and its
 // error.
-func runShards(t *testing.T, n int, skip map[int]bool, sc SyncConfig, stepFn func(i int) ShardStepFunc) (res []*CapacityResult, merged [][]*Result, errs []error) {
+func runShards(t *testing.T, n int, skip map[int]bool, sc SyncConfig, stepFn func(i int) ShardStepFunc) (res []*Result, merged [][]*load.Result, errs []error) {
 	t.Helper()
-	res, merged, errs = make([]*CapacityResult, n+1), make([][]*Result, n+1), make([]error, n+1)
+	res, merged, errs = make([]*Result, n+1), make([][]*load.Result, n+1), make([]error, n+1)
 	var wg sync.WaitGroup
 	for i := 1; i <= n; i++ {
 		if skip[i] {
 			continue
 		}
 		cfg := sc
-		cfg.Shard = Shard{Index: i, Count: n}
+		cfg.Shard = load.Shard{Index: i, Count: n}
 		runner, err := ShardedSteps(stepFn(i), cfg)
 		if err != nil {
 			t.Fatalf("shard %d: %v", i, err)
@@ -101,14 +103,14 @@ func runShards(t *testing.T, n int, skip map[int]bool, sc SyncConfig, stepFn fun
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			record := StepRunnerFunc(func(ctx context.Context, s StepSpec) (*Result, error) {
+			record := StepRunnerFunc(func(ctx context.Context, s StepSpec) (*load.Result, error) {
 				r, err := runner.RunStep(ctx, s)
 				if r != nil {
 					merged[i] = append(merged[i], r)
 				}
 				return r, err
 			})
-			res[i], errs[i] = Capacity(context.Background(), record, shardSearch())
+			res[i], errs[i] = Search(context.Background(), record, shardSearch())
 		}()
 	}
 	wg.Wait()
@@ -122,12 +124,12 @@ func TestShardedStepsLockstep(t *testing.T) {
 		dir := t.TempDir()
 		start := time.Now().Add(200 * time.Millisecond)
 		// a previous run's results, in the same folder: never to be read
-		stale := &shardedSteps{cfg: SyncConfig{Dir: dir, Shard: Shard{Count: n}, StartAt: start.Add(-time.Hour)}}
+		stale := &shardedSteps{cfg: SyncConfig{Dir: dir, Shard: load.Shard{Count: n}, StartAt: start.Add(-time.Hour)}}
 		for step := 1; step <= 12; step++ {
 			for i := 1; i <= n; i++ {
-				r := &Result{Version: ResultVersion, Target: "stale", Shard: fmt.Sprintf("%d/%d", i, n), Requests: 1e9,
-					Rate: Rate{Achieved: 1e9}, Settings: Settings{Shards: n}}
-				if err := WriteResult(stale.path(step, i, ".json"), r); err != nil {
+				r := &load.Result{Version: load.ResultVersion, Target: "stale", Shard: fmt.Sprintf("%d/%d", i, n), Requests: 1e9,
+					Rate: load.Rate{Achieved: 1e9}, Settings: load.Settings{Shards: n}}
+				if err := load.WriteResult(stale.path(step, i, ".json"), r); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -137,13 +139,13 @@ func TestShardedStepsLockstep(t *testing.T) {
 		res, merged, errs := runShards(t, n, nil, SyncConfig{Dir: dir, StartAt: start, Gap: time.Second, Poll: 5 * time.Millisecond},
 			func(i int) ShardStepFunc {
 				fakes[i] = &shardFake{knee: knee}
-				return func(ctx context.Context, s StepSpec, at time.Time) (*Result, error) {
-					return fakes[i].run(ctx, s, Shard{Index: i, Count: n}, at)
+				return func(ctx context.Context, s StepSpec, at time.Time) (*load.Result, error) {
+					return fakes[i].run(ctx, s, load.Shard{Index: i, Count: n}, at)
 				}
 			})
 		whole := &shardFake{knee: knee}
-		want, err := Capacity(context.Background(), StepRunnerFunc(func(ctx context.Context, s StepSpec) (*Result, error) {
-			return whole.run(ctx, s, Shard{}, time.Now())
+		want, err := Search(context.Background(), StepRunnerFunc(func(ctx context.Context, s StepSpec) (*load.Result, error) {
+			return whole.run(ctx, s, load.Shard{}, time.Now())
 		}), shardSearch())
 		if err != nil {
 			t.Fatal(err)
@@ -200,8 +202,8 @@ func TestShardedStepsMissingShard(t *testing.T) {
 	const n = 3
 	fake := func(i int) ShardStepFunc {
 		f := &shardFake{knee: 1000}
-		return func(ctx context.Context, s StepSpec, at time.Time) (*Result, error) {
-			return f.run(ctx, s, Shard{Index: i, Count: n}, at)
+		return func(ctx context.Context, s StepSpec, at time.Time) (*load.Result, error) {
+			return f.run(ctx, s, load.Shard{Index: i, Count: n}, at)
 		}
 	}
 	t.Run("timeout", func(t *testing.T) {
@@ -210,12 +212,12 @@ func TestShardedStepsMissingShard(t *testing.T) {
 			dir := t.TempDir()
 			start := time.Now().Add(100 * time.Millisecond)
 			// shard 3's result of the same step, from another run
-			other := &shardedSteps{cfg: SyncConfig{Dir: dir, Shard: Shard{Count: n}, StartAt: start.Add(time.Second)}}
+			other := &shardedSteps{cfg: SyncConfig{Dir: dir, Shard: load.Shard{Count: n}, StartAt: start.Add(time.Second)}}
 			r, err := fake(3)(context.Background(), StepSpec{Index: 1, Rate: 500}, time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := WriteResult(other.path(1, 3, ".json"), r); err != nil {
+			if err := load.WriteResult(other.path(1, 3, ".json"), r); err != nil {
 				t.Fatal(err)
 			}
 			began := time.Now()
@@ -240,7 +242,7 @@ func TestShardedStepsMissingShard(t *testing.T) {
 			start := time.Now().Add(100 * time.Millisecond)
 			_, _, errs := runShards(t, n, nil, SyncConfig{Dir: dir, StartAt: start, Poll: 5 * time.Millisecond}, func(i int) ShardStepFunc {
 				if i == 2 {
-					return func(context.Context, StepSpec, time.Time) (*Result, error) {
+					return func(context.Context, StepSpec, time.Time) (*load.Result, error) {
 						return nil, errors.New("dial tcp: refused")
 					}
 				}
@@ -276,8 +278,8 @@ func TestShardedStepsInterrupted(t *testing.T) {
 		for i := 1; i <= n; i++ {
 			f := &shardFake{knee: 1000}
 			cfg := sc
-			cfg.Shard = Shard{Index: i, Count: n}
-			runner, err := ShardedSteps(func(ctx context.Context, s StepSpec, at time.Time) (*Result, error) {
+			cfg.Shard = load.Shard{Index: i, Count: n}
+			runner, err := ShardedSteps(func(ctx context.Context, s StepSpec, at time.Time) (*load.Result, error) {
 				if i == 2 && s.Index == 2 {
 					cancelledAt = time.Now()
 					cancel()
@@ -294,11 +296,11 @@ func TestShardedStepsInterrupted(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, errs[i] = Capacity(runCtx, runner, shardSearch())
+				_, errs[i] = Search(runCtx, runner, shardSearch())
 			}()
 		}
 		wg.Wait()
-		if errs[1] == nil || !strings.Contains(errs[1].Error(), "step 2: shard 2/2 failed: load: capacity shards: step 2: interrupted") {
+		if errs[1] == nil || !strings.Contains(errs[1].Error(), "step 2: shard 2/2 failed: capacity: shards: step 2: interrupted") {
 			t.Errorf("shard 1: got %v, want shard 2/2 interrupted at step 2", errs[1])
 		}
 		if errs[2] != nil {
@@ -316,7 +318,7 @@ func TestShardedStepsRefuses(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	start := time.Now().Add(time.Minute)
-	step := func(context.Context, StepSpec, time.Time) (*Result, error) { return nil, errors.New("not run") }
+	step := func(context.Context, StepSpec, time.Time) (*load.Result, error) { return nil, errors.New("not run") }
 	mine := filepath.Join(dir, fmt.Sprintf("capacity-%d-step-0001-shard-2of4.json", start.Unix()))
 	if err := os.WriteFile(mine, []byte("{}"), 0o644); err != nil {
 		t.Fatal(err)
@@ -326,10 +328,10 @@ func TestShardedStepsRefuses(t *testing.T) {
 		cfg  SyncConfig
 		want string
 	}{
-		{"this run's results", SyncConfig{Dir: dir, Shard: Shard{2, 4}, StartAt: start}, "already holds results of shard 2/4 of the run starting at"},
-		{"no folder", SyncConfig{Shard: Shard{2, 4}, StartAt: start}, "no sync folder"},
-		{"no start", SyncConfig{Dir: dir, Shard: Shard{2, 4}}, "no start time"},
-		{"bad shard", SyncConfig{Dir: dir, Shard: Shard{5, 4}, StartAt: start}, "shard 5/4"},
+		{"this run's results", SyncConfig{Dir: dir, Shard: load.Shard{Index: 2, Count: 4}, StartAt: start}, "already holds results of shard 2/4 of the run starting at"},
+		{"no folder", SyncConfig{Shard: load.Shard{Index: 2, Count: 4}, StartAt: start}, "no sync folder"},
+		{"no start", SyncConfig{Dir: dir, Shard: load.Shard{Index: 2, Count: 4}}, "no start time"},
+		{"bad shard", SyncConfig{Dir: dir, Shard: load.Shard{Index: 5, Count: 4}, StartAt: start}, "Shard: 5/4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -340,7 +342,7 @@ func TestShardedStepsRefuses(t *testing.T) {
 		})
 	}
 	// another shard, or another run, in the same folder is fine
-	for _, cfg := range []SyncConfig{{Dir: dir, Shard: Shard{1, 4}, StartAt: start}, {Dir: dir, Shard: Shard{2, 4}, StartAt: start.Add(time.Second)}} {
+	for _, cfg := range []SyncConfig{{Dir: dir, Shard: load.Shard{Index: 1, Count: 4}, StartAt: start}, {Dir: dir, Shard: load.Shard{Index: 2, Count: 4}, StartAt: start.Add(time.Second)}} {
 		if _, err := ShardedSteps(step, cfg); err != nil {
 			t.Errorf("shard %v at %v: %v", cfg.Shard, cfg.StartAt, err)
 		}
