@@ -37,13 +37,13 @@ func BenchmarkFuzzReference(b *testing.B) {
 	b.ReportMetric(res.CasesPerS, "cases/s")
 }
 
-// benchSeconds is how long each run of the campaign benchmarks lasts: a
+// campaignLength is how long each run of the campaign benchmarks lasts: a
 // run pays once for confirming and shrinking each new signature, as a
 // campaign does.
-const benchSeconds = 3 * time.Second
+const campaignLength = 3 * time.Second
 
 // campaign runs the fuzzer with the command line's defaults for
-// benchSeconds, once per iteration, against the target start returns,
+// campaignLength, once per iteration, against the target start returns,
 // and reports the cases and the target restarts per second of all runs.
 func campaign(b *testing.B, start func() (target msnp.Target, stop func())) {
 	var cases int64
@@ -51,7 +51,7 @@ func campaign(b *testing.B, start func() (target msnp.Target, stop func())) {
 	var seconds float64
 	for b.Loop() {
 		target, stop := start()
-		res, err := Run(context.Background(), defaults(target, benchSeconds))
+		res, err := Run(context.Background(), defaults(target, campaignLength))
 		stop()
 		if err != nil {
 			b.Fatal(err)
