@@ -96,7 +96,7 @@ var (
 )
 
 // crashServer builds testdata/crashserver once per test binary.
-func crashServer(t *testing.T) string {
+func crashServer(t testing.TB) string {
 	t.Helper()
 	crashServerOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "cvrswarm-crashserver")

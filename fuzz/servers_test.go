@@ -97,7 +97,7 @@ func (sc script) reader(conn net.Conn, s *session) func() ([]byte, bool) {
 			}
 		}
 	}
-	rd := msnp.NewReader(conn, 1<<20)
+	rd := msnp.NewReaderSize(conn, 1<<20, 4096)
 	return func() ([]byte, bool) {
 		line, err := rd.ReadLine()
 		if err != nil && !errors.Is(err, msnp.ErrBareLF) {

@@ -91,7 +91,7 @@ func (e *engine) openConn(id int64, ln *lane) (*conn, outcome) {
 			}
 		}
 	} else {
-		oc = c.ioOutcome(err)
+		oc = c.ioOutcome("connect", err)
 	}
 	done := time.Now()
 	c.sh.conn(connected.Sub(start), done.Sub(connected), oc == ocOK)
@@ -109,20 +109,21 @@ func (c *conn) handshake() outcome {
 	req := msnp.VERRequest{TrID: trid, Dialects: c.e.dialects}
 	n, err := msnp.Handshake(c.nc, c.rd, req.Append(nil), trid, c.e.dialects)
 	if err != nil {
-		return c.ioOutcome(err)
+		return c.ioOutcome("", err) // err names the step of the VER exchange
 	}
 	if n.Class != msnp.ClassOK {
-		return replyOutcome(n.Class, n.Reply.Code)
+		return c.e.causes.noteReply(replyOutcome(n.Class, n.Reply.Code), "VER reply", n.Line)
 	}
 	c.lines = c.e.book[n.Dialect]
 	return ocOK
 }
 
-func (c *conn) ioOutcome(err error) outcome {
+// ioOutcome classifies an I/O error met doing what, and notes it.
+func (c *conn) ioOutcome(what string, err error) outcome {
 	if c.e.ctx.Err() != nil {
 		return ocInterrupted
 	}
-	return classifyIO(err, c.rd.Buffered() > 0)
+	return c.e.causes.noteErr(classifyIO(err, c.rd.Buffered() > 0), what, err)
 }
 
 // at returns the i-th oldest request in flight.
@@ -204,7 +205,7 @@ func (c *conn) send(src ticketSource, s *sender) int {
 	if err := c.write(s.out, sent); err != nil {
 		oc := ocInterrupted
 		if e.ctx.Err() == nil {
-			oc = classifyIO(err, false)
+			oc = e.causes.noteErr(classifyIO(err, false), "send CVR", err)
 		}
 		c.fail(-1, oc, oc)
 	}
@@ -296,6 +297,7 @@ func (c *conn) take(line []byte, err error) bool {
 	if oc == ocOK && err != nil {
 		oc = ocBareLF
 	}
+	c.e.causes.noteReply(oc, "CVR reply", line)
 	if oc != ocOK && !f.mutated {
 		c.failLocked(idx, oc, ocAborted, end)
 		return false
@@ -319,10 +321,7 @@ func (c *conn) readFailed(err error) bool {
 	if errors.Is(err, os.ErrDeadlineExceeded) && c.e.ctx.Err() == nil && c.rearm() {
 		return true
 	}
-	oc := ocInterrupted
-	if c.e.ctx.Err() == nil {
-		oc = classifyIO(err, c.rd.Buffered() > 0)
-	}
+	oc := c.ioOutcome("read CVR reply", err)
 	c.fail(-1, oc, oc)
 	return false
 }

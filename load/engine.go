@@ -38,6 +38,7 @@ type engine struct {
 	open, maxOpen, opened, failed, dropped atomic.Int64
 	failures                               sync.Map // outcome -> *atomic.Int64
 	late                                   atomic.Int64
+	causes                                 causes
 }
 
 // maxDialing bounds the connections being opened at once before the
@@ -58,7 +59,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		begin: make(chan struct{}), dialSlots: make(chan struct{}, maxDialing)}
 	if cfg.Monitor != nil {
 		cfg.Monitor.attach(e)
-		defer cfg.Monitor.detach()
 	}
 
 	// open the first connections, then wait for the start time
@@ -127,7 +127,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		end = e.start
 	}
 	e.rec.harvest(math.MaxInt64)
-	return e.result(end, partial || ctx.Err() != nil), nil
+	r := e.result(end, partial || ctx.Err() != nil)
+	if cfg.Monitor != nil {
+		cfg.Monitor.detach(r)
+	}
+	return r, nil
 }
 
 // openFirst opens the connections there are before the start, a few at
@@ -379,7 +383,7 @@ func (e *engine) dial(id int64) (net.Conn, outcome) {
 	defer cancel()
 	conn, err := dial(ctx, "tcp", e.cfg.Target)
 	if err != nil {
-		return nil, classifyDial(err)
+		return nil, e.causes.noteErr(classifyDial(err), "", err)
 	}
 	return conn, ocOK
 }
@@ -420,6 +424,7 @@ func (e *engine) result(end time.Time, partial bool) *Result {
 		Start: measure, DurationS: window.Seconds(), End: end, Requests: requests,
 		Late: e.late.Load(), Latency: Summarize(h.latency), Service: Summarize(h.service), SendLag: Summarize(h.sendLag),
 		Connect: Summarize(h.connect), Handshake: Summarize(h.handshake), Outcomes: outcomeMap(&all),
+		FirstErrors: e.causes.texts(&all),
 		ByKind:   OutcomesByKind{Valid: outcomeMap(&byKind[kindValid]), Mutated: outcomeMap(&byKind[kindMutated])},
 		Settings: e.settings(),
 		Connections: Connections{Opened: e.opened.Load(), MaxOpen: e.maxOpen.Load(), Failed: e.failed.Load(),
@@ -427,8 +432,8 @@ func (e *engine) result(end time.Time, partial bool) *Result {
 	}
 	r.Rate.Requested = requested
 	if window > 0 {
-		// throughput within the window: requests the server answered in it;
-		// failures, and requests still in flight at its end, do not count
+		// throughput within the window: well-formed replies in it; failures,
+		// malformed replies and requests still in flight at its end do not count
 		r.Rate.Achieved = float64(min(e.rec.completedInWindow(), sent)) / window.Seconds()
 	}
 	e.failures.Range(func(k, v any) bool {

@@ -35,7 +35,7 @@ type recShard struct {
 	latency, service, connect, handshake *hdrhistogram.Histogram
 	sendLag                              *hdrhistogram.Histogram // from the due time to the send
 	byKind                               [2]counts
-	inWindow                             int64 // requests answered by the window's end
+	inWindow                             int64 // well-formed replies by the window's end
 	slots                                [slotsPerShard]slot
 	windowEnd                            time.Time // when the measured window ends; zero for the run\'s end
 }
@@ -77,9 +77,9 @@ func (s *recShard) slot(t time.Time) *slot {
 	return sl
 }
 
-// done records one request: its outcome at end, its response time from
-// due, its service time from sent (zero when it was never sent), and how
-// late it was sent.
+// done records one request: its outcome at end, how late it was sent
+// (when it was), and, when it was answered, its response time from due
+// and its service time from sent.
 func (s *recShard) done(kind int, oc outcome, due, sent, end time.Time) {
 	s.mu.Lock()
 	s.byKind[kind][oc]++
@@ -88,15 +88,15 @@ func (s *recShard) done(kind int, oc outcome, due, sent, end time.Time) {
 	}
 	sl := s.slot(end)
 	sl.outcomes[oc]++
-	if oc.sent() {
+	if oc.answered() {
 		lat := micros(end.Sub(due))
 		s.latency.RecordValue(lat)
 		sl.latency.RecordValue(lat)
+		s.service.RecordValue(micros(end.Sub(sent)))
+	}
+	if oc.wellFormed() {
 		sl.achieved++
-		if !sent.IsZero() {
-			s.service.RecordValue(micros(end.Sub(sent)))
-		}
-		if oc.answered() && (s.windowEnd.IsZero() || !end.After(s.windowEnd)) {
+		if s.windowEnd.IsZero() || !end.After(s.windowEnd) {
 			s.inWindow++
 		}
 	}
@@ -135,8 +135,8 @@ func (r *recorder) totals() (byKind [2]counts) {
 	return byKind
 }
 
-// completedInWindow counts the requests the server answered by the end
-// of the measured window.
+// completedInWindow counts the requests the server answered with a
+// well-formed reply by the end of the measured window.
 func (r *recorder) completedInWindow() int64 {
 	var n int64
 	for _, s := range r.shards {

@@ -22,9 +22,38 @@ func init() {
 	register(&command{
 		name: "fuzz", order: 30, summary: "fuzz a server's VER/CVR parser; shrink, de-duplicate and save what breaks it",
 		example: "cvrswarm fuzz -duration 10s -findings ./findings",
+		details: fuzzDetails,
 		run:     runFuzz,
 	})
 }
+
+// fuzzDetails is what `cvrswarm fuzz -h` says beyond the flags.
+const fuzzDetails = `What each kind of finding means, exactly as it is checked:
+  crash            after the case the target refuses new connections, or closes them with a valid
+                   VER and CVR unanswered, or its -exec process exited (signed by its Go panic)
+  hang             a line got no reply within the wait, and a valid request sent after it on a line
+                   of its own (CRLF first ends a line the case left unterminated) got none either
+  wedge            every line was answered, then a valid CVR on the same connection was not
+  lost-reply       a valid CVR got no reply while a later line of the write, or the probe, did
+  reset            the connection was reset with a line unanswered, after under 1 KiB of input and
+                   no reply that ends the session (a numeric error or "VER n 0")
+  amplification    the replies to one write are -amplify-factor times its bytes or more, and at
+                   least -amplify-floor bytes a line; signed by the field whose lengthening grows
+                   the reply fastest (faster than an echo), or as driven by no one field
+  trid-mismatch    a reply carries a TrID no line of the write carried
+  malformed-reply  a reply that is not a CVR, VER or numeric error line, or more replies than lines
+  deviation        with -strict: not the spec's reply (no 731, no disconnect after 731, 420 or 710
+                   missing, a valid CVR refused, a line ignored)
+
+Waits: once the target has answered 256 lines, a reply is waited for max(20ms, 50 x their p99)
+and a probe sent after max(2ms, 5 x p99), -timeout being the bound. A new signature is confirmed
+on a fresh connection with the whole -timeout; later cases with it are counted as hits. Findings
+are saved when confirmed and shrunk later, once each, within -minimize-share of the run.
+
+Each finding is findings/<kind>-<hash>/: the input as a go test fuzz v1 file, and record.json
+(signature, detail, hits, input and shrunk input, seed and case index, mutators, byte counts of an
+amplification, the target's stderr). 'cvrswarm replay' judges it again with the same checks.
+`
 
 // fuzzTargetFlags are the flags fuzz and replay share: where the target
 // is and how it is judged.
@@ -120,11 +149,11 @@ func (f *fuzzFlags) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&cfg.Duration, "duration", 0, "stop after this long (0: until -cases or Ctrl-C)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "at most this many cases per second, to spare a shared server (0: as fast as it answers)")
 	fs.IntVar(&cfg.Conns, "conns", fuzz.DefaultConns, "connections fuzzing at once")
-	fs.StringVar(&cfg.FindingsDir, "findings", fuzz.DefaultFindingsDir, "save each finding in `DIR`: a go test fuzz v1 input and its record.json")
+	fs.StringVar(&cfg.FindingsDir, "findings", fuzz.DefaultFindingsDir, "save each finding in `DIR`: a go test fuzz v1 input and its record.json (\"\": save none)")
 	fs.StringVar(&f.jsonPath, "json", "", "write the run's result as JSON to this `FILE`")
 	fs.StringVar(&f.corpusDir, "corpus", "", "derive cases from the corpus files in this `DIR` instead of the embedded seeds")
 	fs.StringVar(&f.muts, "mutators", "all", "mutators to stack: names (field-trid) or groups (field, text, byte), comma-separated")
-	fs.Float64Var(&cfg.SequenceShare, "sequence", fuzz.DefaultSequenceShare, "share of cases that also mutate the sequence: CVR before VER, VER twice, two CVRs, a mutated VER")
+	fs.Float64Var(&cfg.SequenceShare, "sequence", fuzz.DefaultSequenceShare, "share of cases that also mutate the sequence: CVR before VER, VER twice, two CVRs, a mutated VER, valid CVRs pipelined in one write")
 	fs.BoolVar(&cfg.NoFeedback, "no-feedback", false, "keep deriving from the seeds only, not from inputs with new reply sequences")
 	fs.IntVar(&cfg.MinimizeRuns, "minimize-runs", fuzz.DefaultMinimizeRuns, "most executions spent shrinking one finding (0: do not shrink)")
 	fs.DurationVar(&cfg.MinimizeTime, "minimize-time", fuzz.DefaultMinimizeTime, "most time spent shrinking one finding")
@@ -208,9 +237,9 @@ func fuzzRun(ctx context.Context, cfg fuzz.Config, quiet bool, stderr io.Writer)
 	if err != nil {
 		return nil, err
 	}
-	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "fuzz", Quiet: quiet}, func() (int64, int64, string) {
+	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "fuzz", Quiet: quiet}, func() (int64, int64, string, string) {
 		p := fz.Progress()
-		return p.Cases, cfg.Cases, fuzzStatus(p)
+		return p.Cases, cfg.Cases, "cases", fuzzStatus(p)
 	})
 	res, err := fz.Run(ctx)
 	stopProgress()

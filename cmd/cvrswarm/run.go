@@ -35,6 +35,7 @@ type command struct {
 	order   int    // position in the usage text
 	summary string // one line
 	example string // a command line that works as it is
+	details string // more for -h, after the example; "" for none
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
@@ -115,6 +116,9 @@ func flagSet(name string, stdout io.Writer) *flag.FlagSet {
 	fs.Usage = func() {
 		c := commands[name]
 		fmt.Fprintf(fs.Output(), "cvrswarm %s: %s\n\nExample:\n  %s\n", name, c.summary, c.example)
+		if c.details != "" {
+			fmt.Fprintf(fs.Output(), "\n%s", c.details)
+		}
 		hasFlags := false
 		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
 		if hasFlags {
