@@ -425,8 +425,8 @@ func (e *engine) result(end time.Time, partial bool) *Result {
 		Late: e.late.Load(), Latency: Summarize(h.latency), Service: Summarize(h.service), SendLag: Summarize(h.sendLag),
 		Connect: Summarize(h.connect), Handshake: Summarize(h.handshake), Outcomes: outcomeMap(&all),
 		FirstErrors: e.causes.texts(&all),
-		ByKind:   OutcomesByKind{Valid: outcomeMap(&byKind[kindValid]), Mutated: outcomeMap(&byKind[kindMutated])},
-		Settings: e.settings(),
+		ByKind:      OutcomesByKind{Valid: outcomeMap(&byKind[kindValid]), Mutated: outcomeMap(&byKind[kindMutated])},
+		Settings:    e.settings(),
 		Connections: Connections{Opened: e.opened.Load(), MaxOpen: e.maxOpen.Load(), Failed: e.failed.Load(),
 			Dropped: e.dropped.Load(), Failures: map[string]int64{}},
 	}
