@@ -237,9 +237,9 @@ func fuzzRun(ctx context.Context, cfg fuzz.Config, quiet bool, stderr io.Writer)
 	if err != nil {
 		return nil, err
 	}
-	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "fuzz", Quiet: quiet}, func() (int64, int64, string) {
+	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "fuzz", Quiet: quiet}, func() (int64, int64, string, string) {
 		p := fz.Progress()
-		return p.Cases, cfg.Cases, fuzzStatus(p)
+		return p.Cases, cfg.Cases, "cases", fuzzStatus(p)
 	})
 	res, err := fz.Run(ctx)
 	stopProgress()
