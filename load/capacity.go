@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 	"time"
 
@@ -159,18 +158,18 @@ func (c CapacityConfig) Validate() error {
 
 // CapacityStep is one step of a search and its verdict.
 type CapacityStep struct {
-	Index      int              `json:"index"`
-	Phase      string           `json:"phase"`
-	Offered    float64          `json:"offered_rps"`
-	Achieved   float64          `json:"achieved_rps"`
-	Requests   int64            `json:"requests"`
-	Latency    Summary          `json:"latency_us"`
-	ErrorShare float64          `json:"error_share"` // of requests not answered with a CVR reply
-	SLO        []SLOVerdict     `json:"slo,omitempty"`
-	Pass       bool             `json:"pass"`
-	Reason     string           `json:"reason,omitempty"` // why it failed
-	Partial    bool             `json:"partial,omitempty"`
-	Outcomes   map[string]int64 `json:"outcomes,omitempty"`
+	Index      int          `json:"index"`
+	Phase      string       `json:"phase"`
+	Offered    float64      `json:"offered_rps"`
+	Achieved   float64      `json:"achieved_rps"`
+	Requests   int64        `json:"requests"`
+	Latency    Summary      `json:"latency_us"`
+	ErrorShare float64      `json:"error_share"` // of requests not answered with a CVR reply
+	SLO        []SLOVerdict `json:"slo,omitempty"`
+	Pass       bool         `json:"pass"`
+	Reason     string       `json:"reason,omitempty"` // why it failed
+	Partial    bool         `json:"partial,omitempty"`
+	Outcomes   Counts       `json:"outcomes,omitempty"`
 }
 
 // Bracket is where the capacity lies: Low passed (0 when no step passed),
@@ -406,20 +405,10 @@ func answeredRate(r *Result) float64 {
 }
 
 // formatOutcomes lists outcome counts, largest first: "refused 1500, closed 2".
-func formatOutcomes(m map[string]int64) string {
-	names := make([]string, 0, len(m))
-	for k := range m {
-		names = append(names, k)
-	}
-	sort.Slice(names, func(i, j int) bool {
-		if m[names[i]] != m[names[j]] {
-			return m[names[i]] > m[names[j]]
-		}
-		return names[i] < names[j]
-	})
-	parts := make([]string, len(names))
-	for i, k := range names {
-		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+func formatOutcomes(m Counts) string {
+	parts := []string{}
+	for _, o := range m.Sorted() {
+		parts = append(parts, fmt.Sprintf("%s %d", o, m[o]))
 	}
 	if len(parts) == 0 {
 		return "none"

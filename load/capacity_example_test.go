@@ -19,7 +19,7 @@ func ExampleCapacity() {
 		achieved := min(s.Rate, 4000)
 		n := int64(achieved * s.Dwell.Seconds())
 		return &load.Result{Requests: n, Rate: load.Rate{Requested: s.Rate, Achieved: achieved},
-			Outcomes: map[string]int64{"ok": n}}, nil
+			Outcomes: load.Counts{load.OutcomeOK: n}}, nil
 	})
 	res, err := load.Capacity(context.Background(), target, load.CapacityConfig{Start: 500})
 	if err != nil {

@@ -65,7 +65,7 @@ func (f *shardFake) run(ctx context.Context, s StepSpec, sh Shard, start time.Ti
 		Version: ResultVersion, Target: "fake", Shard: sh.String(), Start: start, DurationS: fakeSpan.Seconds(),
 		Requests: mine, Rate: Rate{Requested: float64(sh.Share64(int64(s.Rate))), Achieved: float64(mine) / fakeSpan.Seconds()},
 		Latency: Summarize(h), Service: Summarize(NewHistogram()), Connect: Summarize(NewHistogram()), Handshake: Summarize(NewHistogram()),
-		Outcomes:   map[string]int64{OutcomeOK: mine},
+		Outcomes:   Counts{OutcomeOK: mine},
 		Histograms: Histograms{Latency: enc, Service: empty, Connect: empty, Handshake: empty},
 	}
 	if sh.Sharded() {

@@ -33,7 +33,7 @@ func (f *fakeServer) RunStep(_ context.Context, s StepSpec) (*Result, error) {
 		Requests: n,
 		Rate:     Rate{Requested: s.Rate, Achieved: achieved},
 		Latency:  Summary{Count: n, P50: lat / 2, P90: lat, P99: lat, P999: lat, Max: lat},
-		Outcomes: map[string]int64{"ok": n - bad, "420": bad},
+		Outcomes: Counts{OutcomeOK: n - bad, CodeOutcome(420): bad},
 	}, nil
 }
 
@@ -239,7 +239,7 @@ func TestCapacityJudgeStep(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r := &Result{Requests: tt.requests, Rate: Rate{Requested: tt.offered, Achieved: tt.achieved},
-				Latency: Summary{P99: tt.p99}, Outcomes: map[string]int64{"ok": tt.requests - tt.refused, "refused": tt.refused, "unsent": 500}}
+				Latency: Summary{P99: tt.p99}, Outcomes: Counts{OutcomeOK: tt.requests - tt.refused, OutcomeRefused: tt.refused, OutcomeUnsent: 500}}
 			got := judgeStep(StepSpec{Index: 1, Rate: tt.offered}, r, cfg)
 			if got.Pass != tt.pass || got.Reason != tt.reason {
 				t.Errorf("got pass %v reason %q, want %v %q", got.Pass, got.Reason, tt.pass, tt.reason)
@@ -368,7 +368,7 @@ func TestWriteCapacityResult(t *testing.T) {
 func TestCapacityDeadTarget(t *testing.T) {
 	t.Parallel()
 	run := StepRunnerFunc(func(_ context.Context, s StepSpec) (*Result, error) {
-		return &Result{Requests: 1500, Outcomes: map[string]int64{"refused": 1490, "reset": 10}}, nil
+		return &Result{Requests: 1500, Outcomes: Counts{OutcomeRefused: 1490, OutcomeReset: 10}}, nil
 	})
 	res, err := Capacity(context.Background(), run, CapacityConfig{Start: 500, Dwell: time.Second})
 	want := "the target answered no request at 500/s with a CVR reply (outcomes: refused 1490, reset 10)"

@@ -39,21 +39,13 @@ func run(t *testing.T, cfg Config) *Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := sumOutcomes(r.Outcomes); got != r.Requests {
+	if got := r.Outcomes.Total(); got != r.Requests {
 		t.Errorf("got outcomes adding up to %d (%v), want the %d requests", got, r.Outcomes, r.Requests)
 	}
-	if got := sumOutcomes(r.ByKind.Valid) + sumOutcomes(r.ByKind.Mutated); got != r.Requests {
+	if got := r.ByKind.Valid.Total() + r.ByKind.Mutated.Total(); got != r.Requests {
 		t.Errorf("got outcomes by kind adding up to %d, want %d", got, r.Requests)
 	}
 	return r
-}
-
-func sumOutcomes(m map[string]int64) int64 {
-	var n int64
-	for _, v := range m {
-		n += v
-	}
-	return n
 }
 
 // scripted answers VER like the canned server, then hands every later
@@ -206,9 +198,9 @@ func TestHostileServers(t *testing.T) {
 		name    string
 		handler func(net.Conn)
 		depth   int
-		want    string
+		want    Outcome
 	}{
-		{name: "numeric error", want: "420", handler: scripted(func(c net.Conn, trid, _ string) { c.Write([]byte("420 " + trid + "\r\n")) })},
+		{name: "numeric error", want: CodeOutcome(420), handler: scripted(func(c net.Conn, trid, _ string) { c.Write([]byte("420 " + trid + "\r\n")) })},
 		{name: "wrong TrID", want: OutcomeTrIDMismatch, handler: scripted(func(c net.Conn, _, _ string) { c.Write([]byte("CVR 99999 1 1 1\r\n")) })},
 		{name: "bare LF", want: OutcomeBareLF, handler: scripted(func(c net.Conn, trid, _ string) { c.Write([]byte("CVR " + trid + " 1 1 1\n")) })},
 		{name: "silent", want: OutcomeSilent, handler: scripted(func(net.Conn, string, string) {})},
@@ -261,7 +253,7 @@ func TestHostileServers(t *testing.T) {
 				_ = b
 			}
 		}},
-		{name: "pipelined numeric error", depth: 4, want: "731", handler: scripted(func(c net.Conn, trid, _ string) { c.Write([]byte("731 " + trid + "\r\n")) })},
+		{name: "pipelined numeric error", depth: 4, want: CodeOutcome(731), handler: scripted(func(c net.Conn, trid, _ string) { c.Write([]byte("731 " + trid + "\r\n")) })},
 		{name: "pipelined silent", depth: 4, want: OutcomeSilent, handler: scripted(func(net.Conn, string, string) {})},
 		{name: "pipelined garbage", depth: 4, want: OutcomeMalformed, handler: scripted(func(c net.Conn, _, _ string) { c.Write([]byte("\x00\x01\x02\r\n")) })},
 		{name: "pipelined endless line", depth: 4, want: OutcomeLineTooLong, handler: scripted(func(c net.Conn, _, _ string) {
@@ -343,11 +335,11 @@ func TestMutate(t *testing.T) {
 		cfg := tc.cfg
 		cfg.Target, cfg.Schedule, cfg.Requests, cfg.Conns, cfg.Depth, cfg.Mutate, cfg.Seed = addr, Unbounded(), 1000, 2, depth, 0.2, 7
 		r := run(t, cfg)
-		mutated, valid := sumOutcomes(r.ByKind.Mutated), sumOutcomes(r.ByKind.Valid)
+		mutated, valid := r.ByKind.Mutated.Total(), r.ByKind.Valid.Total()
 		if mutated < 120 || mutated > 280 {
 			t.Errorf("depth %d: got %d mutated of 1000, want about 200", depth, mutated)
 		}
-		if r.ByKind.Mutated["731"] != mutated || r.ByKind.Valid[OutcomeOK] != valid {
+		if r.ByKind.Mutated[CodeOutcome(731)] != mutated || r.ByKind.Valid[OutcomeOK] != valid {
 			t.Errorf("depth %d: got by kind %+v, want mutated all 731 and valid all ok", depth, r.ByKind)
 		}
 		if r.Connections.Dropped < mutated {
@@ -406,7 +398,7 @@ func TestInterrupt(t *testing.T) {
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("took %v to stop, want well under a second", took)
 	}
-	if !r.Partial || r.Outcomes[OutcomeInterrupted] == 0 || sumOutcomes(r.Outcomes) != r.Requests {
+	if !r.Partial || r.Outcomes[OutcomeInterrupted] == 0 || r.Outcomes.Total() != r.Requests {
 		t.Errorf("got partial %v outcomes %v requests %d, want partial with interrupted requests", r.Partial, r.Outcomes, r.Requests)
 	}
 	if r.DurationS > 1 {

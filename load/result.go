@@ -44,20 +44,20 @@ type Result struct {
 	Start     time.Time   `json:"start"`
 	DurationS float64     `json:"duration_s"`
 	// Requests counts every request that was due, each exactly once in Outcomes.
-	Requests    int64            `json:"requests"`
-	Rate        Rate             `json:"rate"`
-	Late        int64            `json:"late"`         // requests sent after their due time for want of a free connection
-	Latency     Summary          `json:"latency_us"`   // response time from the due time
-	Service     Summary          `json:"service_us"`   // from the actual send
-	Connect     Summary          `json:"connect_us"`   // TCP connect, per connection
-	Handshake   Summary          `json:"handshake_us"` // VER exchange, per connection
-	Outcomes    map[string]int64 `json:"outcomes"`
-	ByKind      OutcomesByKind   `json:"outcomes_by_kind"`
-	Connections Connections      `json:"connections"`
-	Histograms  Histograms       `json:"histograms"`
-	Series      []Second         `json:"series"`
-	Settings    Settings         `json:"settings"`
-	SLO         []SLOVerdict     `json:"slo,omitempty"`
+	Requests    int64          `json:"requests"`
+	Rate        Rate           `json:"rate"`
+	Late        int64          `json:"late"`         // requests sent after their due time for want of a free connection
+	Latency     Summary        `json:"latency_us"`   // response time from the due time
+	Service     Summary        `json:"service_us"`   // from the actual send
+	Connect     Summary        `json:"connect_us"`   // TCP connect, per connection
+	Handshake   Summary        `json:"handshake_us"` // VER exchange, per connection
+	Outcomes    Counts         `json:"outcomes"`
+	ByKind      OutcomesByKind `json:"outcomes_by_kind"`
+	Connections Connections    `json:"connections"`
+	Histograms  Histograms     `json:"histograms"`
+	Series      []Second       `json:"series"`
+	Settings    Settings       `json:"settings"`
+	SLO         []SLOVerdict   `json:"slo,omitempty"`
 }
 
 // Rate is the offered and the achieved request rate per second. Requested
@@ -95,8 +95,8 @@ func Summarize(h *hdrhistogram.Histogram) Summary {
 // OutcomesByKind splits the outcome counts between requests drawn from
 // the valid corpus and those sent mutated.
 type OutcomesByKind struct {
-	Valid   map[string]int64 `json:"valid"`
-	Mutated map[string]int64 `json:"mutated"`
+	Valid   Counts `json:"valid"`
+	Mutated Counts `json:"mutated"`
 }
 
 // Connections counts the connections a run opened.
@@ -106,8 +106,8 @@ type Connections struct {
 	// Failed counts connects and VER handshakes that failed, by outcome
 	// name in Failures (a failure while serving a request also counts in
 	// that request's outcome).
-	Failed   int64            `json:"failed"`
-	Failures map[string]int64 `json:"failures"`
+	Failed   int64  `json:"failed"`
+	Failures Counts `json:"failures"`
 	// Dropped counts connections closed by cvrswarm after an abnormal
 	// outcome, a mutated request, or finding them closed by the server
 	// while idle: their state was unknown, so they were replaced.
@@ -125,12 +125,12 @@ type Histograms struct {
 
 // Second is one wall-clock second of a run.
 type Second struct {
-	Unix     int64            `json:"t"`        // the second, as Unix time
-	Offered  int64            `json:"offered"`  // requests due in it
-	Achieved int64            `json:"achieved"` // requests answered or failed in it
-	Outcomes map[string]int64 `json:"outcomes"`
-	Latency  Summary          `json:"latency_us"`   // of the requests completed in it
-	Hist     string           `json:"latency_hist"` // the same, encoded, for exact merging
+	Unix     int64   `json:"t"`        // the second, as Unix time
+	Offered  int64   `json:"offered"`  // requests due in it
+	Achieved int64   `json:"achieved"` // requests answered or failed in it
+	Outcomes Counts  `json:"outcomes"`
+	Latency  Summary `json:"latency_us"`   // of the requests completed in it
+	Hist     string  `json:"latency_hist"` // the same, encoded, for exact merging
 }
 
 // Settings are the run's parameters. Runs merge only when these agree

@@ -51,7 +51,7 @@ func (w *worker) run(ready *sync.WaitGroup) {
 	if ready != nil {
 		if !w.e.cfg.Churn {
 			w.e.dialSlots <- struct{}{}
-			if oc := w.connect(); oc != ocOK {
+			if oc := w.connect(); oc != OutcomeOK {
 				w.e.connFailed(oc)
 			}
 			<-w.e.dialSlots
@@ -86,17 +86,15 @@ func (w *worker) kind(mutated bool) int {
 }
 
 // record files one request's outcome unless it was due in the warm-up.
-func (w *worker) record(t ticket, mutated bool, oc outcome, sent, end time.Time) {
+func (w *worker) record(t ticket, mutated bool, oc Outcome, sent, end time.Time) {
 	if t.warm {
 		return
 	}
-	if oc != ocInterrupted && w.e.ctx.Err() != nil && oc != ocOK && !oc.isCode() {
-		oc = ocInterrupted // the failure was our own interruption
+	if oc != OutcomeInterrupted && w.e.ctx.Err() != nil && oc != OutcomeOK && !oc.isCode() {
+		oc = OutcomeInterrupted // the failure was our own interruption
 	}
 	w.sh.done(w.kind(mutated), oc, t.due, sent, end)
 }
-
-func (o outcome) isCode() bool { return o >= codeBase }
 
 // serve sends one CVR (opening a connection first if needed) and records
 // its outcome.
@@ -106,7 +104,7 @@ func (w *worker) serve(t ticket) {
 		w.close(true) // the server closed it while idle: not this request's fault
 	}
 	if w.conn == nil {
-		if oc := w.connect(); oc != ocOK {
+		if oc := w.connect(); oc != OutcomeOK {
 			w.e.connFailed(oc)
 			w.record(t, false, oc, start, time.Now())
 			return
@@ -129,13 +127,13 @@ func (w *worker) serve(t ticket) {
 	switch {
 	case w.e.cfg.Churn:
 		w.close(false)
-	case oc != ocOK || mutated:
+	case oc != OutcomeOK || mutated:
 		w.close(true)
 	}
 }
 
 // exchange writes line and reads one reply line within the timeout.
-func (w *worker) exchange(line []byte, trid uint32, checkTrID bool) outcome {
+func (w *worker) exchange(line []byte, trid uint32, checkTrID bool) Outcome {
 	if err := msnp.SetDeadline(w.e.ctx, w.conn, time.Now().Add(w.e.timeout)); err != nil {
 		return w.ioOutcome(err)
 	}
@@ -147,17 +145,17 @@ func (w *worker) exchange(line []byte, trid uint32, checkTrID bool) outcome {
 	case err == nil:
 		return classifyReply(reply, trid, checkTrID)
 	case errors.Is(err, msnp.ErrBareLF):
-		if oc := classifyReply(reply, trid, checkTrID); oc != ocOK {
+		if oc := classifyReply(reply, trid, checkTrID); oc != OutcomeOK {
 			return oc
 		}
-		return ocBareLF
+		return OutcomeBareLF
 	}
 	return w.ioOutcome(err)
 }
 
-func (w *worker) ioOutcome(err error) outcome {
+func (w *worker) ioOutcome(err error) Outcome {
 	if w.e.ctx.Err() != nil {
-		return ocInterrupted
+		return OutcomeInterrupted
 	}
 	return classifyIO(err, w.rd.Buffered() > 0)
 }
@@ -187,10 +185,10 @@ func (w *worker) mutated(line []byte) []byte {
 
 // connect opens a connection and negotiates the dialect with VER,
 // recording the connect and handshake times.
-func (w *worker) connect() outcome {
+func (w *worker) connect() Outcome {
 	start := time.Now()
 	conn, oc := w.e.dial()
-	if oc != ocOK {
+	if oc != OutcomeOK {
 		return oc
 	}
 	connected := time.Now()
@@ -205,16 +203,16 @@ func (w *worker) connect() outcome {
 		oc = w.handshake()
 	}
 	done := time.Now()
-	w.sh.conn(connected.Sub(start), done.Sub(connected), oc == ocOK)
+	w.sh.conn(connected.Sub(start), done.Sub(connected), oc == OutcomeOK)
 	w.lastUsed = done
-	if oc != ocOK {
+	if oc != OutcomeOK {
 		w.close(false)
 	}
 	return oc
 }
 
 // handshake sends VER and waits for its reply.
-func (w *worker) handshake() outcome {
+func (w *worker) handshake() Outcome {
 	trid := w.trids.take()
 	req := msnp.VERRequest{TrID: trid, Dialects: w.e.dialects}
 	w.buf = req.Append(w.buf[:0])
@@ -226,7 +224,7 @@ func (w *worker) handshake() outcome {
 		return replyOutcome(n.Class, n.Reply.Code)
 	}
 	w.lines = w.e.book[n.Dialect]
-	return ocOK
+	return OutcomeOK
 }
 
 // close closes the connection; dropped counts it as given up.

@@ -368,14 +368,12 @@ var percentiles = []percentile{
 
 // outcomeNames returns the outcomes seen in series: "ok" first, then by
 // total count, largest first, then by name.
-func outcomeNames(series []load.Second) []string {
-	totals := map[string]int64{}
+func outcomeNames(series []load.Second) []load.Outcome {
+	totals := load.Counts{}
 	for _, s := range series {
-		for k, v := range s.Outcomes {
-			totals[k] += v
-		}
+		totals.Add(s.Outcomes)
 	}
-	return sortedOutcomes(totals)
+	return totals.Sorted()
 }
 
 func outcomesChart(series []load.Second) (Chart, error) {
@@ -383,7 +381,7 @@ func outcomesChart(series []load.Second) (Chart, error) {
 	p.Y.Min = 0
 	names := outcomeNames(series)
 	for i, name := range names {
-		if err := addLine(p, i, name, timeLine(series, func(s load.Second) float64 { return float64(s.Outcomes[name]) })); err != nil {
+		if err := addLine(p, i, name.String(), timeLine(series, func(s load.Second) float64 { return float64(s.Outcomes[name]) })); err != nil {
 			return Chart{}, err
 		}
 	}
