@@ -94,7 +94,7 @@ func (f *Finding) writeRecord() error {
 	if err != nil {
 		return fmt.Errorf("fuzz: %w", err)
 	}
-	if err := corpus.WriteFileAtomic(f.Record, append(data, '\n')); err != nil {
+	if err := corpus.WriteFile(f.Record, append(data, '\n')); err != nil {
 		return fmt.Errorf("fuzz: save finding: %w", err)
 	}
 	return nil

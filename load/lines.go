@@ -2,7 +2,6 @@ package load
 
 import (
 	"bytes"
-	"fmt"
 	"math/rand/v2"
 	"strconv"
 
@@ -64,13 +63,13 @@ func newLineBook(cases []corpus.Case, dialects []msnp.Dialect) (lineBook, error)
 		seeds = append(seeds, seed{dialect: d, number: v.Number, req: req})
 	}
 	if len(seeds) == 0 {
-		return nil, fmt.Errorf("load: the corpus holds no CVR or CVQ request that parses")
+		return nil, fieldErr("Cases", "no CVR or CVQ request that parses")
 	}
 	book := lineBook{}
 	for _, d := range dialects {
 		v, err := msnp.Lookup(d)
 		if err != nil {
-			return nil, fmt.Errorf("load: %w", err)
+			return nil, fieldErr("Dialects", "%v", err)
 		}
 		var exact []msnp.Request
 		for _, s := range seeds {

@@ -133,6 +133,9 @@ func (o MergeOptions) Merge(results ...*Result) (*Result, error) {
 			m.Target += "," + r.Target
 		}
 		m.Embedded = m.Embedded || r.Embedded
+		if r.End.After(m.End) {
+			m.End = r.End
+		}
 		m.Partial = m.Partial || r.Partial
 		m.Requests += r.Requests
 		m.Late += r.Late
@@ -231,7 +234,7 @@ func checkShards(r *Result) error {
 		}
 		sh, err := ParseShard(s)
 		if err != nil {
-			return err
+			return fmt.Errorf("shard %q: want i/n with 1 <= i <= n", s)
 		}
 		if n := sh.Count; n != r.Settings.Shards {
 			return fmt.Errorf("shard %s, but settings.shards is %d", s, r.Settings.Shards)

@@ -43,6 +43,10 @@ type Result struct {
 	Merged    []MergedRun `json:"merged,omitempty"`
 	Start     time.Time   `json:"start"`
 	DurationS float64     `json:"duration_s"`
+	// End is when the run stopped, once its last reply came or it was
+	// interrupted: at or after the end of the measured window, Start plus
+	// DurationS. A merged result's is the latest of its runs'.
+	End time.Time `json:"end,omitzero"`
 	// Requests counts every request that was due, each exactly once in Outcomes.
 	Requests    int64          `json:"requests"`
 	Rate        Rate           `json:"rate"`
@@ -188,7 +192,7 @@ func WriteResult(path string, r *Result) error {
 	if err != nil {
 		return fmt.Errorf("load: %w", err)
 	}
-	return corpus.WriteFileAtomic(path, append(b, '\n'))
+	return corpus.WriteFile(path, append(b, '\n'))
 }
 
 // ReadResult reads a result file written by [WriteResult].

@@ -12,7 +12,8 @@ import (
 // Schedule is the offered load as a pure function of elapsed time: when
 // each request is due. It is piecewise linear in rate (a constant rate, a
 // linear ramp, a list of steps) or unbounded ("inf": every request is due
-// as soon as a connection can take it). The zero Schedule is unbounded.
+// as soon as a connection can take it, asked for with [Unbounded]). The
+// zero Schedule offers no request.
 //
 // A Schedule has no clock: [Schedule.Rate] and [Schedule.Count] are
 // closed forms of elapsed time, and [Schedule.Due] maps a request's number
@@ -26,6 +27,7 @@ type Schedule struct {
 	// stride and offset select every stride-th request of the segments,
 	// starting at offset: one shard's share of the whole schedule.
 	stride, offset int64
+	unbounded      bool
 	text           string
 }
 
@@ -38,13 +40,14 @@ type segment struct {
 }
 
 // Unbounded returns the schedule with no rate limit ("inf").
-func Unbounded() Schedule { return Schedule{text: "inf"} }
+func Unbounded() Schedule { return Schedule{unbounded: true, text: "inf"} }
 
-// Constant returns perSec requests per second for ever; perSec <= 0 or
-// infinite is [Unbounded].
+// Constant returns perSec requests per second for ever. A rate that is
+// not a positive finite number offers no request (a rate computed as 0
+// must not become a flood): no limit is asked for with [Unbounded].
 func Constant(perSec float64) Schedule {
-	if perSec <= 0 || math.IsInf(perSec, 0) || math.IsNaN(perSec) {
-		return Unbounded()
+	if !(perSec > 0) || math.IsInf(perSec, 0) {
+		return Schedule{text: formatRate(perSec)}
 	}
 	return Schedule{segs: []segment{{from: perSec, to: perSec}}, text: formatRate(perSec)}
 }
@@ -80,13 +83,13 @@ func Steps(steps ...Step) Schedule {
 func ParseRate(s string) (Schedule, error) {
 	r, err := parseRate(s)
 	if err != nil {
-		return Schedule{}, err
+		return Schedule{}, fieldErr("Schedule", "%v", err)
 	}
 	if math.IsInf(r, 1) {
 		return Unbounded(), nil
 	}
 	if r == 0 {
-		return Schedule{}, fmt.Errorf("load: rate %q: want a rate above 0, or inf for no limit", strings.TrimSpace(s))
+		return Schedule{}, fieldErr("Schedule", "rate %q: want a rate above 0, or inf for no limit", strings.TrimSpace(s))
 	}
 	sc := Constant(r)
 	sc.text = strings.TrimSpace(s)
@@ -98,24 +101,24 @@ func ParseRate(s string) (Schedule, error) {
 func ParseRamp(s string, d time.Duration) (Schedule, error) {
 	a, b, ok := strings.Cut(s, ":")
 	if !ok {
-		return Schedule{}, fmt.Errorf("load: ramp %q: want FROM:TO, e.g. 100/s:5000/s", s)
+		return Schedule{}, fieldErr("Schedule", "ramp %q: want FROM:TO, e.g. 100/s:5000/s", s)
 	}
 	from, err := parseRate(a)
 	if err != nil {
-		return Schedule{}, fmt.Errorf("load: ramp %q: %w", s, err)
+		return Schedule{}, fieldErr("Schedule", "ramp %q: %v", s, err)
 	}
 	to, err := parseRate(b)
 	if err != nil {
-		return Schedule{}, fmt.Errorf("load: ramp %q: %w", s, err)
+		return Schedule{}, fieldErr("Schedule", "ramp %q: %v", s, err)
 	}
 	if math.IsInf(from, 1) || math.IsInf(to, 1) {
-		return Schedule{}, fmt.Errorf("load: ramp %q: both ends must be finite rates", s)
+		return Schedule{}, fieldErr("Schedule", "ramp %q: both ends must be finite rates", s)
 	}
 	if d <= 0 {
-		return Schedule{}, fmt.Errorf("load: ramp %q needs a duration to ramp over", s)
+		return Schedule{}, fieldErr("Schedule", "ramp %q needs a duration to ramp over", s)
 	}
 	if from == 0 && to == 0 {
-		return Schedule{}, fmt.Errorf("load: ramp %q: both ends are 0", s)
+		return Schedule{}, fieldErr("Schedule", "ramp %q: both ends are 0", s)
 	}
 	sc := Ramp(from, to, d)
 	sc.text = strings.TrimSpace(s)
@@ -129,24 +132,24 @@ func ParseSteps(s string) (Schedule, error) {
 	for _, part := range strings.Split(s, ",") {
 		rs, ds, ok := strings.Cut(strings.TrimSpace(part), ":")
 		if !ok {
-			return Schedule{}, fmt.Errorf("load: step %q: want RATE:DURATION, e.g. 1000/s:10s", part)
+			return Schedule{}, fieldErr("Schedule", "step %q: want RATE:DURATION, e.g. 1000/s:10s", part)
 		}
 		r, err := parseRate(rs)
 		if err != nil {
-			return Schedule{}, fmt.Errorf("load: step %q: %w", part, err)
+			return Schedule{}, fieldErr("Schedule", "step %q: %v", part, err)
 		}
 		if math.IsInf(r, 1) {
-			return Schedule{}, fmt.Errorf("load: step %q: a step needs a finite rate", part)
+			return Schedule{}, fieldErr("Schedule", "step %q: a step needs a finite rate", part)
 		}
 		d, err := time.ParseDuration(ds)
 		if err != nil || d <= 0 {
-			return Schedule{}, fmt.Errorf("load: step %q: %q is not a positive duration", part, ds)
+			return Schedule{}, fieldErr("Schedule", "step %q: %q is not a positive duration", part, ds)
 		}
 		steps = append(steps, Step{Rate: r, Length: d})
 	}
 	sc := Steps(steps...)
 	if sc.Count(sc.Length()) == 0 {
-		return Schedule{}, fmt.Errorf("load: steps %q offer no request", s)
+		return Schedule{}, fieldErr("Schedule", "steps %q offer no request", s)
 	}
 	sc.text = strings.TrimSpace(s)
 	return sc, nil
@@ -176,21 +179,46 @@ func parseRate(s string) (float64, error) {
 	return n / d.Seconds(), nil
 }
 
+// FormatRate writes a rate per second the way reports show it: "4000/s",
+// "3312.5/s".
+func FormatRate(r float64) string {
+	if r == math.Trunc(r) && math.Abs(r) < 1e15 {
+		return fmt.Sprintf("%d/s", int64(r))
+	}
+	return fmt.Sprintf("%.1f/s", r)
+}
+
 func formatRate(r float64) string {
 	return strconv.FormatFloat(r, 'f', -1, 64) + "/s"
 }
 
 // String returns the schedule as it was given: "500/s", "inf",
-// "100/s:5000/s" (a ramp), "1000/s:10s,2000/s:10s" (steps).
+// "100/s:5000/s" (a ramp), "1000/s:10s,2000/s:10s" (steps); "none" for
+// the zero Schedule.
 func (s Schedule) String() string {
 	if s.text == "" {
-		return "inf"
+		return "none"
 	}
 	return s.text
 }
 
-// Unbounded reports whether the schedule has no rate limit.
-func (s Schedule) Unbounded() bool { return len(s.segs) == 0 }
+// Unbounded reports whether the schedule has no rate limit: only
+// [Unbounded] and "inf" make one.
+func (s Schedule) Unbounded() bool { return s.unbounded }
+
+// offersNone reports whether the schedule is bounded and its rate never
+// rises above 0.
+func (s Schedule) offersNone() bool {
+	if s.unbounded {
+		return false
+	}
+	for _, g := range s.segs {
+		if g.from > 0 || g.to > 0 {
+			return false
+		}
+	}
+	return true
+}
 
 // Length returns how long the schedule lasts, or 0 when it never ends.
 func (s Schedule) Length() time.Duration {
@@ -263,7 +291,7 @@ func (s Schedule) count(t time.Duration) float64 {
 
 // Count returns how many requests are due before elapsed time t (this
 // shard's share, for a sharded schedule); -1 when the schedule is
-// unbounded.
+// unbounded (every request is due at once).
 func (s Schedule) Count(t time.Duration) int64 {
 	if s.Unbounded() {
 		return -1

@@ -1,7 +1,6 @@
 package load
 
 import (
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -40,7 +39,7 @@ func ParseShard(s string) (Shard, error) {
 	i, erri := strconv.Atoi(a)
 	n, errn := strconv.Atoi(b)
 	if !ok || erri != nil || errn != nil || n < 1 || i < 1 || i > n {
-		return Shard{}, fmt.Errorf("load: shard %q: want i/n with 1 <= i <= n, e.g. 2/4", s)
+		return Shard{}, fieldErr("Shard", "%q: want i/n with 1 <= i <= n, e.g. 2/4", s)
 	}
 	return Shard{Index: i, Count: n}, nil
 }
@@ -55,12 +54,12 @@ func ShardFromEnv(lookup func(string) (string, bool)) (sh Shard, ok bool, err er
 	}
 	cnt, ok := lookup(EnvShards)
 	if !ok {
-		return Shard{}, false, fmt.Errorf("load: %s=%s is set but %s (the shard count) is not", EnvShardIndex, idx, EnvShards)
+		return Shard{}, false, fieldErr("Shard", "%s=%s is set but %s (the shard count) is not", EnvShardIndex, idx, EnvShards)
 	}
 	i, erri := strconv.Atoi(strings.TrimSpace(idx))
 	n, errn := strconv.Atoi(strings.TrimSpace(cnt))
 	if erri != nil || errn != nil || n < 1 || i < 0 || i >= n {
-		return Shard{}, false, fmt.Errorf("load: %s=%q with %s=%q: want 0 <= index < count", EnvShardIndex, idx, EnvShards, cnt)
+		return Shard{}, false, fieldErr("Shard", "%s=%q with %s=%q: want 0 <= index < count", EnvShardIndex, idx, EnvShards, cnt)
 	}
 	return Shard{Index: i + 1, Count: n}, true, nil
 }

@@ -1,7 +1,6 @@
 package load
 
 import (
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -47,7 +46,7 @@ func ParseSLO(s string) ([]Objective, error) {
 		objs = append(objs, o)
 	}
 	if len(objs) == 0 {
-		return nil, fmt.Errorf("load: slo %q names no objective", s)
+		return nil, fieldErr("SLO", "%q names no objective", s)
 	}
 	return objs, nil
 }
@@ -55,7 +54,7 @@ func ParseSLO(s string) ([]Objective, error) {
 func parseObjective(s string) (Objective, error) {
 	i := strings.IndexAny(s, "<>")
 	if i <= 0 {
-		return Objective{}, fmt.Errorf("load: slo objective %q: want METRIC<VALUE or METRIC>VALUE, e.g. p99<20ms", s)
+		return Objective{}, fieldErr("SLO", "objective %q: want METRIC<VALUE or METRIC>VALUE, e.g. p99<20ms", s)
 	}
 	o := Objective{Text: s, Op: s[i : i+1]}
 	value := s[i+1:]
@@ -64,7 +63,7 @@ func parseObjective(s string) (Objective, error) {
 		value = value[1:]
 	}
 	metric, value := strings.TrimSpace(s[:i]), strings.TrimSpace(value)
-	bad := func(why string) error { return fmt.Errorf("load: slo objective %q: %s", s, why) }
+	bad := func(why string) error { return fieldErr("SLO", "objective %q: %s", s, why) }
 	switch {
 	case metric == "max" || metric == "mean":
 		o.Metric = metric

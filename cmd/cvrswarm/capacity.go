@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cvrswarm/cvrswarm/load"
+	"github.com/cvrswarm/cvrswarm/load/capacity"
 	"github.com/cvrswarm/cvrswarm/load/report"
 	"github.com/cvrswarm/cvrswarm/msnp"
 	"github.com/cvrswarm/cvrswarm/msnp/refserver"
@@ -47,8 +47,8 @@ func (r capacityRate) String() string {
 
 func (r capacityRate) Set(s string) error {
 	v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(s), "/s"), 64)
-	if err != nil || !(v >= 1) || v > 1e9 {
-		return fmt.Errorf("want a rate per second from 1 such as 500/s, got %q", s)
+	if err != nil {
+		return fmt.Errorf("want a rate per second such as 500/s, got %q", s)
 	}
 	*r.v = v
 	return nil
@@ -67,11 +67,11 @@ func (p capacityShare) String() string {
 func (p capacityShare) Set(s string) error {
 	num, pct := strings.CutSuffix(strings.TrimSpace(s), "%")
 	v, err := strconv.ParseFloat(num, 64)
+	if err != nil {
+		return fmt.Errorf("want a share such as 5%% or 0.05, got %q", s)
+	}
 	if pct {
 		v /= 100
-	}
-	if err != nil || !(v > 0) || v >= 1 {
-		return fmt.Errorf("want a share above 0 and below 100%% such as 5%% or 0.05, got %q", s)
 	}
 	*p.v = v
 	return nil
@@ -80,20 +80,20 @@ func (p capacityShare) Set(s string) error {
 // capacityFlags are the capacity command's flags, as given.
 type capacityFlags struct {
 	load        loadFlags // the flags each step's load shares with the load command
-	search      load.CapacityConfig
+	search      capacity.Config
 	serviceTime time.Duration
 	workers     int
 	jsonOut     string
 	report      reportFlags
-	sync        load.SyncConfig // Dir, Timeout and Gap; the shard and start come from load's flags
+	sync        capacity.SyncConfig // Dir, Timeout and Gap; the shard and start come from load's flags
 }
 
 func capacityFlagSet(f *capacityFlags, stdout io.Writer) *flag.FlagSet {
 	fs := flagSet("capacity", stdout)
-	f.search = load.CapacityConfig{Start: load.DefaultCapacityStart, Max: load.DefaultCapacityMax,
-		Growth: load.DefaultCapacityGrowth, Precision: load.DefaultCapacityPrecision, Tolerance: load.DefaultCapacityTolerance,
-		Warmup: load.DefaultCapacityWarmup, Dwell: load.DefaultCapacityDwell, MaxSteps: load.DefaultCapacityMaxSteps,
-		Retries: load.DefaultCapacityRetries}
+	f.search = capacity.Config{Start: capacity.DefaultStart, Max: capacity.DefaultMax,
+		Growth: capacity.DefaultGrowth, Precision: capacity.DefaultPrecision, Tolerance: capacity.DefaultTolerance,
+		Warmup: capacity.DefaultWarmup, Dwell: capacity.DefaultDwell, MaxSteps: capacity.DefaultMaxSteps,
+		Retries: capacity.DefaultRetries}
 	l := &f.load
 	fs.StringVar(&l.target, "target", "", "the server's `host:port`; none starts the embedded reference server with a capacity of 4000 CVR/s")
 	fs.StringVar(&l.slo, "slo", "", "objectives each step must meet, as in load: 'p99<10ms,errors<0.1%' (default: none, only keep up with the offered rate)")
@@ -102,10 +102,10 @@ func capacityFlagSet(f *capacityFlags, stdout io.Writer) *flag.FlagSet {
 	fs.Float64Var(&f.search.Growth, "growth", f.search.Growth, "`factor` between rates until a step fails")
 	fs.Var(capacityShare{&f.search.Precision}, "precision", "converged when the bracket is this narrow, relative to its low end")
 	fs.Var(capacityShare{&f.search.Tolerance}, "tolerance", "a step fails when its achieved rate falls this far below the offered, whatever its latency")
-	fs.DurationVar(&f.search.Warmup, "warm-up", f.search.Warmup, "offer each rate this long before measuring")
+	fs.DurationVar(&f.search.Warmup, "warm-up", f.search.Warmup, "offer each rate this long before measuring; 0 for none")
 	fs.DurationVar(&f.search.Dwell, "dwell", f.search.Dwell, "measure each rate this long")
 	fs.IntVar(&f.search.MaxSteps, "max-steps", f.search.MaxSteps, "give up, not converged, after this many steps (runs again included)")
-	fs.IntVar(&f.search.Retries, "retries", f.search.Retries, "run a failing step again this many times before its rate counts as failed (noise only makes a step look worse)")
+	fs.IntVar(&f.search.Retries, "retries", f.search.Retries, "run a failing step again this many times before its rate counts as failed (noise only makes a step look worse); 0 for none")
 	fs.IntVar(&l.conns, "conns", load.DefaultConns, "connections opened before each step")
 	fs.IntVar(&l.maxConns, "max-conns", load.DefaultMaxConns, "most connections open at once; past it a request waits and counts as late")
 	fs.IntVar(&l.depth, "depth", load.DefaultDepth, "CVRs in flight per connection (pipelined, replies matched by TrID)")
@@ -120,19 +120,19 @@ func capacityFlagSet(f *capacityFlags, stdout io.Writer) *flag.FlagSet {
 	fs.StringVar(&l.shard, "shard", "", "run shard `i/n` of a search split across n processes in lockstep through -sync-dir (default from "+load.EnvShardIndex+" and "+load.EnvShards+")")
 	fs.StringVar(&l.startAt, "start-at", "", "with -shard: start the first step at this RFC 3339 `time`, the same in every shard")
 	fs.StringVar(&f.sync.Dir, "sync-dir", "", "with -shard: the `folder` every shard reads and writes each step's results in")
-	fs.DurationVar(&f.sync.Timeout, "sync-timeout", load.DefaultSyncTimeout, "with -shard: longest wait for the other shards' results of a step")
-	fs.DurationVar(&f.sync.Gap, "sync-gap", load.DefaultSyncGap, "with -shard: time from a step's last result to the next step's start")
+	fs.DurationVar(&f.sync.Timeout, "sync-timeout", capacity.DefaultSyncTimeout, "with -shard: longest wait for the other shards' results of a step")
+	fs.DurationVar(&f.sync.Gap, "sync-gap", capacity.DefaultSyncGap, "with -shard: time from a step's last result to the next step's start")
 	fs.StringVar(&f.jsonOut, "json", "", "write the search, every step included, as JSON to `FILE`")
 	fs.BoolVar(&l.quiet, "quiet", false, "no progress display")
 	f.report.bind(fs)
 	return fs
 }
 
-// capacityConfig checks the flags and maps them onto the search and the
-// load each step offers. Its errors name the flag.
-// With a shard, f.sync gets the shard and the start time, which step
-// leaves to each step.
-func capacityConfig(f *capacityFlags, set map[string]bool, lookupEnv func(string) (string, bool)) (search load.CapacityConfig, step load.Config, err error) {
+// capacityConfig maps the flags onto the search and the load each step
+// offers, validated; its errors are bad input (see badInput). With a
+// shard, f.sync gets the shard and the start time, which step leaves to
+// each step.
+func capacityConfig(f *capacityFlags, set map[string]bool, lookupEnv func(string) (string, bool)) (search capacity.Config, step load.Config, err error) {
 	f.load.rate = "1/s" // each step sets its own
 	step, slo, err := loadConfig(&f.load, map[string]bool{}, lookupEnv)
 	if err != nil {
@@ -140,79 +140,134 @@ func capacityConfig(f *capacityFlags, set map[string]bool, lookupEnv func(string
 	}
 	f.sync.Shard, f.sync.StartAt = step.Shard, step.StartAt
 	step.Shard, step.StartAt = load.Shard{}, time.Time{}
-	if f.sync.Shard.Sharded() {
-		switch {
-		case f.sync.Dir == "" || f.sync.StartAt.IsZero():
-			return search, step, fmt.Errorf("shard %s: give -sync-dir and -start-at too, the same in every shard", f.sync.Shard)
-		case f.load.target == "":
-			return search, step, fmt.Errorf("shard %s: give -target: the shards of a search load one server", f.sync.Shard)
-		case f.sync.Timeout <= 0 || f.sync.Gap <= 0:
-			return search, step, errors.New("-sync-timeout and -sync-gap must be positive")
+	switch sharded := f.sync.Shard.Sharded(); {
+	case sharded && f.load.target == "":
+		return search, step, badFlag("shard", "%s: give -target: the shards of a search load one server", f.sync.Shard)
+	case sharded:
+		if err := f.sync.Validate(); err != nil {
+			return search, step, err
 		}
-	} else if set["start-at"] || set["sync-dir"] || set["sync-timeout"] || set["sync-gap"] {
-		return search, step, errors.New("-start-at, -sync-dir, -sync-timeout and -sync-gap keep the shards of a search in step: give them with -shard i/n")
-	}
-	search = f.search
-	if search.Growth <= 1 {
-		return search, step, fmt.Errorf("-growth %v: want a factor above 1", search.Growth)
-	}
-	if err := search.Validate(); err != nil {
-		return search, step, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "load: capacity: "))
-	}
-	if search.Dwell < time.Second {
-		return search, step, fmt.Errorf("-dwell %v: want at least 1s (the measurements are per second)", search.Dwell)
-	}
-	if search.Warmup < 0 || search.MaxSteps < 1 || search.Retries < 0 {
-		return search, step, errors.New("-warm-up and -retries must not be negative and -max-steps must be at least 1")
-	}
-	if search.Warmup == 0 {
-		search.Warmup = -1 // none, rather than the default
-	}
-	if search.Retries == 0 {
-		search.Retries = -1
+	case set["start-at"] || set["sync-dir"] || set["sync-timeout"] || set["sync-gap"]:
+		return search, step, badFlag("", "-start-at, -sync-dir, -sync-timeout and -sync-gap keep the shards of a search in step: give them with -shard i/n")
 	}
 	if f.load.target != "" && (set["service-time"] || set["workers"]) {
-		return search, step, errors.New("-service-time and -workers shape the embedded server: they cannot be combined with -target")
+		return search, step, badFlag("", "-service-time and -workers shape the embedded server: they cannot be combined with -target")
 	}
 	if f.serviceTime < 0 || f.workers < 1 {
-		return search, step, errors.New("-service-time must not be negative and -workers must be at least 1")
+		return search, step, badFlag("", "-service-time must not be negative and -workers must be at least 1")
+	}
+	search = f.search
+	// the flags' 0 is none; the config's zero value is the default
+	search.NoWarmup, search.NoRetries = search.Warmup == 0, search.Retries == 0
+	if err := zeroFlags(set, map[string]bool{"start": search.Start == 0, "max": search.Max == 0, "growth": search.Growth == 0,
+		"precision": search.Precision == 0, "tolerance": search.Tolerance == 0, "dwell": search.Dwell == 0,
+		"max-steps": search.MaxSteps == 0}); err != nil {
+		return search, step, err
 	}
 	if slo != nil {
 		search.SLO = func(r *load.Result) []load.SLOVerdict { return load.EvaluateSLO(slo, r) }
 		search.SLOText = f.load.slo
 	}
-	return search, step, nil
+	return search, step, search.Validate()
 }
 
-// capacityState is what the progress display shows of a search.
-type capacityState struct {
-	mu      sync.Mutex
-	step    load.StepSpec
-	bracket load.Bracket
-	last    string
+// capacitySearch is a search in progress: what its steps run, and what
+// the progress display and the result take from them.
+type capacitySearch struct {
+	load load.Config // each step's, but for its rate, timing and shard
+	sync capacity.SyncConfig
+	mon  load.Monitor
+
+	mu       sync.Mutex
+	step     capacity.StepSpec // the step running
+	bracket  capacity.Bracket
+	last     string         // the last step's verdict
+	settings *load.Settings // of the steps' load, from the first step's result
 }
 
-func (s *capacityState) status(p load.Progress) (done, total int64, status string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// runShare runs this process's share of a step, starting at start (at
+// once when zero).
+func (c *capacitySearch) runShare(ctx context.Context, s capacity.StepSpec, start time.Time) (*load.Result, error) {
+	c.mu.Lock()
+	c.step = s
+	c.mu.Unlock()
+	cfg := c.load
+	cfg.Schedule = load.Constant(s.Rate) // the whole step's rate: a shard offers its share
+	cfg.Duration, cfg.WarmUp = s.Dwell, s.Warmup
+	cfg.Shard, cfg.StartAt = c.sync.Shard, start
+	return load.Run(ctx, cfg)
+}
+
+// steps returns what runs the search's steps: this process alone, or in
+// lockstep with the other shards.
+func (c *capacitySearch) steps() (capacity.StepRunner, error) {
+	var steps capacity.StepRunner = capacity.StepRunnerFunc(func(ctx context.Context, s capacity.StepSpec) (*load.Result, error) {
+		return c.runShare(ctx, s, time.Time{})
+	})
+	if c.sync.Shard.Sharded() {
+		var err error
+		if steps, err = capacity.ShardedSteps(c.runShare, c.sync); err != nil {
+			return nil, err
+		}
+	}
+	return capacity.StepRunnerFunc(func(ctx context.Context, s capacity.StepSpec) (*load.Result, error) {
+		r, err := steps.RunStep(ctx, s)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if r != nil && c.settings == nil {
+			ls := r.Settings
+			ls.Rate, ls.Duration, ls.WarmUp, ls.SLO = "", "", "", "" // the search's, not one step's
+			c.settings = &ls
+		}
+		return r, err
+	}), nil
+}
+
+// onStep notes a step's verdict and the bracket after it.
+func (c *capacitySearch) onStep(s capacity.Step, b capacity.Bracket) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.bracket = b
+	c.last = fmt.Sprintf("%s passed", load.FormatRate(s.Offered))
+	if !s.Pass {
+		c.last = fmt.Sprintf("%s failed: %s", load.FormatRate(s.Offered), s.Reason)
+	}
+}
+
+// status is the progress display's: the step, the bracket and the load.
+func (c *capacitySearch) status() (done, total int64, status string) {
+	p := c.mon.Progress()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	b := "-"
-	if s.bracket.Low > 0 || s.bracket.High > 0 {
-		b = load.FormatRate(s.bracket.Low) + ".."
-		if s.bracket.High > 0 {
-			b += load.FormatRate(s.bracket.High)
+	if c.bracket.Low > 0 || c.bracket.High > 0 {
+		b = load.FormatRate(c.bracket.Low) + ".."
+		if c.bracket.High > 0 {
+			b += load.FormatRate(c.bracket.High)
 		} else {
 			b += "?"
 		}
 	}
-	if s.step.Index == 0 {
+	if c.step.Index == 0 {
 		return 0, 0, "starting"
 	}
 	done, total, run := loadProgress(p)
-	status = fmt.Sprintf("step %d %s %s  bracket %s  %s", s.step.Index, s.step.Phase, load.FormatRate(s.step.Rate), b, run)
-	if s.last != "" {
-		status += "  | " + s.last
+	status = fmt.Sprintf("step %d %s %s  bracket %s  %s", c.step.Index, c.step.Phase, load.FormatRate(c.step.Rate), b, run)
+	if c.last != "" {
+		status += "  | " + c.last
 	}
 	return done, total, status
+}
+
+// describe fills in what res records of the search beyond its steps.
+func (c *capacitySearch) describe(res *capacity.Result, embedded bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	res.Target, res.Embedded = c.load.Target, embedded
+	res.Settings.Load = c.settings
+	if c.sync.Shard.Sharded() {
+		res.Shard, res.Merged = c.sync.Shard.String(), true
+	}
 }
 
 func runCapacity(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -227,7 +282,7 @@ func runCapacity(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		err = loadCheckOutputs(map[string]string{"json": f.jsonOut, "html": f.report.html})
 	}
 	if err != nil {
-		return usageError(stderr, "capacity", strings.TrimPrefix(err.Error(), "load: "))
+		return exitError(stderr, "capacity", err)
 	}
 	loadWarnLimits("capacity", stepCfg, stderr)
 	embedded := stepCfg.Target == ""
@@ -240,64 +295,29 @@ func runCapacity(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		stepCfg.Target = addr
 	}
 
-	var (
-		mon          load.Monitor
-		state        capacityState
-		loadSettings *load.Settings // of the steps' load, from the first
-	)
-	stepCfg.Monitor = &mon
-	search.OnStep = func(s load.CapacityStep, b load.Bracket) {
-		state.mu.Lock()
-		defer state.mu.Unlock()
-		state.bracket = b
-		state.last = fmt.Sprintf("%s passed", load.FormatRate(s.Offered))
-		if !s.Pass {
-			state.last = fmt.Sprintf("%s failed: %s", load.FormatRate(s.Offered), s.Reason)
-		}
+	c := &capacitySearch{load: stepCfg, sync: f.sync}
+	c.load.Monitor = &c.mon
+	search.OnStep = c.onStep
+	steps, err := c.steps()
+	if err != nil {
+		return failure(stderr, "capacity", err)
 	}
-	runShare := func(ctx context.Context, s load.StepSpec, start time.Time) (*load.Result, error) {
-		state.mu.Lock()
-		state.step = s
-		state.mu.Unlock()
-		cfg := stepCfg
-		cfg.Schedule = load.Constant(s.Rate) // the whole step's rate: a shard offers its share
-		cfg.Duration, cfg.WarmUp = s.Dwell, s.Warmup
-		cfg.Shard, cfg.StartAt = f.sync.Shard, start
-		return load.Run(ctx, cfg)
-	}
-	var steps load.StepRunner = load.StepRunnerFunc(func(ctx context.Context, s load.StepSpec) (*load.Result, error) {
-		return runShare(ctx, s, time.Time{})
-	})
-	if f.sync.Shard.Sharded() {
-		if steps, err = load.ShardedSteps(runShare, f.sync); err != nil {
-			return failure(stderr, "capacity", err)
-		}
-	}
-	runner := load.StepRunnerFunc(func(ctx context.Context, s load.StepSpec) (*load.Result, error) {
-		r, err := steps.RunStep(ctx, s)
-		if r != nil && loadSettings == nil {
-			ls := r.Settings
-			ls.Rate, ls.Duration, ls.WarmUp, ls.SLO = "", "", "", "" // the search's, not one step's
-			loadSettings = &ls
-		}
-		return r, err
-	})
-	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "capacity", Quiet: f.load.quiet}, func() (int64, int64, string) {
-		return state.status(mon.Progress())
-	})
-	res, runErr := load.Capacity(ctx, runner, search)
+	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "capacity", Quiet: f.load.quiet}, c.status)
+	res, runErr := capacity.Search(ctx, steps, search)
 	stopProgress()
 	if res == nil {
 		return failure(stderr, "capacity", runErr)
 	}
-	res.Target, res.Embedded = stepCfg.Target, embedded
-	res.Settings.Load = loadSettings
-	if f.sync.Shard.Sharded() {
-		res.Shard, res.Merged = f.sync.Shard.String(), true
-	}
+	c.describe(res, embedded)
 	if err := capacityWrite(&f, res, stdout, stderr); err != nil {
 		return failure(stderr, "capacity", err)
 	}
+	return capacityStatus(stderr, res, runErr)
+}
+
+// capacityStatus says on stderr how the search ended, unless it
+// converged, and returns the exit status.
+func capacityStatus(stderr io.Writer, res *capacity.Result, runErr error) int {
 	switch {
 	case runErr != nil:
 		return failure(stderr, "capacity", runErr)
@@ -312,9 +332,9 @@ func runCapacity(ctx context.Context, args []string, stdout, stderr io.Writer) i
 }
 
 // capacityWrite prints the report and writes the files the flags ask for.
-func capacityWrite(f *capacityFlags, res *load.CapacityResult, stdout, stderr io.Writer) error {
+func capacityWrite(f *capacityFlags, res *capacity.Result, stdout, stderr io.Writer) error {
 	if f.jsonOut != "" {
-		if err := load.WriteCapacityResult(f.jsonOut, res); err != nil {
+		if err := capacity.WriteResult(f.jsonOut, res); err != nil {
 			return err
 		}
 	}

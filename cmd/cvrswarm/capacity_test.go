@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cvrswarm/cvrswarm/load/capacity"
 	"github.com/cvrswarm/cvrswarm/msnp/msnptest"
 	"github.com/cvrswarm/cvrswarm/msnp/refserver"
 )
@@ -25,26 +28,27 @@ func TestCapacityFlags(t *testing.T) {
 		want string // in the one-line usage error
 	}{
 		{"argument", []string{"extra"}, `unexpected argument "extra"`},
-		{"bad slo", []string{"-slo", "p99~10ms"}, `slo objective "p99~10ms"`},
+		{"bad slo", []string{"-slo", "p99~10ms"}, `-slo: objective "p99~10ms"`},
 		{"bad start", []string{"-start", "fast"}, `invalid value "fast" for flag -start`},
-		{"zero start", []string{"-start", "0/s"}, "want a rate per second from 1"},
-		{"bad precision", []string{"-precision", "150%"}, "want a share above 0 and below 100%"},
+		{"zero start", []string{"-start", "0/s"}, "-start: must not be 0"},
+		{"start below 1/s", []string{"-start", "0.5"}, "-start: 0.5: want a rate from 1 to 1e9 per second"},
+		{"bad precision", []string{"-precision", "150%"}, "-precision: 1.5: want a share above 0 and below 1"},
 		{"bad tolerance", []string{"-tolerance", "-1"}, "want a share above 0"},
-		{"growth", []string{"-growth", "1"}, "-growth 1: want a factor above 1"},
-		{"max below start", []string{"-start", "500", "-max", "100"}, "max rate 100 is below the start rate 500"},
-		{"short dwell", []string{"-dwell", "100ms"}, "-dwell 100ms: want at least 1s"},
-		{"steps", []string{"-max-steps", "0"}, "-max-steps must be at least 1"},
-		{"retries", []string{"-retries", "-1"}, "-retries must not be negative"},
-		{"json folder", []string{"-json", "/nonexistent/c.json"}, "-json /nonexistent/c.json: folder /nonexistent does not exist"},
-		{"html folder", []string{"-html", "/nonexistent/c.html"}, "-html /nonexistent/c.html: folder /nonexistent does not exist"},
+		{"growth", []string{"-growth", "1"}, "-growth: 1: want a factor above 1"},
+		{"max below start", []string{"-start", "500", "-max", "100"}, "-max: 100 is below the start rate 500"},
+		{"short dwell", []string{"-dwell", "100ms"}, "-dwell: 100ms: want at least 1s"},
+		{"steps", []string{"-max-steps", "0"}, "-max-steps: must not be 0"},
+		{"retries", []string{"-retries", "-1"}, "-retries: -1 is negative"},
+		{"json folder", []string{"-json", "/nonexistent/c.json"}, "-json: /nonexistent/c.json: folder /nonexistent does not exist"},
+		{"html folder", []string{"-html", "/nonexistent/c.html"}, "-html: /nonexistent/c.html: folder /nonexistent does not exist"},
 		{"service time with target", []string{"-target", "127.0.0.1:1", "-workers", "4"}, "cannot be combined with -target"},
-		{"churn and depth", []string{"-churn", "-depth", "2"}, "-churn opens a connection per request"},
+		{"churn and depth", []string{"-churn", "-depth", "2"}, "-depth: 2 with churn"},
 		{"dialects", []string{"-dialects", "MSNP99"}, "-dialects"},
-		{"shard without sync", []string{"-target", "127.0.0.1:1", "-shard", "1/2"}, "shard 1/2: give -sync-dir and -start-at too"},
-		{"shard without start", []string{"-target", "127.0.0.1:1", "-shard", "1/2", "-sync-dir", "/tmp"}, "shard 1/2: give -sync-dir and -start-at too"},
-		{"shard without target", []string{"-shard", "2/2", "-sync-dir", "/tmp", "-start-at", "2999-01-01T00:00:00Z"}, "shard 2/2: give -target"},
+		{"shard without sync", []string{"-target", "127.0.0.1:1", "-shard", "1/2"}, "-sync-dir: no sync folder given; -start-at: no start time given"},
+		{"shard without start", []string{"-target", "127.0.0.1:1", "-shard", "1/2", "-sync-dir", "/tmp"}, "-start-at: no start time given"},
+		{"shard without target", []string{"-shard", "2/2", "-sync-dir", "/tmp", "-start-at", "2999-01-01T00:00:00Z"}, "-shard: 2/2: give -target"},
 		{"sync without shard", []string{"-sync-dir", "/tmp"}, "give them with -shard i/n"},
-		{"start in the past", []string{"-shard", "1/2", "-start-at", "2001-01-01T00:00:00Z"}, "-start-at 2001-01-01T00:00:00Z is in the past"},
+		{"start in the past", []string{"-shard", "1/2", "-start-at", "2001-01-01T00:00:00Z"}, "-start-at: 2001-01-01T00:00:00Z is in the past"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -213,5 +217,37 @@ func TestCapacityShards(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(syncDir, fmt.Sprintf("capacity-%d-step-*-shard-*of2.json", startAt.Unix())))
 	if len(files) != 4 {
 		t.Errorf("got %d step results in the sync folder, want 4 (2 steps, 2 shards): %q", len(files), files)
+	}
+}
+
+// TestCapacityNoneIsAField checks that -warm-up 0 and -retries 0 ask the
+// search for none, while the flags' defaults are the search's.
+func TestCapacityNoneIsAField(t *testing.T) {
+	noEnv := func(string) (string, bool) { return "", false }
+	for _, tc := range []struct {
+		args                []string
+		noWarmup, noRetries bool
+	}{
+		{args: nil},
+		{args: []string{"-warm-up", "0", "-retries", "0"}, noWarmup: true, noRetries: true},
+		{args: []string{"-warm-up", "0"}, noWarmup: true},
+	} {
+		var f capacityFlags
+		fs := capacityFlagSet(&f, io.Discard)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		set := map[string]bool{}
+		fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+		search, _, err := capacityConfig(&f, set, noEnv)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.args, err)
+		}
+		if search.NoWarmup != tc.noWarmup || search.NoRetries != tc.noRetries {
+			t.Errorf("%q: got NoWarmup %v NoRetries %v, want %v %v", tc.args, search.NoWarmup, search.NoRetries, tc.noWarmup, tc.noRetries)
+		}
+		if !tc.noWarmup && search.Warmup != capacity.DefaultWarmup {
+			t.Errorf("%q: got warm-up %v, want the default %v", tc.args, search.Warmup, capacity.DefaultWarmup)
+		}
 	}
 }

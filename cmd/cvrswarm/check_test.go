@@ -246,14 +246,15 @@ func TestCheckErrors(t *testing.T) {
 		status int
 		stderr string
 	}{
-		{"bad role", []string{"-role", "sb"}, exitUsage, `-role "sb": want ds or ns`},
+		{"bad role", []string{"-role", "sb"}, exitUsage, `-role: "sb": want ds or ns`},
 		{"bad dialects", []string{"-dialects", "MSNP99"}, exitUsage, "-dialects:"},
-		{"bad target", []string{"-target", "localhost"}, exitUsage, `-target "localhost": want host:port`},
+		{"bad target", []string{"-target", "localhost"}, exitUsage, `-target: "localhost": want host:port`},
 		{"bad regexp", []string{"-run", "("}, exitUsage, "-run:"},
-		{"no rule matches", []string{"-run", "nothing-matches"}, exitUsage, `-run "nothing-matches" matches no rule ID`},
-		{"no rule for the role", []string{"-run", "^cvq-on-ns$", "-role", "ds"}, exitUsage, `-run "^cvq-on-ns$" matches no rule for -role ds`},
-		{"short long line", []string{"-long-line", "10"}, exitUsage, "-long-line 10: want at least 512 bytes"},
-		{"zero timeout", []string{"-timeout", "0s"}, exitUsage, "-timeout 0s"},
+		{"no rule matches", []string{"-run", "nothing-matches"}, exitUsage, `-run: "nothing-matches" matches no rule ID`},
+		{"no rule for the role", []string{"-run", "^cvq-on-ns$", "-role", "ds"}, exitUsage, `-run: "^cvq-on-ns$" matches no rule for a Dispatch Server`},
+		{"short long line", []string{"-long-line", "10"}, exitUsage, "-long-line: 10 bytes is not over-long: want at least 512"},
+		{"zero long line", []string{"-long-line", "0"}, exitUsage, "-long-line: 0: want at least 512 bytes"},
+		{"zero timeout", []string{"-timeout", "0s"}, exitUsage, "-timeout: 0s: want more than 0"},
 		{"stray argument", []string{"extra"}, exitUsage, `unexpected argument "extra"`},
 		{"nothing listening", []string{"-target", closed}, exitFail, "connect"},
 		{"unwritable -json", []string{"-run", "^ver-none$", "-json", filepath.Join(t.TempDir(), "no", "such", "dir", "x.json")}, exitFail, "-json:"},

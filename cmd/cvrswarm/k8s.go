@@ -65,7 +65,7 @@ func runK8s(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if merge {
 		if cfg.SLO != "" {
 			if _, err := load.ParseSLO(cfg.SLO); err != nil {
-				return usageError(stderr, "k8s", "-slo: "+err.Error())
+				return exitError(stderr, "k8s", err)
 			}
 		}
 		if len(loadArgs) > 0 {
@@ -161,7 +161,7 @@ func k8sCheckLoadArgs(args []string) string {
 	f.corpusDir, f.shard, f.startAt = "", "", ""
 	noEnv := func(string) (string, bool) { return "", false }
 	if _, _, err := loadConfig(&f, set, noEnv); err != nil {
-		return "load flags: " + err.Error()
+		return "load flags: " + usageText(err)
 	}
 	return ""
 }

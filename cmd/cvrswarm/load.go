@@ -72,68 +72,27 @@ func loadFlagSet(f *loadFlags, stdout io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// loadConfig maps the flags onto a load.Config; slo is the parsed -slo.
+// loadConfig maps the flags onto a load.Config, validated; slo is the
+// parsed -slo. Its errors are bad input (see badInput).
 func loadConfig(f *loadFlags, set map[string]bool, lookupEnv func(string) (string, bool)) (cfg load.Config, slo []load.Objective, err error) {
 	cfg = load.Config{Target: f.target, Duration: f.duration, Requests: f.requests, WarmUp: f.warmUp,
 		Conns: f.conns, MaxConns: f.maxConns, Depth: f.depth, Churn: f.churn, Mutate: f.mutate,
 		Timeout: f.timeout, MaxLineLength: f.maxLine, Seed: f.seed, SLO: f.slo, CorpusDir: f.corpusDir}
-	shapes := 0
-	for _, name := range []string{"ramp", "steps"} {
-		if set[name] {
-			shapes++
-		}
-	}
-	if shapes > 1 || (shapes == 1 && set["rate"]) {
-		return cfg, nil, errors.New("give one of -rate, -ramp and -steps")
-	}
-	switch {
-	case set["ramp"] && f.duration == 0:
-		return cfg, nil, errors.New("-ramp needs -duration to ramp over")
-	case set["ramp"]:
-		cfg.Schedule, err = load.ParseRamp(f.ramp, f.warmUp+f.duration)
-	case set["steps"]:
-		cfg.Schedule, err = load.ParseSteps(f.steps)
-	default:
-		cfg.Schedule, err = load.ParseRate(f.rate)
-	}
-	if err != nil {
+	if cfg.Schedule, err = loadSchedule(f, set); err != nil {
 		return cfg, nil, err
-	}
-	if f.conns < 1 || f.maxConns < 1 || f.depth < 1 {
-		return cfg, nil, errors.New("-conns, -max-conns and -depth must be at least 1")
-	}
-	if f.timeout <= 0 || f.duration < 0 || f.warmUp < 0 || f.requests < 0 || f.maxLine < 1 {
-		return cfg, nil, errors.New("-timeout must be positive, -max-line at least 1, and -duration, -warm-up and -requests not negative")
-	}
-	if f.mutate < 0 || f.mutate > 1 {
-		return cfg, nil, fmt.Errorf("-mutate %v: want a share from 0 to 1", f.mutate)
 	}
 	if f.mutate > 0 {
 		cfg.NewMutator = func() load.Mutator { return &fuzz.Havoc{} }
 	}
-	if f.churn && f.depth > 1 {
-		return cfg, nil, errors.New("-churn opens a connection per request: it cannot be combined with -depth")
-	}
 	if f.dialects != "" {
 		if cfg.Dialects, err = msnp.ParseDialects(f.dialects); err != nil {
-			return cfg, nil, fmt.Errorf("-dialects: %w", err)
+			return cfg, nil, &flagError{Flag: "dialects", Err: err}
 		}
 	}
 	if f.corpusDir != "" {
-		cases, err := corpus.Load(f.corpusDir)
-		if err != nil {
-			return cfg, nil, fmt.Errorf("-corpus: %w", err)
+		if cfg.Cases, err = loadCases(f.corpusDir); err != nil {
+			return cfg, nil, &flagError{Flag: "corpus", Err: err}
 		}
-		var valid []corpus.Case
-		for _, c := range cases {
-			if c.Valid {
-				valid = append(valid, c)
-			}
-		}
-		if len(valid) == 0 { // a folder of the user's own lines, not split into valid and invalid
-			valid = cases
-		}
-		cfg.Cases = valid
 	}
 	if f.shard != "" {
 		if cfg.Shard, err = load.ParseShard(f.shard); err != nil {
@@ -145,21 +104,75 @@ func loadConfig(f *loadFlags, set map[string]bool, lookupEnv func(string) (strin
 		cfg.Shard = sh
 	}
 	if f.startAt != "" {
-		t, err := time.Parse(time.RFC3339, f.startAt)
-		if err != nil {
-			return cfg, nil, fmt.Errorf("-start-at %q: want an RFC 3339 time such as 2030-01-02T15:04:05Z", f.startAt)
+		if cfg.StartAt, err = time.Parse(time.RFC3339, f.startAt); err != nil {
+			return cfg, nil, badFlag("start-at", "%q: want an RFC 3339 time such as 2030-01-02T15:04:05Z", f.startAt)
 		}
-		if !t.After(time.Now()) {
-			return cfg, nil, fmt.Errorf("-start-at %s is in the past", f.startAt)
-		}
-		cfg.StartAt = t
 	}
 	if f.slo != "" {
 		if slo, err = load.ParseSLO(f.slo); err != nil {
 			return cfg, nil, err
 		}
 	}
-	return cfg, slo, nil
+	if err := zeroFlags(set, map[string]bool{"conns": f.conns == 0, "max-conns": f.maxConns == 0, "depth": f.depth == 0,
+		"timeout": f.timeout == 0, "max-line": f.maxLine == 0}); err != nil {
+		return cfg, nil, err
+	}
+	check := cfg
+	if check.Target == "" { // the embedded server's, known once it starts
+		check.Target = "127.0.0.1:0"
+	}
+	return cfg, slo, check.Validate()
+}
+
+// loadSchedule reads the one of -rate, -ramp and -steps given.
+func loadSchedule(f *loadFlags, set map[string]bool) (load.Schedule, error) {
+	var given []string
+	for _, name := range []string{"rate", "ramp", "steps"} {
+		if set[name] {
+			given = append(given, name)
+		}
+	}
+	var (
+		s   load.Schedule
+		err error
+	)
+	switch {
+	case len(given) > 1:
+		return s, badFlag("", "give one of -rate, -ramp and -steps")
+	case set["ramp"] && f.duration == 0:
+		return s, badFlag("ramp", "needs -duration to ramp over")
+	case set["ramp"]:
+		s, err = load.ParseRamp(f.ramp, f.warmUp+f.duration)
+	case set["steps"]:
+		s, err = load.ParseSteps(f.steps)
+	default:
+		s, err = load.ParseRate(f.rate)
+		given = []string{"rate"}
+	}
+	if err != nil {
+		return s, &flagError{Flag: given[0], Err: err}
+	}
+	return s, nil
+}
+
+// loadCases reads the CVR lines of a corpus folder: its valid cases, or
+// every case of a folder of the user's own lines, not split into valid
+// and invalid.
+func loadCases(dir string) ([]corpus.Case, error) {
+	cases, err := corpus.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	var valid []corpus.Case
+	for _, c := range cases {
+		if c.Valid {
+			valid = append(valid, c)
+		}
+	}
+	if len(valid) == 0 {
+		return cases, nil
+	}
+	return valid, nil
 }
 
 func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -174,7 +187,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = loadCheckOutputs(map[string]string{"json": f.jsonOut, "hdr-log": f.hdrLog, "hgrm": f.hgrm, "html": f.report.html})
 	}
 	if err != nil {
-		return usageError(stderr, "load", strings.TrimPrefix(err.Error(), "load: "))
+		return exitError(stderr, "load", err)
 	}
 	loadWarnLimits("load", cfg, stderr)
 	embedded := cfg.Target == ""
@@ -269,7 +282,7 @@ func loadCheckOutputs(paths map[string]string) error {
 		}
 		dir := filepath.Dir(p)
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			return fmt.Errorf("-%s %s: folder %s does not exist", name, p, dir)
+			return &flagError{Flag: name, Err: fmt.Errorf("%s: folder %s does not exist", p, dir)}
 		}
 	}
 	return nil
@@ -318,7 +331,7 @@ func loadWrite(f *loadFlags, r *load.Result, stderr io.Writer) error {
 		var b bytes.Buffer
 		err := out.write(&b, r)
 		if err == nil {
-			err = corpus.WriteFileAtomic(out.path, b.Bytes())
+			err = corpus.WriteFile(out.path, b.Bytes())
 		}
 		if err != nil {
 			fail(out.flag, out.path, err)

@@ -50,7 +50,7 @@ func runMerge(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if f.slo != "" {
 		var err error
 		if slo, err = load.ParseSLO(f.slo); err != nil {
-			return usageError(stderr, "merge", "-slo: "+err.Error())
+			return exitError(stderr, "merge", err)
 		}
 	}
 

@@ -156,7 +156,7 @@ func TestMergeCommandErrors(t *testing.T) {
 			" (from 2026-03-01T13:00:00Z) did not run at the same time", true},
 		{"an SLO met", []string{a, b, "-slo", "p99<1ms"}, exitOK, "", true},
 		{"an SLO breached", []string{a, b, "-slo", "p50<150us,p99<150us"}, exitSLO, "cvrswarm merge: SLO breached: p99<150us (measured 200)\n", true},
-		{"a bad SLO", []string{"-slo", "p99~1ms", a, b}, exitUsage, "-slo: load: slo objective", false},
+		{"a bad SLO", []string{"-slo", "p99~1ms", a, b}, exitUsage, "-slo: objective", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

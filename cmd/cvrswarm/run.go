@@ -2,13 +2,20 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
+
+	"github.com/cvrswarm/cvrswarm/load"
+	"github.com/cvrswarm/cvrswarm/load/capacity"
+	"github.com/cvrswarm/cvrswarm/msnp/conformance"
 )
 
 // Exit statuses shared by every subcommand.
@@ -140,6 +147,114 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (done bool, s
 		return true, exitOK
 	}
 	return true, usageError(stderr, fs.Name(), err.Error())
+}
+
+// A flagError is bad input to a command: a flag's value, a combination of
+// flags, or the environment. Flag names the flag at fault, "" when no one
+// flag is.
+type flagError struct {
+	Flag string
+	Err  error
+}
+
+func (e *flagError) Error() string {
+	if e.Flag == "" {
+		return e.Err.Error()
+	}
+	return "-" + e.Flag + ": " + e.Err.Error()
+}
+
+func (e *flagError) Unwrap() error { return e.Err }
+
+// badFlag returns a [*flagError] of flag, formatted as fmt.Errorf does.
+func badFlag(flag, format string, args ...any) error {
+	return &flagError{Flag: flag, Err: fmt.Errorf(format, args...)}
+}
+
+// fieldFlags maps a config field that a package's FieldError names, as
+// "package.Field", to the flag that sets it.
+var fieldFlags = map[string]string{
+	"load.Target": "target", "load.Schedule": "rate", "load.Duration": "duration", "load.Requests": "requests",
+	"load.WarmUp": "warm-up", "load.Conns": "conns", "load.MaxConns": "max-conns", "load.Depth": "depth",
+	"load.Dialects": "dialects", "load.Cases": "corpus", "load.Mutate": "mutate", "load.Mutator": "mutate",
+	"load.Timeout": "timeout", "load.MaxLineLength": "max-line", "load.Shard": "shard", "load.StartAt": "start-at",
+	"load.SLO": "slo",
+
+	"capacity.Start": "start", "capacity.Max": "max", "capacity.Growth": "growth", "capacity.Precision": "precision",
+	"capacity.Tolerance": "tolerance", "capacity.Warmup": "warm-up", "capacity.NoWarmup": "warm-up", "capacity.Dwell": "dwell",
+	"capacity.MaxSteps": "max-steps", "capacity.Retries": "retries", "capacity.NoRetries": "retries",
+	"capacity.Dir": "sync-dir", "capacity.Shard": "shard", "capacity.StartAt": "start-at", "capacity.Timeout": "sync-timeout",
+	"capacity.Gap": "sync-gap",
+
+	"conformance.Target": "target", "conformance.Role": "role", "conformance.Dialects": "dialects",
+	"conformance.Timeout": "timeout", "conformance.LongLine": "long-line", "conformance.Run": "run",
+}
+
+// fieldProblem returns the flag that sets the field a package's FieldError
+// in err names (the field's Go name when no flag does), and the problem.
+func fieldProblem(err error) (flag, problem string, ok bool) {
+	var field string
+	if fe, ok := errors.AsType[*load.FieldError](err); ok {
+		field, problem = "load."+fe.Field, fe.Problem
+	} else if fe, ok := errors.AsType[*capacity.FieldError](err); ok {
+		field, problem = "capacity."+fe.Field, fe.Problem
+	} else if fe, ok := errors.AsType[*conformance.FieldError](err); ok {
+		field, problem = "conformance."+fe.Field, fe.Problem
+	} else {
+		return "", "", false
+	}
+	return cmp.Or(fieldFlags[field], field), problem, true
+}
+
+// badInput reports whether err is a usage error: a [*flagError], or a
+// package's FieldError (a config that validated badly).
+func badInput(err error) bool {
+	var fe *flagError
+	_, _, field := fieldProblem(err)
+	return field || errors.As(err, &fe)
+}
+
+// usageText says what is wrong with the input in err, naming each flag:
+// "-conns: must not be negative; -mutate: share 2: want 0 to 1".
+func usageText(err error) string {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		var parts []string
+		for _, e := range joined.Unwrap() {
+			parts = append(parts, usageText(e))
+		}
+		return strings.Join(parts, "; ")
+	}
+	var fe *flagError
+	if errors.As(err, &fe) {
+		if _, problem, ok := fieldProblem(fe.Err); ok {
+			err = &flagError{Flag: fe.Flag, Err: errors.New(problem)}
+		}
+		return err.Error()
+	}
+	if flag, problem, ok := fieldProblem(err); ok {
+		return "-" + flag + ": " + problem
+	}
+	return err.Error()
+}
+
+// zeroFlags returns a usage error naming the first of the flags given
+// (set) whose value is 0 (zero), a value the config reads as its default.
+func zeroFlags(set, zero map[string]bool) error {
+	for _, name := range slices.Sorted(maps.Keys(zero)) {
+		if set[name] && zero[name] {
+			return badFlag(name, "must not be 0")
+		}
+	}
+	return nil
+}
+
+// exitError prints err as the named command's one line and returns its
+// exit status: exitUsage for bad input (see badInput), exitFail otherwise.
+func exitError(stderr io.Writer, name string, err error) int {
+	if badInput(err) {
+		return usageError(stderr, name, usageText(err))
+	}
+	return failure(stderr, name, err)
 }
 
 // usageError prints one line and returns exitUsage.

@@ -4,9 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cvrswarm/cvrswarm/load"
+	"github.com/cvrswarm/cvrswarm/load/capacity"
+	"github.com/cvrswarm/cvrswarm/msnp/conformance"
 )
 
 // runMain runs the command line in-process and returns its exit status,
@@ -155,5 +162,71 @@ func TestFailureDropsARepeatedPrefix(t *testing.T) {
 	_, stdout, _ = runMain(t, "serve", "-h")
 	if !strings.Contains(stdout, "Flags:\n  -addr") {
 		t.Errorf("serve -h lacks its flags:\n%s", stdout)
+	}
+}
+
+// TestFieldFlags checks the one table from config fields to flags: every
+// field it names is a field of its package's configs, and every flag is
+// one of the command that sets them.
+func TestFieldFlags(t *testing.T) {
+	packages := map[string]struct {
+		command string
+		configs []reflect.Type
+	}{
+		"load":        {"load", []reflect.Type{reflect.TypeFor[load.Config]()}},
+		"capacity":    {"capacity", []reflect.Type{reflect.TypeFor[capacity.Config](), reflect.TypeFor[capacity.SyncConfig]()}},
+		"conformance": {"check", []reflect.Type{reflect.TypeFor[conformance.Config]()}},
+	}
+	help := map[string]string{}
+	for key, name := range fieldFlags {
+		pkg, field, _ := strings.Cut(key, ".")
+		p, ok := packages[pkg]
+		if !ok {
+			t.Errorf("%s: no package %s in this test", key, pkg)
+			continue
+		}
+		found := false
+		for _, typ := range p.configs {
+			_, ok := typ.FieldByName(field)
+			found = found || ok
+		}
+		if !found {
+			t.Errorf("%s: no field %s in the %s configs", key, field, pkg)
+		}
+		if _, ok := help[p.command]; !ok {
+			_, help[p.command], _ = runMain(t, p.command, "-h")
+		}
+		if !regexp.MustCompile(`(?m)^  -` + regexp.QuoteMeta(name) + `(\s|$)`).MatchString(help[p.command]) {
+			t.Errorf("%s: the %s command has no flag -%s", key, p.command, name)
+		}
+	}
+}
+
+func TestExitError(t *testing.T) {
+	joined := load.Config{Target: "127.0.0.1:1", Schedule: load.Constant(1), Conns: -1, Mutate: 2}.Validate()
+	_, badRamp := load.ParseRamp("1/s", time.Second)
+	tests := []struct {
+		name   string
+		err    error
+		status int
+		want   string
+	}{
+		{"fields of load, joined", joined, exitUsage, "cvrswarm load: -conns: must not be negative; -mutate: share 2: want 0 to 1 (see"},
+		{"a field of capacity", capacity.Config{Dwell: time.Millisecond}.Validate(), exitUsage, "cvrswarm load: -dwell: 1ms: want at least 1s"},
+		{"a parser's field under another flag", &flagError{Flag: "ramp", Err: badRamp}, exitUsage, `cvrswarm load: -ramp: ramp "1/s": want FROM:TO`},
+		{"a flag", badFlag("json", "x: folder y does not exist"), exitUsage, "cvrswarm load: -json: x: folder y does not exist (see"},
+		{"no one flag", badFlag("", "give one of -a and -b"), exitUsage, "cvrswarm load: give one of -a and -b (see"},
+		{"a failure", fmt.Errorf("load: dial: %w", errors.New("refused")), exitFail, "cvrswarm load: dial: refused\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if got := exitError(&b, "load", tt.err); got != tt.status {
+				t.Errorf("got status %d, want %d", got, tt.status)
+			}
+			if !strings.HasPrefix(b.String(), tt.want) || strings.Count(b.String(), "\n") != 1 {
+				t.Errorf("got %q, want one line starting %q", b.String(), tt.want)
+			}
+		})
 	}
 }

@@ -18,6 +18,12 @@ import (
 	"strings"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
 	"github.com/cvrswarm/cvrswarm/load"
 )
 
@@ -56,14 +62,17 @@ type Config struct {
 	ResultsClaim string
 	ResultsSize  string
 	StorageClass string
-	// CPU and Memory, when set, are each pod's request and limit
-	// ("2", "500m", "1Gi"), so that a shard has the cores it was sized for.
+	// CPU and Memory, when set, are each pod's request and limit, as
+	// Kubernetes quantities ("2", "500m", "1Gi"), so that a shard has the
+	// cores it was sized for.
 	CPU, Memory string
 	// SLO, for the merge Job, holds the objectives it judges the merged
 	// result by ("p99<20ms,errors<1%"); a breach fails that Job.
 	SLO string
 
-	createClaim bool // set by withDefaults
+	createClaim bool                // set by withDefaults
+	quantities  corev1.ResourceList // CPU and Memory, parsed by withDefaults
+	storage     resource.Quantity   // ResultsSize, parsed by withDefaults
 }
 
 // ResultPath is where the pod of the given index (from 0) writes its result.
@@ -82,7 +91,7 @@ const MergedPath = DefaultResultsDir + "/merged.json"
 
 // Manifest is a list of Kubernetes objects to apply together.
 type Manifest struct {
-	objects []object
+	objects []any // *corev1.PersistentVolumeClaim and *batchv1.Job, in the order to apply them
 }
 
 // ShardJob returns the manifest of a sharded load: the results claim (unless
@@ -111,18 +120,18 @@ func ShardJob(cfg Config) (*Manifest, error) {
 	args = append(args,
 		"-start-at", cfg.StartAt.UTC().Format(time.RFC3339),
 		"-json", fmt.Sprintf("%s/shard-$(%s).json", DefaultResultsDir, IndexEnv))
-	env := []envVar{
+	env := []corev1.EnvVar{
 		// Kubernetes sets it too, but only a variable the container spec
 		// declares may be used as $(JOB_COMPLETION_INDEX) in its args.
-		{Name: IndexEnv, ValueFrom: &envSource{FieldRef: &fieldRef{
-			FieldPath: "metadata.annotations['batch.kubernetes.io/job-completion-index']"}}},
+		{Name: IndexEnv, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{
+			FieldPath: "metadata.annotations['" + batchv1.JobCompletionIndexAnnotation + "']"}}},
 		{Name: ShardsEnv, Value: strconv.Itoa(cfg.Shards)},
 	}
 	job := cfg.job(cfg.Name, "load", cfg.Shards, args, env)
-	job.Spec.(*jobSpec).CompletionMode = "Indexed"
-	job.Spec.(*jobSpec).Template.Spec.TopologySpreadConstraints = []topologySpread{{
-		MaxSkew: 1, TopologyKey: "kubernetes.io/hostname", WhenUnsatisfiable: "ScheduleAnyway",
-		LabelSelector: labelSelector{MatchLabels: cfg.labels("load")},
+	job.Spec.CompletionMode = new(batchv1.IndexedCompletion)
+	job.Spec.Template.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{
+		MaxSkew: 1, TopologyKey: corev1.LabelHostname, WhenUnsatisfiable: corev1.ScheduleAnyway,
+		LabelSelector: &metav1.LabelSelector{MatchLabels: cfg.labels("load")},
 	}}
 	m := &Manifest{}
 	if cfg.createClaim {
@@ -147,7 +156,7 @@ func MergeJob(cfg Config) (*Manifest, error) {
 	for i := range cfg.Shards {
 		args = append(args, ResultPath(i))
 	}
-	return &Manifest{objects: []object{cfg.job(cfg.Name+"-merge", "merge", 1, args, nil)}}, nil
+	return &Manifest{objects: []any{cfg.job(cfg.Name+"-merge", "merge", 1, args, nil)}}, nil
 }
 
 func (cfg Config) withDefaults() (Config, error) {
@@ -167,11 +176,29 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Namespace != "" && (!dnsLabel.MatchString(cfg.Namespace) || len(cfg.Namespace) > 63) {
 		return cfg, fmt.Errorf("k8s: namespace %q is not a DNS label", cfg.Namespace)
 	}
+	cfg.quantities = corev1.ResourceList{}
+	for _, q := range []struct {
+		name  corev1.ResourceName
+		value string
+	}{{corev1.ResourceCPU, cfg.CPU}, {corev1.ResourceMemory, cfg.Memory}} {
+		if q.value == "" {
+			continue
+		}
+		parsed, err := resource.ParseQuantity(q.value)
+		if err != nil {
+			return cfg, fmt.Errorf("k8s: %s %q is not a Kubernetes quantity such as 2, 1500m or 1Gi", q.name, q.value)
+		}
+		cfg.quantities[q.name] = parsed
+	}
 	if cfg.ResultsClaim == "" {
 		cfg.ResultsClaim = cfg.Name + "-results"
 		cfg.createClaim = true
 		if cfg.ResultsSize == "" {
 			cfg.ResultsSize = DefaultResultsSize
+		}
+		var err error
+		if cfg.storage, err = resource.ParseQuantity(cfg.ResultsSize); err != nil {
+			return cfg, fmt.Errorf("k8s: results size %q is not a Kubernetes quantity such as 1Gi", cfg.ResultsSize)
 		}
 	}
 	return cfg, nil
@@ -190,68 +217,66 @@ func (cfg Config) labels(component string) map[string]string {
 	}
 }
 
-func (cfg Config) meta(name, component string) metadata {
-	return metadata{Name: name, Namespace: cfg.Namespace, Labels: cfg.labels(component)}
+func (cfg Config) meta(name, component string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Namespace: cfg.Namespace, Labels: cfg.labels(component)}
 }
 
 // job returns a Job of n pods that run cvrswarm with args, the results
 // claim mounted. A pod is never restarted: a shard restarted after the
 // shared start time would refuse to run, and one that ran twice would
 // count twice.
-func (cfg Config) job(name, component string, n int, args []string, env []envVar) object {
-	c := container{
+func (cfg Config) job(name, component string, n int, args []string, env []corev1.EnvVar) *batchv1.Job {
+	c := corev1.Container{
 		Name: "cvrswarm", Image: cfg.Image, Command: []string{"cvrswarm"}, Args: args, Env: env,
-		VolumeMounts: []volumeMount{{Name: "results", MountPath: DefaultResultsDir}},
+		VolumeMounts: []corev1.VolumeMount{{Name: "results", MountPath: DefaultResultsDir}},
 	}
-	if cfg.CPU != "" || cfg.Memory != "" {
-		q := map[string]string{}
-		if cfg.CPU != "" {
-			q["cpu"] = cfg.CPU
-		}
-		if cfg.Memory != "" {
-			q["memory"] = cfg.Memory
-		}
-		c.Resources = &resources{Requests: q, Limits: q}
+	if len(cfg.quantities) > 0 {
+		c.Resources = corev1.ResourceRequirements{Requests: cfg.quantities, Limits: cfg.quantities}
 	}
-	return object{
-		APIVersion: "batch/v1", Kind: "Job", Metadata: cfg.meta(name, component),
-		Spec: &jobSpec{
-			Completions: n, Parallelism: n, BackoffLimit: 0,
-			Template: podTemplate{
-				Metadata: metadata{Labels: cfg.labels(component)},
-				Spec: podSpec{
-					RestartPolicy: "Never",
+	return &batchv1.Job{
+		TypeMeta:   metav1.TypeMeta{APIVersion: batchv1.SchemeGroupVersion.String(), Kind: "Job"},
+		ObjectMeta: cfg.meta(name, component),
+		Spec: batchv1.JobSpec{
+			Completions: new(int32(n)), Parallelism: new(int32(n)), BackoffLimit: new(int32(0)),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: cfg.labels(component)},
+				Spec: corev1.PodSpec{
+					RestartPolicy: corev1.RestartPolicyNever,
 					// the claim's files are written by whatever user the image
 					// runs as (distroless and ko images: 65532, not root): the
 					// volume is made writable by this group, which every
 					// process of the pod is given
-					SecurityContext: &podSecurity{FSGroup: resultsGroup},
-					Containers:      []container{c},
-					Volumes: []volume{{Name: "results",
-						PersistentVolumeClaim: &claimRef{ClaimName: cfg.ResultsClaim}}},
+					SecurityContext: &corev1.PodSecurityContext{FSGroup: new(int64(resultsGroup))},
+					Containers:      []corev1.Container{c},
+					Volumes: []corev1.Volume{{Name: "results", VolumeSource: corev1.VolumeSource{
+						PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: cfg.ResultsClaim}}}},
 				},
 			},
 		},
 	}
 }
 
-func (cfg Config) claim() object {
-	return object{
-		APIVersion: "v1", Kind: "PersistentVolumeClaim", Metadata: cfg.meta(cfg.ResultsClaim, "results"),
-		Spec: &claimSpec{
-			AccessModes:      []string{"ReadWriteMany"},
-			StorageClassName: cfg.StorageClass,
-			Resources:        resources{Requests: map[string]string{"storage": cfg.ResultsSize}},
+func (cfg Config) claim() *corev1.PersistentVolumeClaim {
+	claim := &corev1.PersistentVolumeClaim{
+		TypeMeta:   metav1.TypeMeta{APIVersion: corev1.SchemeGroupVersion.String(), Kind: "PersistentVolumeClaim"},
+		ObjectMeta: cfg.meta(cfg.ResultsClaim, "results"),
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteMany},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: cfg.storage}},
 		},
 	}
+	if cfg.StorageClass != "" {
+		claim.Spec.StorageClassName = &cfg.StorageClass
+	}
+	return claim
 }
 
 // JSON returns the manifest as a v1 List, which kubectl apply -f reads.
 func (m *Manifest) JSON() ([]byte, error) {
 	list := struct {
-		APIVersion string   `json:"apiVersion"`
-		Kind       string   `json:"kind"`
-		Items      []object `json:"items"`
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+		Items      []any  `json:"items"`
 	}{"v1", "List", m.objects}
 	b, err := json.MarshalIndent(list, "", "  ")
 	if err != nil {
@@ -264,102 +289,14 @@ func (m *Manifest) JSON() ([]byte, error) {
 func (m *Manifest) YAML() ([]byte, error) {
 	var out []byte
 	for i, o := range m.objects {
-		b, err := json.Marshal(o)
+		b, err := yaml.Marshal(o)
 		if err != nil {
 			return nil, fmt.Errorf("k8s: %w", err)
 		}
 		if i > 0 {
 			out = append(out, "---\n"...)
 		}
-		if out, err = appendYAML(out, b); err != nil {
-			return nil, err
-		}
+		out = append(out, b...)
 	}
 	return out, nil
 }
-
-// The subset of the Kubernetes API the manifests use, in the field order
-// kubectl prints.
-type (
-	object struct {
-		APIVersion string   `json:"apiVersion"`
-		Kind       string   `json:"kind"`
-		Metadata   metadata `json:"metadata"`
-		Spec       any      `json:"spec"`
-	}
-	metadata struct {
-		Name      string            `json:"name,omitempty"`
-		Namespace string            `json:"namespace,omitempty"`
-		Labels    map[string]string `json:"labels,omitempty"`
-	}
-	jobSpec struct {
-		CompletionMode string      `json:"completionMode,omitempty"`
-		Completions    int         `json:"completions"`
-		Parallelism    int         `json:"parallelism"`
-		BackoffLimit   int         `json:"backoffLimit"`
-		Template       podTemplate `json:"template"`
-	}
-	podTemplate struct {
-		Metadata metadata `json:"metadata"`
-		Spec     podSpec  `json:"spec"`
-	}
-	podSpec struct {
-		RestartPolicy             string           `json:"restartPolicy"`
-		SecurityContext           *podSecurity     `json:"securityContext,omitempty"`
-		TopologySpreadConstraints []topologySpread `json:"topologySpreadConstraints,omitempty"`
-		Containers                []container      `json:"containers"`
-		Volumes                   []volume         `json:"volumes"`
-	}
-	podSecurity struct {
-		FSGroup int64 `json:"fsGroup"`
-	}
-	topologySpread struct {
-		MaxSkew           int           `json:"maxSkew"`
-		TopologyKey       string        `json:"topologyKey"`
-		WhenUnsatisfiable string        `json:"whenUnsatisfiable"`
-		LabelSelector     labelSelector `json:"labelSelector"`
-	}
-	labelSelector struct {
-		MatchLabels map[string]string `json:"matchLabels"`
-	}
-	container struct {
-		Name         string        `json:"name"`
-		Image        string        `json:"image"`
-		Command      []string      `json:"command"`
-		Args         []string      `json:"args"`
-		Env          []envVar      `json:"env,omitempty"`
-		Resources    *resources    `json:"resources,omitempty"`
-		VolumeMounts []volumeMount `json:"volumeMounts"`
-	}
-	envVar struct {
-		Name      string     `json:"name"`
-		Value     string     `json:"value,omitempty"`
-		ValueFrom *envSource `json:"valueFrom,omitempty"`
-	}
-	envSource struct {
-		FieldRef *fieldRef `json:"fieldRef"`
-	}
-	fieldRef struct {
-		FieldPath string `json:"fieldPath"`
-	}
-	resources struct {
-		Requests map[string]string `json:"requests,omitempty"`
-		Limits   map[string]string `json:"limits,omitempty"`
-	}
-	volumeMount struct {
-		Name      string `json:"name"`
-		MountPath string `json:"mountPath"`
-	}
-	volume struct {
-		Name                  string    `json:"name"`
-		PersistentVolumeClaim *claimRef `json:"persistentVolumeClaim"`
-	}
-	claimRef struct {
-		ClaimName string `json:"claimName"`
-	}
-	claimSpec struct {
-		AccessModes      []string  `json:"accessModes"`
-		StorageClassName string    `json:"storageClassName,omitempty"`
-		Resources        resources `json:"resources"`
-	}
-)

@@ -11,6 +11,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -25,93 +30,86 @@ func testConfig() Config {
 	}
 }
 
-// parsed is the manifest as a client reads it back.
+// parsed is the manifest as a cluster reads it back.
 type parsed struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Items      []struct {
-		APIVersion string `json:"apiVersion"`
-		Kind       string `json:"kind"`
-		Metadata   struct {
-			Name      string            `json:"name"`
-			Namespace string            `json:"namespace"`
-			Labels    map[string]string `json:"labels"`
-		} `json:"metadata"`
-		Spec struct {
-			// Job
-			CompletionMode string `json:"completionMode"`
-			Completions    *int   `json:"completions"`
-			Parallelism    *int   `json:"parallelism"`
-			BackoffLimit   *int   `json:"backoffLimit"`
-			Template       struct {
-				Metadata struct {
-					Labels map[string]string `json:"labels"`
-				} `json:"metadata"`
-				Spec struct {
-					RestartPolicy   string `json:"restartPolicy"`
-					SecurityContext struct {
-						FSGroup *int64 `json:"fsGroup"`
-					} `json:"securityContext"`
-					TopologySpreadConstraints []struct {
-						MaxSkew           int    `json:"maxSkew"`
-						TopologyKey       string `json:"topologyKey"`
-						WhenUnsatisfiable string `json:"whenUnsatisfiable"`
-						LabelSelector     struct {
-							MatchLabels map[string]string `json:"matchLabels"`
-						} `json:"labelSelector"`
-					} `json:"topologySpreadConstraints"`
-					Containers []struct {
-						Name    string   `json:"name"`
-						Image   string   `json:"image"`
-						Command []string `json:"command"`
-						Args    []string `json:"args"`
-						Env     []struct {
-							Name      string `json:"name"`
-							Value     string `json:"value"`
-							ValueFrom struct {
-								FieldRef struct {
-									FieldPath string `json:"fieldPath"`
-								} `json:"fieldRef"`
-							} `json:"valueFrom"`
-						} `json:"env"`
-						Resources struct {
-							Requests map[string]string `json:"requests"`
-							Limits   map[string]string `json:"limits"`
-						} `json:"resources"`
-						VolumeMounts []struct {
-							Name      string `json:"name"`
-							MountPath string `json:"mountPath"`
-						} `json:"volumeMounts"`
-					} `json:"containers"`
-					Volumes []struct {
-						Name                  string `json:"name"`
-						PersistentVolumeClaim struct {
-							ClaimName string `json:"claimName"`
-						} `json:"persistentVolumeClaim"`
-					} `json:"volumes"`
-				} `json:"spec"`
-			} `json:"template"`
-			// PersistentVolumeClaim
-			AccessModes      []string `json:"accessModes"`
-			StorageClassName string   `json:"storageClassName"`
-			Resources        struct {
-				Requests map[string]string `json:"requests"`
-			} `json:"resources"`
-		} `json:"spec"`
-	} `json:"items"`
+	claim *corev1.PersistentVolumeClaim // nil when the manifest creates none
+	jobs  []*batchv1.Job
 }
 
+// parse reads the YAML and the JSON form of m strictly, as the API server
+// does: a field that the Kubernetes types do not have fails the test. The
+// two forms must hold the same objects.
 func parse(t *testing.T, m *Manifest) parsed {
 	t.Helper()
-	b, err := m.JSON()
+	y, err := m.YAML()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var p parsed
+	var docs [][]byte
+	for doc := range bytes.SplitSeq(y, []byte("---\n")) {
+		docs = append(docs, doc)
+	}
+	fromYAML := decodeObjects(t, docs, func(b []byte, v any) error { return yaml.UnmarshalStrict(b, v) })
+
+	j, err := m.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list struct {
+		APIVersion string            `json:"apiVersion"`
+		Kind       string            `json:"kind"`
+		Items      []json.RawMessage `json:"items"`
+	}
+	if err := strictJSON(j, &list); err != nil {
+		t.Fatalf("JSON form: %v", err)
+	}
+	if list.APIVersion != "v1" || list.Kind != "List" {
+		t.Errorf("JSON form: got a %s %s, want a v1 List", list.APIVersion, list.Kind)
+	}
+	docs = docs[:0]
+	for _, item := range list.Items {
+		docs = append(docs, item)
+	}
+	if fromJSON := decodeObjects(t, docs, strictJSON); !reflect.DeepEqual(fromJSON, fromYAML) {
+		t.Errorf("the JSON and the YAML forms differ:\nJSON %+v\nYAML %+v", fromJSON, fromYAML)
+	}
+	return fromYAML
+}
+
+func strictJSON(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields() // every field the manifest writes is one checked here
-	if err := dec.Decode(&p); err != nil {
-		t.Fatalf("manifest is not the JSON expected: %v", err)
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// decodeObjects decodes each document into the Kubernetes type its
+// apiVersion and kind name, with decode rejecting unknown fields.
+func decodeObjects(t *testing.T, docs [][]byte, decode func([]byte, any) error) parsed {
+	t.Helper()
+	var p parsed
+	for i, doc := range docs {
+		var tm metav1.TypeMeta
+		if err := yaml.Unmarshal(doc, &tm); err != nil {
+			t.Fatalf("object %d: %v", i, err)
+		}
+		var obj any
+		switch tm {
+		case metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"}:
+			if p.claim != nil || len(p.jobs) > 0 {
+				t.Fatalf("object %d: a second claim, or a claim after a Job that mounts it", i)
+			}
+			p.claim = &corev1.PersistentVolumeClaim{}
+			obj = p.claim
+		case metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"}:
+			job := &batchv1.Job{}
+			p.jobs = append(p.jobs, job)
+			obj = job
+		default:
+			t.Fatalf("object %d: got %+v, want a v1 PersistentVolumeClaim or a batch/v1 Job", i, tm)
+		}
+		if err := decode(doc, obj); err != nil {
+			t.Fatalf("object %d is not a valid %s: %v", i, tm.Kind, err)
+		}
 	}
 	return p
 }
@@ -125,27 +123,30 @@ func TestShardJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := parse(t, m)
-	if p.APIVersion != "v1" || p.Kind != "List" || len(p.Items) != 2 {
-		t.Fatalf("got a %s of %d objects, want a List of 2", p.Kind, len(p.Items))
+	if p.claim == nil || len(p.jobs) != 1 {
+		t.Fatalf("got claim %v and %d jobs, want a claim and a Job", p.claim != nil, len(p.jobs))
 	}
-	claim, job := p.Items[0], p.Items[1]
-	if claim.Kind != "PersistentVolumeClaim" || claim.Metadata.Name != "cvrswarm-results" || claim.Metadata.Namespace != "load" ||
-		!slices.Equal(claim.Spec.AccessModes, []string{"ReadWriteMany"}) || claim.Spec.Resources.Requests["storage"] != DefaultResultsSize {
+	claim, job := p.claim, p.jobs[0]
+	if claim.Name != "cvrswarm-results" || claim.Namespace != "load" ||
+		!slices.Equal(claim.Spec.AccessModes, []corev1.PersistentVolumeAccessMode{corev1.ReadWriteMany}) ||
+		claim.Spec.Resources.Requests.Storage().String() != DefaultResultsSize || claim.Spec.StorageClassName != nil {
 		t.Errorf("claim: got %+v", claim)
 	}
-	if job.APIVersion != "batch/v1" || job.Kind != "Job" || job.Metadata.Name != "cvrswarm" || job.Metadata.Namespace != "load" {
-		t.Errorf("job: got %s %s %s/%s", job.APIVersion, job.Kind, job.Metadata.Namespace, job.Metadata.Name)
+	if job.Name != "cvrswarm" || job.Namespace != "load" {
+		t.Errorf("job: got %s/%s, want load/cvrswarm", job.Namespace, job.Name)
 	}
 	s := job.Spec
-	if s.CompletionMode != "Indexed" || s.Completions == nil || *s.Completions != 4 || s.Parallelism == nil ||
-		*s.Parallelism != 4 || s.BackoffLimit == nil || *s.BackoffLimit != 0 || s.Template.Spec.RestartPolicy != "Never" {
-		t.Errorf("job spec: got mode %q, completions %v, parallelism %v, backoff %v, restart %q; want Indexed, 4, 4, 0, Never",
+	if s.CompletionMode == nil || *s.CompletionMode != batchv1.IndexedCompletion || s.Completions == nil || *s.Completions != 4 ||
+		s.Parallelism == nil || *s.Parallelism != 4 || s.BackoffLimit == nil || *s.BackoffLimit != 0 ||
+		s.Template.Spec.RestartPolicy != corev1.RestartPolicyNever {
+		t.Errorf("job spec: got mode %v, completions %v, parallelism %v, backoff %v, restart %q; want Indexed, 4, 4, 0, Never",
 			s.CompletionMode, s.Completions, s.Parallelism, s.BackoffLimit, s.Template.Spec.RestartPolicy)
 	}
 	spread := s.Template.Spec.TopologySpreadConstraints
-	if len(spread) != 1 || spread[0].TopologyKey != "kubernetes.io/hostname" || spread[0].WhenUnsatisfiable != "ScheduleAnyway" ||
-		!reflect.DeepEqual(spread[0].LabelSelector.MatchLabels, s.Template.Metadata.Labels) {
-		t.Errorf("spread: got %+v, want the pods (labels %v) spread over nodes", spread, s.Template.Metadata.Labels)
+	if len(spread) != 1 || spread[0].MaxSkew != 1 || spread[0].TopologyKey != "kubernetes.io/hostname" ||
+		spread[0].WhenUnsatisfiable != corev1.ScheduleAnyway || spread[0].LabelSelector == nil ||
+		!reflect.DeepEqual(spread[0].LabelSelector.MatchLabels, s.Template.Labels) {
+		t.Errorf("spread: got %+v, want the pods (labels %v) spread over nodes", spread, s.Template.Labels)
 	}
 	if len(s.Template.Spec.Containers) != 1 {
 		t.Fatalf("got %d containers, want 1", len(s.Template.Spec.Containers))
@@ -158,7 +159,10 @@ func TestShardJob(t *testing.T) {
 	}
 	env := map[string]string{}
 	for _, e := range c.Env {
-		env[e.Name] = e.Value + e.ValueFrom.FieldRef.FieldPath
+		env[e.Name] = e.Value
+		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+			env[e.Name] += e.ValueFrom.FieldRef.FieldPath
+		}
 	}
 	if want := map[string]string{
 		"JOB_COMPLETION_INDEX": "metadata.annotations['batch.kubernetes.io/job-completion-index']",
@@ -166,17 +170,19 @@ func TestShardJob(t *testing.T) {
 	}; !reflect.DeepEqual(env, want) {
 		t.Errorf("env: got %v, want %v", env, want)
 	}
-	if want := map[string]string{"cpu": "2", "memory": "1Gi"}; !reflect.DeepEqual(c.Resources.Requests, want) ||
-		!reflect.DeepEqual(c.Resources.Limits, want) {
-		t.Errorf("resources: got %+v, want requests and limits %v", c.Resources, want)
+	for name, list := range map[string]corev1.ResourceList{"requests": c.Resources.Requests, "limits": c.Resources.Limits} {
+		if len(list) != 2 || list.Cpu().String() != "2" || list.Memory().String() != "1Gi" {
+			t.Errorf("resources %s: got %v, want cpu 2 and memory 1Gi", name, list)
+		}
 	}
-	if g := s.Template.Spec.SecurityContext.FSGroup; g == nil || *g != resultsGroup {
-		t.Errorf("fsGroup: got %v, want %d: a non-root image could not write its result to the claim", g, resultsGroup)
+	if sc := s.Template.Spec.SecurityContext; sc == nil || sc.FSGroup == nil || *sc.FSGroup != resultsGroup {
+		t.Errorf("security context: got %+v, want fsGroup %d: a non-root image could not write its result to the claim", sc, resultsGroup)
 	}
-	if len(c.VolumeMounts) != 1 || c.VolumeMounts[0].MountPath != DefaultResultsDir || len(s.Template.Spec.Volumes) != 1 ||
-		s.Template.Spec.Volumes[0].Name != c.VolumeMounts[0].Name ||
-		s.Template.Spec.Volumes[0].PersistentVolumeClaim.ClaimName != claim.Metadata.Name {
-		t.Errorf("volumes: got mounts %+v, volumes %+v; want the claim on %s", c.VolumeMounts, s.Template.Spec.Volumes, DefaultResultsDir)
+	vols := s.Template.Spec.Volumes
+	if len(c.VolumeMounts) != 1 || c.VolumeMounts[0].MountPath != DefaultResultsDir || len(vols) != 1 ||
+		vols[0].Name != c.VolumeMounts[0].Name || vols[0].PersistentVolumeClaim == nil ||
+		vols[0].PersistentVolumeClaim.ClaimName != claim.Name {
+		t.Errorf("volumes: got mounts %+v, volumes %+v; want the claim on %s", c.VolumeMounts, vols, DefaultResultsDir)
 	}
 }
 
@@ -188,31 +194,52 @@ func TestShardJobExistingClaim(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := parse(t, m)
-	if len(p.Items) != 1 || p.Items[0].Kind != "Job" || p.Items[0].Metadata.Name != "night-run" {
-		t.Fatalf("got %+v, want only the Job night-run", p.Items)
+	if p.claim != nil || len(p.jobs) != 1 || p.jobs[0].Name != "night-run" {
+		t.Fatalf("got %+v, want only the Job night-run", p)
 	}
-	pod := p.Items[0].Spec.Template.Spec
+	pod := p.jobs[0].Spec.Template.Spec
 	if got := pod.Volumes[0].PersistentVolumeClaim.ClaimName; got != "shared-nfs" {
 		t.Errorf("claim: got %q, want shared-nfs", got)
 	}
 	if got := pod.Containers[0].Image; got != "registry.local/cvrswarm:v1" {
 		t.Errorf("image: got %q", got)
 	}
-	if pod.Containers[0].Resources.Requests != nil {
-		t.Errorf("resources: got %+v, want none", pod.Containers[0].Resources)
+	if r := pod.Containers[0].Resources; r.Requests != nil || r.Limits != nil {
+		t.Errorf("resources: got %+v, want none", r)
 	}
 }
 
-func TestShardJobEscapesVariables(t *testing.T) {
+func TestShardJobStorageClass(t *testing.T) {
 	cfg := testConfig()
-	cfg.LoadArgs = []string{"-target", "h:1", "-corpus", "/data/$(SUITE)"}
+	cfg.StorageClass, cfg.ResultsSize = "nfs-client", "20Gi"
 	m, err := ShardJob(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := parse(t, m).Items[1].Spec.Template.Spec.Containers[0].Args
-	if got, want := args[4], "/data/$$(SUITE)"; got != want {
-		t.Errorf("got %q, want %q: Kubernetes would expand $(SUITE)", got, want)
+	claim := parse(t, m).claim
+	if claim == nil || claim.Spec.StorageClassName == nil || *claim.Spec.StorageClassName != "nfs-client" ||
+		claim.Spec.Resources.Requests.Storage().String() != "20Gi" {
+		t.Errorf("claim: got %+v, want 20Gi of class nfs-client", claim)
+	}
+}
+
+// TestShardJobKeepsArguments checks that arguments YAML would read as
+// something else (numbers, booleans, times, $(VAR)) reach the pod as the
+// same strings, with only $( escaped from Kubernetes's expansion.
+func TestShardJobKeepsArguments(t *testing.T) {
+	cfg := testConfig()
+	awkward := []string{"-corpus", "/data/$(SUITE)", "-rate", "300/s", "-conns", "0x10", "-quiet=true", "-dialects", "No",
+		"-slo", "p99<20ms,errors<1%", "-x", "a: b #c", "-y", "line\nbreak", "-z", "", "-w", "null", "-v", `quote"d`}
+	cfg.LoadArgs = awkward
+	m, err := ShardJob(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := parse(t, m).jobs[0].Spec.Template.Spec.Containers[0].Args
+	want := append([]string{"load"}, awkward...)
+	want[2] = "/data/$$(SUITE)" // Kubernetes would expand $(SUITE)
+	if got := args[:len(want)]; !slices.Equal(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
 	}
 }
 
@@ -225,10 +252,11 @@ func TestMergeJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := parse(t, m)
-	if len(p.Items) != 1 || p.Items[0].Metadata.Name != "cvrswarm-merge" || *p.Items[0].Spec.Completions != 1 {
-		t.Fatalf("got %+v, want one Job cvrswarm-merge of one pod", p.Items)
+	if p.claim != nil || len(p.jobs) != 1 || p.jobs[0].Name != "cvrswarm-merge" || p.jobs[0].Spec.Completions == nil ||
+		*p.jobs[0].Spec.Completions != 1 || p.jobs[0].Spec.CompletionMode != nil {
+		t.Fatalf("got %+v, want one Job cvrswarm-merge of one pod", p)
 	}
-	pod := p.Items[0].Spec.Template.Spec
+	pod := p.jobs[0].Spec.Template.Spec
 	want := []string{"merge", "-json", "/results/merged.json", "-slo", "p99<20ms,errors<1%",
 		"/results/shard-0.json", "/results/shard-1.json", "/results/shard-2.json"}
 	if got := pod.Containers[0].Args; !slices.Equal(got, want) {
@@ -237,8 +265,8 @@ func TestMergeJob(t *testing.T) {
 	if got := pod.Volumes[0].PersistentVolumeClaim.ClaimName; got != "cvrswarm-results" {
 		t.Errorf("claim: got %q, want the shards' cvrswarm-results", got)
 	}
-	if g := pod.SecurityContext.FSGroup; g == nil || *g != resultsGroup {
-		t.Errorf("fsGroup: got %v, want %d: a non-root image could not write the merged result", g, resultsGroup)
+	if sc := pod.SecurityContext; sc == nil || sc.FSGroup == nil || *sc.FSGroup != resultsGroup {
+		t.Errorf("security context: got %+v, want fsGroup %d: a non-root image could not write the merged result", sc, resultsGroup)
 	}
 }
 
@@ -252,6 +280,9 @@ func TestConfigErrors(t *testing.T) {
 		{"a bad name", func(c *Config) { c.Name = "Load_Test" }, `name "Load_Test"`},
 		{"a long name", func(c *Config) { c.Name = strings.Repeat("a", 51) }, "at most 50"},
 		{"a bad namespace", func(c *Config) { c.Namespace = "a.b" }, `namespace "a.b" is not a DNS label`},
+		{"a bad cpu", func(c *Config) { c.CPU = "two" }, `cpu "two" is not a Kubernetes quantity`},
+		{"a bad memory", func(c *Config) { c.Memory = "1 GB" }, `memory "1 GB" is not a Kubernetes quantity`},
+		{"a bad results size", func(c *Config) { c.ResultsSize = "big" }, `results size "big" is not a Kubernetes quantity`},
 		{"a -shard flag", func(c *Config) { c.LoadArgs = append(c.LoadArgs, "-shard", "1/2") }, "sets -shard itself"},
 		{"a --json= flag", func(c *Config) { c.LoadArgs = append(c.LoadArgs, "--json=x.json") }, "sets -json itself"},
 		{"a -start-at flag", func(c *Config) { c.LoadArgs = append(c.LoadArgs, "-start-at", "x") }, "sets -start-at itself"},
@@ -268,8 +299,8 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-// TestShardJobYAML compares the YAML form with a golden file that a YAML
-// parser reads back as the JSON form (checked when it was written).
+// TestShardJobYAML compares the YAML form with a golden file, which parse
+// has read back strictly as Kubernetes objects.
 func TestShardJobYAML(t *testing.T) {
 	cfg := testConfig()
 	cfg.CPU = "1500m"
@@ -277,6 +308,7 @@ func TestShardJobYAML(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	parse(t, m)
 	got, err := m.YAML()
 	if err != nil {
 		t.Fatal(err)
@@ -293,68 +325,5 @@ func TestShardJobYAML(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("YAML differs from %s (go test -update rewrites it):\n%s", golden, got)
-	}
-}
-
-func TestAppendYAML(t *testing.T) {
-	for _, tc := range []struct {
-		name, json, want string
-	}{
-		{"scalars", `{"a":1,"b":true,"c":null,"d":"x","e":1.5}`, "a: 1\nb: true\nc: null\nd: x\ne: 1.5\n"},
-		{"empty collections", `{"a":{},"b":[]}`, "a: {}\nb: []\n"},
-		{"nested", `{"a":{"b":{"c":"d"}}}`, "a:\n  b:\n    c: d\n"},
-		{"list of scalars", `{"l":["a","b"]}`, "l:\n- a\n- b\n"},
-		{"list of objects", `{"l":[{"a":"1","b":{"c":2}},{"d":[]}]}`,
-			"l:\n- a: \"1\"\n  b:\n    c: 2\n- d: []\n"},
-		{"list of lists", `[[1,2],[]]`, "-\n  - 1\n  - 2\n- []\n"},
-		{"key order kept", `{"z":1,"a":2}`, "z: 1\na: 2\n"},
-		{"a top-level scalar", `"yes"`, "\"yes\"\n"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := appendYAML(nil, []byte(tc.json))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if string(got) != tc.want {
-				t.Errorf("got\n%s\nwant\n%s", got, tc.want)
-			}
-		})
-	}
-	if _, err := appendYAML(nil, []byte(`{"a":`)); err == nil {
-		t.Error("truncated JSON: got no error")
-	}
-}
-
-func TestYAMLString(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"cvrswarm", "cvrswarm"},
-		{"-rate", "-rate"},
-		{"--duration", "--duration"},
-		{"/results/merged.json", "/results/merged.json"},
-		{"ghcr.io/cvrswarm/cvrswarm:latest", "ghcr.io/cvrswarm/cvrswarm:latest"},
-		{"msnp.example.net:1863", "msnp.example.net:1863"},
-		{"", `""`},
-		{"-", `"-"`},
-		{"-1", `"-1"`},
-		{"300/s", `"300/s"`},
-		{"5m", `"5m"`},
-		{"0x10", `"0x10"`},
-		{"2026-03-01T12:00:00Z", `"2026-03-01T12:00:00Z"`},
-		{"127.0.0.1:1863", `"127.0.0.1:1863"`},
-		{"true", `"true"`},
-		{"No", `"No"`},
-		{"off", `"off"`},
-		{"null", `"null"`},
-		{"key:", `"key:"`},
-		{"a: b", `"a: b"`},
-		{"a #b", `"a #b"`},
-		{"$(X)", `"$(X)"`},
-		{"p99<20ms", `"p99<20ms"`},
-		{"line\nbreak", `"line\nbreak"`},
-		{`quote"d`, `"quote\"d"`},
-	} {
-		if got := yamlString(tc.in); got != tc.want {
-			t.Errorf("yamlString(%q): got %s, want %s", tc.in, got, tc.want)
-		}
 	}
 }

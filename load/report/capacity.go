@@ -12,20 +12,21 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/cvrswarm/cvrswarm/load"
+	"github.com/cvrswarm/cvrswarm/load/capacity"
 )
 
 // CapacityCharts draws a capacity search's charts: latency percentiles
 // against the offered rate, achieved against offered rate, both with the
 // knee (the capacity found) marked, and the rates the search tried in
 // order. A search without steps has no charts.
-func CapacityCharts(c *load.CapacityResult) ([]Chart, error) {
+func CapacityCharts(c *capacity.Result) ([]Chart, error) {
 	if len(c.Steps) == 0 {
 		return nil, nil
 	}
-	steps := append([]load.CapacityStep(nil), c.Steps...)
+	steps := append([]capacity.Step(nil), c.Steps...)
 	sort.SliceStable(steps, func(i, j int) bool { return steps[i].Offered < steps[j].Offered })
 	var charts []Chart
-	for _, f := range []func(*load.CapacityResult, []load.CapacityStep) (Chart, error){
+	for _, f := range []func(*capacity.Result, []capacity.Step) (Chart, error){
 		capacityLatencyChart, capacityThroughputChart, capacityStepsChart,
 	} {
 		ch, err := f(c, steps)
@@ -38,12 +39,12 @@ func CapacityCharts(c *load.CapacityResult) ([]Chart, error) {
 }
 
 // kneeLabel names the knee line in a legend.
-func kneeLabel(c *load.CapacityResult) string {
+func kneeLabel(c *capacity.Result) string {
 	return "capacity " + load.FormatRate(c.CapacityRPS)
 }
 
 // addKnee draws a dashed vertical line at the capacity found, from lo to hi.
-func addKnee(p *plot.Plot, c *load.CapacityResult, lo, hi float64) error {
+func addKnee(p *plot.Plot, c *capacity.Result, lo, hi float64) error {
 	if c.CapacityRPS <= 0 {
 		return nil
 	}
@@ -59,8 +60,9 @@ func addKnee(p *plot.Plot, c *load.CapacityResult, lo, hi float64) error {
 	return nil
 }
 
-// addLinePoints adds a line with a glyph at each point.
-func addLinePoints(p *plot.Plot, i int, name string, xys plotter.XYs) error {
+// addLinePoints adds a line with a glyph at each point: a small dot, or
+// the dashes and glyph of a percentile when given one.
+func addLinePoints(p *plot.Plot, i int, name string, xys plotter.XYs, style *percentile) error {
 	l, s, err := plotter.NewLinePoints(xys)
 	if err != nil {
 		return fmt.Errorf("report: %s: %w", name, err)
@@ -70,16 +72,19 @@ func addLinePoints(p *plot.Plot, i int, name string, xys plotter.XYs) error {
 	s.Color = l.Color
 	s.Shape = draw.CircleGlyph{}
 	s.Radius = vg.Points(2.5)
+	if style != nil {
+		l.Dashes = style.dashes
+		s.Shape, s.Radius = style.glyph, style.radius
+	}
 	p.Add(l, s)
 	p.Legend.Add(name, l, s)
 	return nil
 }
 
-func capacityLatencyChart(c *load.CapacityResult, steps []load.CapacityStep) (Chart, error) {
+func capacityLatencyChart(c *capacity.Result, steps []capacity.Step) (Chart, error) {
 	p := newPlot("Latency vs. offered rate", "offered rate (requests per second)", "latency (ms, log scale)")
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = logTicks{}
-	p.Legend.Left = true
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for i, l := range percentiles {
 		xys := make(plotter.XYs, len(steps))
@@ -88,7 +93,7 @@ func capacityLatencyChart(c *load.CapacityResult, steps []load.CapacityStep) (Ch
 			xys[j] = plotter.XY{X: s.Offered, Y: y}
 			lo, hi = math.Min(lo, y), math.Max(hi, y)
 		}
-		if err := addLinePoints(p, i, l.name, xys); err != nil {
+		if err := addLinePoints(p, i, l.name, xys, &percentiles[i]); err != nil {
 			return Chart{}, err
 		}
 	}
@@ -97,13 +102,25 @@ func capacityLatencyChart(c *load.CapacityResult, steps []load.CapacityStep) (Ch
 	}
 	p.X.Min = 0
 	p.Y.Min, p.Y.Max = logRange(lo, hi)
-	return Chart{Name: "capacity-latency", Title: p.Title.Text, Plot: p,
-		Caption: "Latency percentiles measured at each offered rate; the dashed line is the highest rate that met the SLO."}, nil
+	caption := "Latency percentiles measured at each offered rate. The dashed line is the capacity found, the highest rate whose step passed: " + passing(c) + "."
+	if c.CapacityRPS <= 0 {
+		caption = "Latency percentiles measured at each offered rate. No step passed (" + passing(c) + "), so no capacity is marked."
+	}
+	return Chart{Name: "capacity-latency", Title: p.Title.Text, Plot: p, Caption: caption}, nil
 }
 
-func capacityThroughputChart(c *load.CapacityResult, steps []load.CapacityStep) (Chart, error) {
+// passing says what a step had to do to pass: keep up with the offered
+// rate, and meet the SLO when one was given.
+func passing(c *capacity.Result) string {
+	s := fmt.Sprintf("%.4g%% or more of its offered rate answered with a CVR reply", 100*(1-c.Settings.Tolerance))
+	if c.Settings.SLO == "" {
+		return s + " (no SLO was given, so latency did not count)"
+	}
+	return s + ", and the SLO " + c.Settings.SLO + " met"
+}
+
+func capacityThroughputChart(c *capacity.Result, steps []capacity.Step) (Chart, error) {
 	p := newPlot("Achieved vs. offered rate", "offered rate (requests per second)", "achieved rate (requests per second)")
-	p.Legend.Left = true // above the diagonal, where no step can be: none achieves more than it was offered
 	top := 0.0
 	for _, s := range steps {
 		top = math.Max(top, math.Max(s.Offered, s.Achieved))
@@ -120,10 +137,10 @@ func capacityThroughputChart(c *load.CapacityResult, steps []load.CapacityStep) 
 	for i, s := range steps {
 		xys[i] = plotter.XY{X: s.Offered, Y: s.Achieved}
 	}
-	if err := addLinePoints(p, 0, "achieved", xys); err != nil {
+	if err := addLinePoints(p, 0, "achieved", xys, nil); err != nil {
 		return Chart{}, err
 	}
-	if err := addVerdicts(p, steps, func(s load.CapacityStep) plotter.XY { return plotter.XY{X: s.Offered, Y: s.Achieved} }); err != nil {
+	if err := addVerdicts(p, steps, func(s capacity.Step) plotter.XY { return plotter.XY{X: s.Offered, Y: s.Achieved} }); err != nil {
 		return Chart{}, err
 	}
 	if err := addKnee(p, c, 0, top); err != nil {
@@ -131,11 +148,11 @@ func capacityThroughputChart(c *load.CapacityResult, steps []load.CapacityStep) 
 	}
 	p.X.Min, p.Y.Min = 0, 0
 	return Chart{Name: "capacity-throughput", Title: p.Title.Text, Plot: p,
-		Caption: "Each step's achieved rate against its offered rate: past the knee the target stops keeping up and the points leave the diagonal."}, nil
+		Caption: "Each step's achieved rate against its offered rate: past the knee the target stops keeping up and the points leave the diagonal. A ring marks a step that passed (" + passing(c) + "), a cross one that failed."}, nil
 }
 
 // addVerdicts marks passing steps with a ring and failing ones with a cross.
-func addVerdicts(p *plot.Plot, steps []load.CapacityStep, at func(load.CapacityStep) plotter.XY) error {
+func addVerdicts(p *plot.Plot, steps []capacity.Step, at func(capacity.Step) plotter.XY) error {
 	var pass, fail plotter.XYs
 	for _, s := range steps {
 		if s.Pass {
@@ -201,18 +218,16 @@ var (
 	_ draw.GlyphDrawer = boldCross{}
 )
 
-func capacityStepsChart(c *load.CapacityResult, _ []load.CapacityStep) (Chart, error) {
+func capacityStepsChart(c *capacity.Result, _ []capacity.Step) (Chart, error) {
 	p := newPlot("Search steps", "step", "offered rate (requests per second)")
-	p.Legend.Left = false
-	p.Legend.Top = false
 	xys := make(plotter.XYs, len(c.Steps))
 	for i, s := range c.Steps {
 		xys[i] = plotter.XY{X: float64(s.Index), Y: s.Offered}
 	}
-	if err := addLinePoints(p, 0, "offered", xys); err != nil {
+	if err := addLinePoints(p, 0, "offered", xys, nil); err != nil {
 		return Chart{}, err
 	}
-	if err := addVerdicts(p, c.Steps, func(s load.CapacityStep) plotter.XY { return plotter.XY{X: float64(s.Index), Y: s.Offered} }); err != nil {
+	if err := addVerdicts(p, c.Steps, func(s capacity.Step) plotter.XY { return plotter.XY{X: float64(s.Index), Y: s.Offered} }); err != nil {
 		return Chart{}, err
 	}
 	if c.CapacityRPS > 0 {
@@ -226,7 +241,7 @@ func capacityStepsChart(c *load.CapacityResult, _ []load.CapacityStep) (Chart, e
 		p.Legend.Add(kneeLabel(c), l)
 	}
 	p.Y.Min = 0
-	headroom(p, 0) // the highest rate's marks whole, not cut by the frame
+	headroom(p)
 	p.X.Tick.Marker = integerTicks{}
 	return Chart{Name: "capacity-steps", Title: p.Title.Text, Plot: p,
 		Caption: "The rate offered at each step: geometric growth until a step fails, then bisection of the bracket."}, nil

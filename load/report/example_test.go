@@ -4,13 +4,13 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/cvrswarm/cvrswarm/load"
+	"github.com/cvrswarm/cvrswarm/load/capacity"
 	"github.com/cvrswarm/cvrswarm/load/report"
 )
 
 func ExampleCapacitySummary() {
-	c := &load.CapacityResult{CapacityRPS: 3875, Converged: true,
-		Bracket: load.Bracket{Low: 3875, High: 4000}, Steps: make([]load.CapacityStep, 8)}
+	c := &capacity.Result{CapacityRPS: 3875, Converged: true,
+		Bracket: capacity.Bracket{Low: 3875, High: 4000}, Steps: make([]capacity.Step, 8)}
 	fmt.Println(report.CapacitySummary(c))
 	// Output: capacity 3875/s (bracket 3875/s..4000/s, converged in 8 steps)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cvrswarm/cvrswarm/fuzz"
 	"github.com/cvrswarm/cvrswarm/load"
+	"github.com/cvrswarm/cvrswarm/load/capacity"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata fixtures and golden files")
@@ -100,16 +101,16 @@ func buildLoadFixture() *load.Result {
 }
 
 // buildCapacityFixture is the search of a server whose knee is at 4000/s.
-func buildCapacityFixture() *load.CapacityResult {
-	c := &load.CapacityResult{
-		Version: load.CapacityVersion, Target: "127.0.0.1:1863", Start: time.Date(2024, 5, 1, 13, 0, 0, 0, time.UTC),
-		DurationS: 42.3, CapacityRPS: 3875, Converged: true, Bracket: load.Bracket{Low: 3875, High: 4000}, Stopped: "converged",
-		Settings: load.CapacitySettings{Start: 500, Max: 1e6, Growth: 2, Precision: 0.05, Tolerance: 0.03,
+func buildCapacityFixture() *capacity.Result {
+	c := &capacity.Result{
+		Version: capacity.Version, Target: "127.0.0.1:1863", Start: time.Date(2024, 5, 1, 13, 0, 0, 0, time.UTC),
+		DurationS: 42.3, CapacityRPS: 3875, Converged: true, Bracket: capacity.Bracket{Low: 3875, High: 4000}, Stopped: "converged",
+		Settings: capacity.Settings{Start: 500, Max: 1e6, Growth: 2, Precision: 0.05, Tolerance: 0.03,
 			Warmup: "1s", Dwell: "3s", MaxSteps: 25, Retries: 1, SLO: "p99<10ms,errors<0.1%"},
 	}
 	add := func(phase string, offered, achieved float64, p50, p99, p999 int64) {
 		pass := achieved >= offered*0.97 && p99 < 10_000
-		s := load.CapacityStep{Index: len(c.Steps) + 1, Phase: phase, Offered: offered, Achieved: achieved,
+		s := capacity.Step{Index: len(c.Steps) + 1, Phase: phase, Offered: offered, Achieved: achieved,
 			Requests: int64(achieved * 3), Latency: load.Summary{Count: int64(achieved * 3), P50: p50, P99: p99, P999: p999, Max: p999 * 2},
 			Pass: pass, Outcomes: load.Counts{load.OutcomeOK: int64(achieved * 3)},
 			SLO: []load.SLOVerdict{{Objective: "p99<10ms", Value: float64(p99) / 1000, Met: p99 < 10_000}, {Objective: "errors<0.1%", Met: true}}}
@@ -118,15 +119,15 @@ func buildCapacityFixture() *load.CapacityResult {
 		}
 		c.Steps = append(c.Steps, s)
 	}
-	add(load.PhaseGrow, 500, 500, 2100, 2400, 2900)
-	add(load.PhaseGrow, 1000, 1000, 2100, 2500, 3100)
-	add(load.PhaseGrow, 2000, 1999.7, 2150, 2700, 3600)
-	add(load.PhaseGrow, 4000, 3921, 2900, 48_000, 61_000)
-	add(load.PhaseRetry, 4000, 3930, 3000, 52_000, 66_000)
-	add(load.PhaseBisect, 3000, 3000, 2200, 3400, 4700)
-	add(load.PhaseBisect, 3500, 3499, 2300, 4800, 6900)
-	add(load.PhaseBisect, 3750, 3748, 2500, 7300, 9800)
-	add(load.PhaseBisect, 3875, 3870, 2700, 9100, 14_000)
+	add(capacity.PhaseGrow, 500, 500, 2100, 2400, 2900)
+	add(capacity.PhaseGrow, 1000, 1000, 2100, 2500, 3100)
+	add(capacity.PhaseGrow, 2000, 1999.7, 2150, 2700, 3600)
+	add(capacity.PhaseGrow, 4000, 3921, 2900, 48_000, 61_000)
+	add(capacity.PhaseRetry, 4000, 3930, 3000, 52_000, 66_000)
+	add(capacity.PhaseBisect, 3000, 3000, 2200, 3400, 4700)
+	add(capacity.PhaseBisect, 3500, 3499, 2300, 4800, 6900)
+	add(capacity.PhaseBisect, 3750, 3748, 2500, 7300, 9800)
+	add(capacity.PhaseBisect, 3875, 3870, 2700, 9100, 14_000)
 	return c
 }
 
@@ -185,8 +186,8 @@ func readJSON[T any](t *testing.T, path string) T {
 	return v
 }
 
-func readCapacityFixture(t *testing.T) *load.CapacityResult {
-	c := readJSON[load.CapacityResult](t, capacityFixture)
+func readCapacityFixture(t *testing.T) *capacity.Result {
+	c := readJSON[capacity.Result](t, capacityFixture)
 	return &c
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/cvrswarm/cvrswarm/corpus"
 	"github.com/cvrswarm/cvrswarm/fuzz"
 	"github.com/cvrswarm/cvrswarm/load"
+	"github.com/cvrswarm/cvrswarm/load/capacity"
 )
 
 // Page is one HTML report: a title, the text report and the charts.
@@ -38,7 +39,7 @@ func LoadPage(r *load.Result) (Page, error) {
 }
 
 // CapacityPage builds the page of a capacity search.
-func CapacityPage(c *load.CapacityResult) (Page, error) {
+func CapacityPage(c *capacity.Result) (Page, error) {
 	charts, err := CapacityCharts(c)
 	if err != nil {
 		return Page{}, err
@@ -149,7 +150,7 @@ func WriteHTML(path string, p Page) error {
 	if err != nil {
 		return err
 	}
-	if err := corpus.WriteFileAtomic(path, b); err != nil {
+	if err := corpus.WriteFile(path, b); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil
@@ -168,7 +169,7 @@ func WritePNGs(dir string, charts []Chart) ([]string, error) {
 			return paths, err
 		}
 		path := filepath.Join(dir, c.Name+".png")
-		if err := corpus.WriteFileAtomic(path, b); err != nil {
+		if err := corpus.WriteFile(path, b); err != nil {
 			return paths, fmt.Errorf("report: %w", err)
 		}
 		paths = append(paths, path)

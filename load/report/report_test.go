@@ -15,6 +15,7 @@ import (
 
 	"github.com/cvrswarm/cvrswarm/fuzz"
 	"github.com/cvrswarm/cvrswarm/load"
+	"github.com/cvrswarm/cvrswarm/load/capacity"
 )
 
 func TestWriteText(t *testing.T) {
@@ -37,14 +38,14 @@ func TestCapacitySummary(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
-		c    load.CapacityResult
+		c    capacity.Result
 		want string
 	}{
-		{name: "converged", c: load.CapacityResult{CapacityRPS: 3875, Converged: true, Bracket: load.Bracket{Low: 3875, High: 4000},
-			Steps: make([]load.CapacityStep, 8)}, want: "capacity 3875/s (bracket 3875/s..4000/s, converged in 8 steps)"},
-		{name: "open bracket", c: load.CapacityResult{CapacityRPS: 3000, Bracket: load.Bracket{Low: 3000}, Stopped: "every rate passed up to the maximum 3000/s"},
+		{name: "converged", c: capacity.Result{CapacityRPS: 3875, Converged: true, Bracket: capacity.Bracket{Low: 3875, High: 4000},
+			Steps: make([]capacity.Step, 8)}, want: "capacity 3875/s (bracket 3875/s..4000/s, converged in 8 steps)"},
+		{name: "open bracket", c: capacity.Result{CapacityRPS: 3000, Bracket: capacity.Bracket{Low: 3000}, Stopped: "every rate passed up to the maximum 3000/s"},
 			want: "capacity at least 3000/s, NOT CONVERGED (bracket 3000/s..?; every rate passed up to the maximum 3000/s)"},
-		{name: "none passed", c: load.CapacityResult{Bracket: load.Bracket{High: 1}, Stopped: "no rate passed, down to 1/s"},
+		{name: "none passed", c: capacity.Result{Bracket: capacity.Bracket{High: 1}, Stopped: "no rate passed, down to 1/s"},
 			want: "capacity not found: no step passed (bracket 0/s..1/s; no rate passed, down to 1/s)"},
 	}
 	for _, tt := range tests {
@@ -128,7 +129,7 @@ func TestCharts(t *testing.T) {
 	want := map[string]map[string][]string{ // chart name -> texts its SVG must show
 		"load": {
 			"latency-percentiles": {"Latency by percentile", "response (from due time)", "service (from send)", "50%", "90%", "99%", "99.9%", "latency (ms)"},
-			"rate":                {"Requested and achieved rate", "requested", "achieved", "time (s)"},
+			"rate":                {"Requested and achieved rate", "requested", "achieved", "time since the start of measurement (s)"},
 			"latency-over-time":   {"Latency over time", "p50", "p99", "p99.9", "max"},
 			"outcomes":            {"Outcomes over time", "ok", "420", "731", "silent"},
 		},
@@ -195,7 +196,7 @@ func svgTexts(svg []byte) map[string]bool {
 
 func TestCapacityChartsEmpty(t *testing.T) {
 	t.Parallel()
-	charts, err := CapacityCharts(&load.CapacityResult{})
+	charts, err := CapacityCharts(&capacity.Result{})
 	if err != nil || len(charts) != 0 {
 		t.Errorf("got %d charts, %v; want none for a search without steps", len(charts), err)
 	}
@@ -313,9 +314,9 @@ func TestFuzzRates(t *testing.T) {
 // showing the pass its zero verdict would otherwise read as.
 func TestCapacityTextCutStep(t *testing.T) {
 	t.Parallel()
-	c := &load.CapacityResult{Partial: true, Stopped: "interrupted", Steps: []load.CapacityStep{
-		{Index: 1, Phase: load.PhaseGrow, Offered: 500, Achieved: 500, Pass: true},
-		{Index: 2, Phase: load.PhaseGrow, Offered: 1000, Achieved: 997, Pass: true, Partial: true}}}
+	c := &capacity.Result{Partial: true, Stopped: "interrupted", Steps: []capacity.Step{
+		{Index: 1, Phase: capacity.PhaseGrow, Offered: 500, Achieved: 500, Pass: true},
+		{Index: 2, Phase: capacity.PhaseGrow, Offered: 1000, Achieved: 997, Pass: true, Partial: true}}}
 	var b bytes.Buffer
 	if err := WriteCapacityText(&b, c); err != nil {
 		t.Fatal(err)

@@ -9,13 +9,14 @@ import (
 
 	"github.com/cvrswarm/cvrswarm/fuzz"
 	"github.com/cvrswarm/cvrswarm/load"
+	"github.com/cvrswarm/cvrswarm/load/capacity"
 )
 
 // Saved is a run read back from its JSON file: exactly one of Load,
 // Capacity and Fuzz is set.
 type Saved struct {
 	Load     *load.Result
-	Capacity *load.CapacityResult
+	Capacity *capacity.Result
 	Fuzz     *fuzz.Result
 }
 
@@ -57,10 +58,10 @@ func ParseSaved(b []byte) (*Saved, error) {
 	_, hasSeries := keys["series"]
 	switch {
 	case isCapacity:
-		if version != load.CapacityVersion {
-			return nil, fmt.Errorf("capacity result format version %d, want %d", version, load.CapacityVersion)
+		if version != capacity.Version {
+			return nil, fmt.Errorf("capacity result format version %d, want %d", version, capacity.Version)
 		}
-		var c load.CapacityResult
+		var c capacity.Result
 		return &Saved{Capacity: &c}, dec(&c)
 	case hasHistograms:
 		if version != load.ResultVersion {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cvrswarm/cvrswarm/load"
+	"github.com/cvrswarm/cvrswarm/load/capacity"
 )
 
 // Micros formats a duration in microseconds with a unit that keeps three
@@ -98,7 +99,7 @@ func writeVerdicts(w io.Writer, vs []load.SLOVerdict) {
 // WriteCapacityText writes the report of a capacity search to w: the
 // answer, the bracket, and every step with its offered and achieved rate,
 // p50/p99/p99.9, error share and verdict.
-func WriteCapacityText(w io.Writer, c *load.CapacityResult) error {
+func WriteCapacityText(w io.Writer, c *capacity.Result) error {
 	ew := &errWriter{w: w}
 	fmt.Fprintf(ew, "target     %s\n", targetName(c.Target, c.Embedded))
 	fmt.Fprintf(ew, "start      %s  duration %.1fs\n", c.Start.UTC().Format(time.RFC3339), c.DurationS)
@@ -134,7 +135,7 @@ func WriteCapacityText(w io.Writer, c *load.CapacityResult) error {
 }
 
 // CapacitySummary says in one line what a capacity search found.
-func CapacitySummary(c *load.CapacityResult) string {
+func CapacitySummary(c *capacity.Result) string {
 	b := c.Bracket
 	bracket := fmt.Sprintf("bracket %s..%s", load.FormatRate(b.Low), load.FormatRate(b.High))
 	if b.High == 0 {

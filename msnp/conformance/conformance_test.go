@@ -3,6 +3,7 @@ package conformance_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -520,29 +521,55 @@ func TestRunErrors(t *testing.T) {
 	closedAddr := msnptest.ClosedAddr(t)
 	good := (&server{}).start(t)
 	for _, tc := range []struct {
-		name string
-		cfg  conformance.Config
-		want string
+		name   string
+		cfg    conformance.Config
+		fields []string // the fields named by the *FieldErrors; nil: another error
+		want   string
 	}{
-		{"no target", conformance.Config{}, "conformance: no target"},
-		{"silent target", conformance.Config{Target: silent, Timeout: 200 * time.Millisecond}, "does not answer VER"},
-		{"nothing listening", conformance.Config{Target: msnp.TCPTarget(closedAddr)}, "connect"},
-		{"unknown dialect", conformance.Config{Target: good.Target(), Dialects: []msnp.Dialect{"MSNP99"}}, "offered dialect"},
-		{"short long line", conformance.Config{Target: good.Target(), LongLine: 100}, "not over-long"},
-		{"no rule matches", conformance.Config{Target: good.Target(), Run: regexp.MustCompile("nope")}, "no rule ID matches"},
+		{"no target", conformance.Config{}, []string{"Target"}, "conformance: Target: no target given"},
+		{"silent target", conformance.Config{Target: silent, Timeout: 200 * time.Millisecond}, nil, "does not answer VER"},
+		{"nothing listening", conformance.Config{Target: msnp.TCPTarget(closedAddr)}, nil, "connect"},
+		{"unknown dialect", conformance.Config{Target: good.Target(), Dialects: []msnp.Dialect{"MSNP99"}}, []string{"Dialects"}, "MSNP99"},
+		{"no dialect", conformance.Config{Target: good.Target(), Dialects: []msnp.Dialect{}}, []string{"Dialects"}, "no dialect offered"},
+		{"short long line", conformance.Config{Target: good.Target(), LongLine: 100}, []string{"LongLine"}, "not over-long"},
+		{"negative timeout", conformance.Config{Target: good.Target(), Timeout: -time.Second}, []string{"Timeout"}, "negative"},
+		{"no rule matches", conformance.Config{Target: good.Target(), Run: regexp.MustCompile("nope")}, []string{"Run"}, "matches no rule ID"},
 		{"no rule for the role", conformance.Config{Target: good.Target(), Role: msnp.DS, Run: regexp.MustCompile("^cvq-on-ns$")},
-			`no rule ID matching "^cvq-on-ns$" is for a Dispatch Server`},
+			[]string{"Run"}, `"^cvq-on-ns$" matches no rule for a Dispatch Server`},
+		{"several at once", conformance.Config{Role: 7, LongLine: 1}, []string{"Target", "Role", "LongLine"}, "Role: unknown role 7"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rep, err := conformance.Run(context.Background(), tc.cfg)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Run: %v, want an error containing %q", err, tc.want)
 			}
+			if got := fieldsOf(err); !slices.Equal(got, tc.fields) {
+				t.Errorf("Run: %v names fields %q, want %q", err, got, tc.fields)
+			}
+			if (tc.fields != nil) != (tc.cfg.Validate() != nil) {
+				t.Errorf("Validate: %v, want an error: %v", tc.cfg.Validate(), tc.fields != nil)
+			}
 			if rep != nil {
 				t.Errorf("Run returned a report with its error")
 			}
 		})
 	}
+}
+
+// fieldsOf returns the fields the *conformance.FieldErrors joined in err
+// name, in order.
+func fieldsOf(err error) []string {
+	var fields []string
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		if fe, ok := errors.AsType[*conformance.FieldError](e); ok {
+			fields = append(fields, fe.Field)
+		}
+	}
+	return fields
 }
 
 func startHandler(t *testing.T, h func(net.Conn)) msnp.TCPTarget {

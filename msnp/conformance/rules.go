@@ -570,10 +570,12 @@ var rules = []Rule{
 		Severity: Fail,
 		plan: onCVRDialect(func(e *env, v msnp.Version) exchange {
 			first, second := shaped(preLogin, v, 2), shaped(preLogin, v, 3)
+			last := answered(3, v)
+			last.label = "a reply to TrID 3 too"
 			return exchange{steps: []step{e.handshake(1, v.Dialect),
 				{send: append(first, second...), show: showSent(first) + " + " + showSent(second) + " (one write)",
 					want: answered(2, v), checked: true},
-				{want: answered(3, v)}}}
+				{want: last}}}
 		}),
 	},
 	{

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -117,7 +118,8 @@ func (r *Report) Passed() bool { return !r.Failed() && !r.Summary.Inconclusive }
 
 // Run checks the target against every selected rule, each on a fresh
 // connection. It returns an error, and no report, when the configuration
-// is invalid or the target does not answer VER at all. When ctx ends, the
+// is invalid (see [Config.Validate]) or the target does not answer VER at
+// all. When ctx ends, the
 // rules not yet run are skipped and the report is returned with ctx's
 // error.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
@@ -157,53 +159,78 @@ type runner struct {
 	report *Report
 }
 
+// A FieldError says what is wrong with one field of a [Config], named as
+// in Go ("Timeout"); [Config.Validate] joins one per field at fault with
+// [errors.Join].
+type FieldError struct {
+	Field   string
+	Problem string
+}
+
+// Error returns "conformance: Field: problem".
+func (e *FieldError) Error() string { return "conformance: " + e.Field + ": " + e.Problem }
+
+// Validate reports every field of c that cannot make a check, each as a
+// [*FieldError], joined; nil when [Run] would start.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)})
+	}
+	if c.Target == nil {
+		bad("Target", "no target given")
+	}
+	if c.Role != msnp.NS && c.Role != msnp.DS {
+		bad("Role", "unknown role %d", c.Role)
+	}
+	if c.Timeout < 0 {
+		bad("Timeout", "%v: must not be negative", c.Timeout)
+	}
+	if c.LongLine != 0 && c.LongLine < MinLongLine {
+		bad("LongLine", "%d bytes is not over-long: want at least %d", c.LongLine, MinLongLine)
+	}
+	if c.Dialects != nil && len(c.Dialects) == 0 {
+		bad("Dialects", "no dialect offered")
+	}
+	for _, d := range c.Dialects {
+		if _, err := msnp.Lookup(d); err != nil {
+			bad("Dialects", "%v", err)
+		}
+	}
+	switch rs := c.rules(); {
+	case len(rs) == 0:
+		bad("Run", "%q matches no rule ID", c.Run)
+	case !slices.ContainsFunc(rs, func(r Rule) bool { return r.AppliesTo(c.Role) }):
+		bad("Run", "%q matches no rule for a %s", c.Run, roleNames([]msnp.Role{c.Role}))
+	}
+	return errors.Join(errs...)
+}
+
+// rules returns the rules Run selects, in order.
+func (c Config) rules() []Rule {
+	var rs []Rule
+	for _, r := range Rules() {
+		if c.Run == nil || c.Run.MatchString(r.ID) {
+			rs = append(rs, r)
+		}
+	}
+	return rs
+}
+
 func newRunner(cfg Config) (*runner, error) {
-	if cfg.Target == nil {
-		return nil, errors.New("conformance: no target")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	if cfg.Role != msnp.NS && cfg.Role != msnp.DS {
-		return nil, fmt.Errorf("conformance: unknown role %d", cfg.Role)
-	}
-	if cfg.Timeout < 0 {
-		return nil, fmt.Errorf("conformance: timeout %v is negative", cfg.Timeout)
-	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = DefaultTimeout
-	}
-	if cfg.LongLine == 0 {
-		cfg.LongLine = DefaultLongLine
-	}
-	if cfg.LongLine < MinLongLine {
-		return nil, fmt.Errorf("conformance: long line of %d bytes is not over-long (want at least %d)", cfg.LongLine, MinLongLine)
-	}
+	cfg.Timeout = cmp.Or(cfg.Timeout, DefaultTimeout)
+	cfg.LongLine = cmp.Or(cfg.LongLine, DefaultLongLine)
 	offered := cfg.Dialects
 	if offered == nil {
 		offered = msnp.Dialects()
 	}
-	if len(offered) == 0 {
-		return nil, errors.New("conformance: no dialect offered")
-	}
-	for _, d := range offered {
-		if _, err := msnp.Lookup(d); err != nil {
-			return nil, fmt.Errorf("conformance: offered dialect: %w", err)
-		}
-	}
-	var rs []Rule
-	for _, rule := range Rules() {
-		if cfg.Run == nil || cfg.Run.MatchString(rule.ID) {
-			rs = append(rs, rule)
-		}
-	}
-	if len(rs) == 0 {
-		return nil, fmt.Errorf("conformance: no rule ID matches %q", cfg.Run)
-	}
-	if !slices.ContainsFunc(rs, func(rule Rule) bool { return rule.AppliesTo(cfg.Role) }) {
-		return nil, fmt.Errorf("conformance: no rule ID matching %q is for a %s", cfg.Run, roleNames([]msnp.Role{cfg.Role}))
-	}
 	return &runner{
 		cfg:   cfg,
 		env:   env{role: cfg.Role, offered: slices.Clone(offered), longLine: cfg.LongLine},
-		rules: rs,
+		rules: cfg.rules(),
 		report: &Report{Target: fmt.Sprint(cfg.Target), Role: cfg.Role.String(), Offered: slices.Clone(offered),
 			Strict: cfg.Strict},
 	}, nil

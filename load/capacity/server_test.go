@@ -1,4 +1,4 @@
-package load_test
+package capacity_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cvrswarm/cvrswarm/load"
+	"github.com/cvrswarm/cvrswarm/load/capacity"
 	"github.com/cvrswarm/cvrswarm/msnp/refserver"
 )
 
@@ -23,7 +24,7 @@ func TestCapacityFindsServiceTimeKnee(t *testing.T) {
 	}
 	defer srv.Close()
 	const knee = 200.0
-	run := load.StepRunnerFunc(func(ctx context.Context, s load.StepSpec) (*load.Result, error) {
+	run := capacity.StepRunnerFunc(func(ctx context.Context, s capacity.StepSpec) (*load.Result, error) {
 		return load.Run(ctx, load.Config{Target: srv.Addr(), Schedule: load.Constant(s.Rate),
 			Duration: s.Dwell, WarmUp: s.Warmup, Conns: 16, MaxConns: 64, Timeout: 2 * time.Second})
 	})
@@ -33,7 +34,7 @@ func TestCapacityFindsServiceTimeKnee(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res, err := load.Capacity(ctx, run, load.CapacityConfig{
+	res, err := capacity.Search(ctx, run, capacity.Config{
 		Start: 150, Growth: 1.5, Precision: 0.05, Tolerance: 0.08, Warmup: 250 * time.Millisecond, Dwell: time.Second, MaxSteps: 12,
 		SLO: func(r *load.Result) []load.SLOVerdict { return load.EvaluateSLO(slo, r) },
 	})

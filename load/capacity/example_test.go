@@ -1,10 +1,11 @@
-package load_test
+package capacity_test
 
 import (
 	"context"
 	"fmt"
 
 	"github.com/cvrswarm/cvrswarm/load"
+	"github.com/cvrswarm/cvrswarm/load/capacity"
 )
 
 // A target that keeps up with up to 4000 requests per second: the search
@@ -14,14 +15,14 @@ import (
 // twice the tolerance short, as 8000/s to 4500/s do. The 4125/s step
 // passes: the 4000/s it achieved is within the default 5% tolerance; an
 // SLO on latency is what separates such steps.
-func ExampleCapacity() {
-	target := load.StepRunnerFunc(func(_ context.Context, s load.StepSpec) (*load.Result, error) {
+func ExampleSearch() {
+	target := capacity.StepRunnerFunc(func(_ context.Context, s capacity.StepSpec) (*load.Result, error) {
 		achieved := min(s.Rate, 4000)
 		n := int64(achieved * s.Dwell.Seconds())
 		return &load.Result{Requests: n, Rate: load.Rate{Requested: s.Rate, Achieved: achieved},
 			Outcomes: load.Counts{load.OutcomeOK: n}}, nil
 	})
-	res, err := load.Capacity(context.Background(), target, load.CapacityConfig{Start: 500})
+	res, err := capacity.Search(context.Background(), target, capacity.Config{Start: 500})
 	if err != nil {
 		fmt.Println(err)
 		return

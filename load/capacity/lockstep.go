@@ -1,6 +1,7 @@
-package load
+package capacity
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/cvrswarm/cvrswarm/corpus"
+
+	"github.com/cvrswarm/cvrswarm/load"
 )
 
 // Defaults of a [SyncConfig], also the defaults of the capacity command's
@@ -21,9 +24,9 @@ const (
 )
 
 // ShardStepFunc runs this shard's share of a capacity step (the step's
-// rate split as [Config.Shard] splits a load) with the step's first request
-// due at start, as [Config.StartAt] would have it.
-type ShardStepFunc func(ctx context.Context, step StepSpec, start time.Time) (*Result, error)
+// rate split as [load.Config.Shard] splits a load) with the step's first
+// request due at start, as [load.Config.StartAt] would have it.
+type ShardStepFunc func(ctx context.Context, step StepSpec, start time.Time) (*load.Result, error)
 
 // SyncConfig says how the shards of a capacity search keep in step through
 // a folder they share.
@@ -31,7 +34,7 @@ type SyncConfig struct {
 	// Dir is the shared folder; it is created if need be.
 	Dir string
 	// Shard is this process's shard; Count is the number of shards.
-	Shard Shard
+	Shard load.Shard
 	// StartAt is when the first step starts, the same in every shard. Its
 	// Unix time names the run's files, so that the files of another run
 	// in the same folder are never taken for this one's.
@@ -48,6 +51,30 @@ type SyncConfig struct {
 	Poll time.Duration
 }
 
+// Validate reports every field of c that cannot keep shards in step,
+// each as a [*FieldError], joined; nil when [ShardedSteps] would start.
+func (c SyncConfig) Validate() error {
+	var errs fieldErrors
+	if c.Dir == "" {
+		errs.add("Dir", "no sync folder given")
+	}
+	if sh := c.Shard; sh.Count < 1 || sh.Index < 1 || sh.Index > sh.Count {
+		errs.add("Shard", "%d/%d: want i/n with 1 <= i <= n", sh.Index, sh.Count)
+	}
+	if c.StartAt.IsZero() {
+		errs.add("StartAt", "no start time given: the same in every shard")
+	}
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+	}{{"Timeout", c.Timeout}, {"Gap", c.Gap}, {"Poll", c.Poll}} {
+		if d.v < 0 {
+			errs.add(d.field, "%v is negative", d.v)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // shardedSteps is the [StepRunner] [ShardedSteps] returns.
 type shardedSteps struct {
 	run  ShardStepFunc
@@ -62,17 +89,17 @@ type shardedSteps struct {
 //   - runs its share with run, starting at the step's start time;
 //   - writes its result atomically to cfg.Dir, named after the run, the
 //     step and the shard ("capacity-<unix>-step-0007-shard-2of4.json", a
-//     load result that [Merge] and the merge command read);
+//     load result that [load.Merge] and the merge command read);
 //   - waits, at most cfg.Timeout, until every shard's result of the step
 //     is there (a shard whose step failed to run leaves a ".failed" file
 //     beside it, which ends the wait at once);
-//   - returns the shards' results merged with [Merge].
+//   - returns the shards' results merged with [load.Merge].
 //
 // Every shard thus judges the same measurements and takes the same
 // decisions. The first step starts at cfg.StartAt; each next one at the
 // latest end among the step's results (the end of a shard's schedule, or
-// when its file was written, whichever is later) plus cfg.Gap: a time read
-// off the files, the same in every shard.
+// when it wrote its result, whichever is later) plus cfg.Gap: a time read off
+// the files, the same in every shard.
 //
 // It refuses a folder that already holds this run's results for this
 // shard. When ctx ends during a step, RunStep writes the shard's partial
@@ -80,33 +107,24 @@ type shardedSteps struct {
 // returns ctx's error.
 func ShardedSteps(run ShardStepFunc, cfg SyncConfig) (StepRunner, error) {
 	if run == nil {
-		return nil, errors.New("load: capacity shards: no step function")
+		return nil, errors.New("capacity: shards: no step function")
 	}
-	if cfg.Dir == "" {
-		return nil, errors.New("load: capacity shards: no sync folder")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	if cfg.Shard.Count < 1 || cfg.Shard.Index < 1 || cfg.Shard.Index > cfg.Shard.Count {
-		return nil, fmt.Errorf("load: capacity shards: shard %d/%d: want i/n with 1 <= i <= n", cfg.Shard.Index, cfg.Shard.Count)
-	}
-	if cfg.StartAt.IsZero() {
-		return nil, errors.New("load: capacity shards: no start time")
-	}
-	if cfg.Timeout < 0 || cfg.Gap < 0 || cfg.Poll < 0 {
-		return nil, errors.New("load: capacity shards: the timeout, gap and poll interval must not be negative")
-	}
-	cfg.Timeout = cmp0(cfg.Timeout, DefaultSyncTimeout)
-	cfg.Gap = cmp0(cfg.Gap, DefaultSyncGap)
-	cfg.Poll = cmp0(cfg.Poll, DefaultSyncPoll)
+	cfg.Timeout = cmp.Or(cfg.Timeout, DefaultSyncTimeout)
+	cfg.Gap = cmp.Or(cfg.Gap, DefaultSyncGap)
+	cfg.Poll = cmp.Or(cfg.Poll, DefaultSyncPoll)
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("load: capacity shards: sync folder: %w", err)
+		return nil, fmt.Errorf("capacity: shards: sync folder: %w", err)
 	}
 	s := &shardedSteps{run: run, cfg: cfg, next: cfg.StartAt}
 	mine, err := filepath.Glob(filepath.Join(cfg.Dir, s.name("*", cfg.Shard.Index)+"*"))
 	if err != nil {
-		return nil, fmt.Errorf("load: capacity shards: %w", err)
+		return nil, fmt.Errorf("capacity: shards: %w", err)
 	}
 	if len(mine) > 0 {
-		return nil, fmt.Errorf("load: capacity shards: %s already holds results of shard %s of the run starting at %s (%s): remove them or start at another time",
+		return nil, fmt.Errorf("capacity: shards: %s already holds results of shard %s of the run starting at %s (%s): remove them or start at another time",
 			cfg.Dir, s.label(cfg.Shard.Index), cfg.StartAt.UTC().Format(time.RFC3339), filepath.Base(mine[0]))
 	}
 	return s, nil
@@ -126,17 +144,18 @@ func (s *shardedSteps) label(i int) string { return fmt.Sprintf("%d/%d", i, s.cf
 
 // RunStep runs this shard's share of the step, then returns the step's
 // result merged from every shard's.
-func (s *shardedSteps) RunStep(ctx context.Context, step StepSpec) (*Result, error) {
+func (s *shardedSteps) RunStep(ctx context.Context, step StepSpec) (*load.Result, error) {
 	me := s.cfg.Shard.Index
 	if !s.next.After(time.Now()) {
-		err := fmt.Errorf("load: capacity shards: step %d was due to start at %s, %v ago: the shards fell out of step (a longer gap helps)",
+		err := fmt.Errorf("capacity: shards: step %d was due to start at %s, %v ago: the shards fell out of step (a longer gap helps)",
 			step.Index, s.next.UTC().Format(time.RFC3339Nano), time.Since(s.next).Round(time.Millisecond))
 		return nil, s.fail(step.Index, err)
 	}
 	r, err := s.run(ctx, step, s.next)
 	if r != nil {
-		if werr := WriteResult(s.path(step.Index, me, ".json"), r); werr != nil {
-			return nil, s.fail(step.Index, fmt.Errorf("load: capacity shards: %w", werr))
+		r.End = latest(r.End, time.Now()) // for the lockstep, the step ends once its result is written
+		if werr := load.WriteResult(s.path(step.Index, me, ".json"), r); werr != nil {
+			return nil, s.fail(step.Index, fmt.Errorf("capacity: shards: %w", werr))
 		}
 	}
 	if ctx.Err() != nil {
@@ -149,9 +168,9 @@ func (s *shardedSteps) RunStep(ctx context.Context, step StepSpec) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	m, err := Merge(results...)
+	m, err := load.Merge(results...)
 	if err != nil {
-		return nil, fmt.Errorf("load: capacity shards: step %d: %w", step.Index, err)
+		return nil, fmt.Errorf("capacity: shards: step %d: %w", step.Index, err)
 	}
 	s.next = next.Add(s.cfg.Gap)
 	return m, nil
@@ -160,7 +179,7 @@ func (s *shardedSteps) RunStep(ctx context.Context, step StepSpec) (*Result, err
 // fail leaves a note that this shard's step failed, so that the other
 // shards stop waiting for it, and returns err.
 func (s *shardedSteps) fail(step int, err error) error {
-	_ = corpus.WriteFileAtomic(s.path(step, s.cfg.Shard.Index, ".failed"), []byte(err.Error()+"\n"))
+	_ = corpus.WriteFile(s.path(step, s.cfg.Shard.Index, ".failed"), []byte(err.Error()+"\n"))
 	return err
 }
 
@@ -168,14 +187,14 @@ func (s *shardedSteps) fail(step int, err error) error {
 // waiting on this step and for those that merged it and went on to the
 // next, and returns err.
 func (s *shardedSteps) interrupted(step int, err error) error {
-	err = fmt.Errorf("load: capacity shards: step %d: interrupted: %w", step, err)
+	err = fmt.Errorf("capacity: shards: step %d: interrupted: %w", step, err)
 	s.fail(step+1, err)
 	return s.fail(step, err)
 }
 
 // await waits for every shard's result of the step and returns them in
 // shard order with the latest end among them.
-func (s *shardedSteps) await(ctx context.Context, step int) (results []*Result, end time.Time, err error) {
+func (s *shardedSteps) await(ctx context.Context, step int) (results []*load.Result, end time.Time, err error) {
 	deadline := time.NewTimer(s.cfg.Timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(s.cfg.Poll)
@@ -191,7 +210,7 @@ func (s *shardedSteps) await(ctx context.Context, step int) (results []*Result, 
 		select {
 		case <-tick.C:
 		case <-deadline.C:
-			return nil, time.Time{}, fmt.Errorf("load: capacity shards: step %d: no result from shard %s in %s after %v",
+			return nil, time.Time{}, fmt.Errorf("capacity: shards: step %d: no result from shard %s in %s after %v",
 				step, strings.Join(missing, ", "), s.cfg.Dir, s.cfg.Timeout)
 		case <-ctx.Done():
 			return nil, time.Time{}, s.interrupted(step, ctx.Err())
@@ -199,15 +218,11 @@ func (s *shardedSteps) await(ctx context.Context, step int) (results []*Result, 
 	}
 	for i := 1; i <= s.cfg.Shard.Count; i++ {
 		p := s.path(step, i, ".json")
-		r, err := ReadResult(p)
+		r, err := load.ReadResult(p)
 		if err != nil {
-			return nil, time.Time{}, fmt.Errorf("load: capacity shards: step %d: shard %s: %w", step, s.label(i), err)
+			return nil, time.Time{}, fmt.Errorf("capacity: shards: step %d: shard %s: %w", step, s.label(i), err)
 		}
-		fi, err := os.Stat(p)
-		if err != nil {
-			return nil, time.Time{}, fmt.Errorf("load: capacity shards: %w", err)
-		}
-		end = latest(end, spanOf(r.Start, r.DurationS).end, fi.ModTime())
+		end = latest(end, r.Start.Add(time.Duration(r.DurationS*float64(time.Second))), r.End)
 		results = append(results, r)
 	}
 	return results, end, nil
@@ -219,11 +234,11 @@ func (s *shardedSteps) missing(step int) ([]string, error) {
 	var missing []string
 	for i := 1; i <= s.cfg.Shard.Count; i++ {
 		if note, err := os.ReadFile(s.path(step, i, ".failed")); err == nil {
-			return nil, fmt.Errorf("load: capacity shards: step %d: shard %s failed: %s", step, s.label(i), strings.TrimSpace(string(note)))
+			return nil, fmt.Errorf("capacity: shards: step %d: shard %s failed: %s", step, s.label(i), strings.TrimSpace(string(note)))
 		}
 		if _, err := os.Stat(s.path(step, i, ".json")); err != nil {
 			if !errors.Is(err, os.ErrNotExist) {
-				return nil, fmt.Errorf("load: capacity shards: %w", err)
+				return nil, fmt.Errorf("capacity: shards: %w", err)
 			}
 			missing = append(missing, s.label(i))
 		}

@@ -1,6 +1,7 @@
-package load
+package capacity
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,25 +11,27 @@ import (
 	"time"
 
 	"github.com/cvrswarm/cvrswarm/corpus"
+
+	"github.com/cvrswarm/cvrswarm/load"
 )
 
-// Capacity search defaults, also the defaults of the capacity command's flags.
+// Defaults of a [Config], also those of the capacity command's flags.
 const (
-	DefaultCapacityStart     = 500.0           // first offered rate, per second
-	DefaultCapacityMax       = 1_000_000.0     // highest rate the search offers, per second
-	DefaultCapacityGrowth    = 2.0             // factor between rates until a step fails
-	DefaultCapacityPrecision = 0.05            // the bracket's width, relative to its lower end
-	DefaultCapacityTolerance = 0.05            // how far the achieved rate may fall short of the offered
-	DefaultCapacityWarmup    = time.Second     // run at each rate before measuring
-	DefaultCapacityDwell     = 3 * time.Second // measured time at each rate
-	DefaultCapacityMaxSteps  = 25              // give up (not converged) after this many steps
-	DefaultCapacityRetries   = 1               // runs again of a failing step before it counts as failed
+	DefaultStart     = 500.0           // first offered rate, per second
+	DefaultMax       = 1_000_000.0     // highest rate the search offers, per second
+	DefaultGrowth    = 2.0             // factor between rates until a step fails
+	DefaultPrecision = 0.05            // the bracket's width, relative to its lower end
+	DefaultTolerance = 0.05            // how far the achieved rate may fall short of the offered
+	DefaultWarmup    = time.Second     // run at each rate before measuring
+	DefaultDwell     = 3 * time.Second // measured time at each rate
+	DefaultMaxSteps  = 25              // give up (not converged) after this many steps
+	DefaultRetries   = 1               // runs again of a failing step before it counts as failed
 )
 
-// CapacityVersion is the version of the capacity search's JSON format.
-const CapacityVersion = 1
+// Version is the version of the capacity search's JSON format.
+const Version = 1
 
-// Phases of a capacity search, as [CapacityStep.Phase] names them.
+// Phases of a capacity search, as [Step.Phase] names them.
 const (
 	PhaseGrow   = "grow"   // raising the rate geometrically until a step fails
 	PhaseShrink = "shrink" // lowering it geometrically until a step passes
@@ -49,32 +52,34 @@ type StepSpec struct {
 // StepRunner runs the steps of a capacity search against a target.
 type StepRunner interface {
 	// RunStep offers the step's rate and returns what was measured during
-	// its dwell: at least Requests, Rate, Latency and Outcomes. When ctx
+	// its dwell: at least Requests, load.Rate, Latency and Outcomes. When ctx
 	// ends during the step, it returns what it has, marked Partial, or an
 	// error.
-	RunStep(ctx context.Context, step StepSpec) (*Result, error)
+	RunStep(ctx context.Context, step StepSpec) (*load.Result, error)
 }
 
 // StepRunnerFunc adapts a function to a [StepRunner].
-type StepRunnerFunc func(ctx context.Context, step StepSpec) (*Result, error)
+type StepRunnerFunc func(ctx context.Context, step StepSpec) (*load.Result, error)
 
 // RunStep calls f.
-func (f StepRunnerFunc) RunStep(ctx context.Context, step StepSpec) (*Result, error) {
+func (f StepRunnerFunc) RunStep(ctx context.Context, step StepSpec) (*load.Result, error) {
 	return f(ctx, step)
 }
 
 var _ StepRunner = StepRunnerFunc(nil)
 
-// CapacityConfig says how [Capacity] searches. The zero value of each field
-// means its DefaultCapacityX constant.
-type CapacityConfig struct {
+// Config says how [Search] searches. The zero value of each field means
+// its DefaultX constant; no warm-up and no retries are asked for with
+// NoWarmup and NoRetries.
+type Config struct {
 	Start     float64       // first offered rate, per second
 	Max       float64       // highest rate offered
 	Growth    float64       // factor between rates while no step has failed (> 1)
 	Precision float64       // converged when high <= low*(1+Precision)
 	Tolerance float64       // a step fails when achieved < offered*(1-Tolerance)
-	Warmup    time.Duration // unmeasured run-in at each rate; negative for none
-	Dwell     time.Duration // measured time at each rate
+	Warmup    time.Duration // unmeasured run-in at each rate
+	NoWarmup  bool          // measure each rate from its first request
+	Dwell     time.Duration // measured time at each rate, at least a second
 	MaxSteps  int
 	// Retries is how many times a failing step is run again before its
 	// rate counts as failed; the rate passes if any run passes. Noise on
@@ -82,94 +87,117 @@ type CapacityConfig struct {
 	// wake-up adds latency and loses throughput, never the reverse), so a
 	// pass is trusted and a failure confirmed. A step whose achieved rate
 	// fell short by over twice Tolerance is past the knee beyond doubt and
-	// is not run again. Negative for none.
-	Retries int
+	// is not run again.
+	Retries   int
+	NoRetries bool // a failing step's rate counts as failed at once
 
 	// SLO judges a step's measurements; a step passes only when every
 	// verdict is met. Nil judges by the achieved rate alone, so the search
 	// finds the highest rate the target sustains.
-	SLO func(*Result) []SLOVerdict
+	SLO func(*load.Result) []load.SLOVerdict
 	// SLOText is the SLO as given, recorded in the result.
 	SLOText string
 	// OnStep, when set, is called after each step, in order, from the
-	// goroutine that called [Capacity], with the bracket so far.
-	OnStep func(CapacityStep, Bracket)
+	// goroutine that called [Search], with the bracket so far.
+	OnStep func(Step, Bracket)
 }
 
-func (c CapacityConfig) withDefaults() CapacityConfig {
-	if c.Start <= 0 {
-		c.Start = DefaultCapacityStart
-	}
-	if c.Max <= 0 {
-		c.Max = DefaultCapacityMax
-	}
-	if c.Growth <= 1 {
-		c.Growth = DefaultCapacityGrowth
-	}
-	if c.Precision <= 0 {
-		c.Precision = DefaultCapacityPrecision
-	}
-	if c.Tolerance <= 0 {
-		c.Tolerance = DefaultCapacityTolerance
-	}
-	switch {
-	case c.Warmup == 0:
-		c.Warmup = DefaultCapacityWarmup
-	case c.Warmup < 0:
+func (c Config) withDefaults() Config {
+	c.Start = cmp.Or(c.Start, DefaultStart)
+	c.Max = cmp.Or(c.Max, DefaultMax)
+	c.Growth = cmp.Or(c.Growth, DefaultGrowth)
+	c.Precision = cmp.Or(c.Precision, DefaultPrecision)
+	c.Tolerance = cmp.Or(c.Tolerance, DefaultTolerance)
+	c.Warmup = cmp.Or(c.Warmup, DefaultWarmup)
+	if c.NoWarmup {
 		c.Warmup = 0
 	}
-	if c.Dwell <= 0 {
-		c.Dwell = DefaultCapacityDwell
-	}
-	if c.MaxSteps <= 0 {
-		c.MaxSteps = DefaultCapacityMaxSteps
-	}
-	switch {
-	case c.Retries == 0:
-		c.Retries = DefaultCapacityRetries
-	case c.Retries < 0:
+	c.Dwell = cmp.Or(c.Dwell, DefaultDwell)
+	c.MaxSteps = cmp.Or(c.MaxSteps, DefaultMaxSteps)
+	c.Retries = cmp.Or(c.Retries, DefaultRetries)
+	if c.NoRetries {
 		c.Retries = 0
 	}
 	return c
 }
 
-// Validate reports settings that cannot work, naming the setting.
-func (c CapacityConfig) Validate() error {
-	switch {
-	case c.Start < 0 || math.IsNaN(c.Start) || math.IsInf(c.Start, 0):
-		return fmt.Errorf("load: capacity: start rate %v is not a positive number", c.Start)
-	case c.Max < 0 || math.IsNaN(c.Max) || math.IsInf(c.Max, 0):
-		return fmt.Errorf("load: capacity: max rate %v is not a positive number", c.Max)
-	case c.Start > 0 && c.Max > 0 && c.Max < c.Start:
-		return fmt.Errorf("load: capacity: max rate %v is below the start rate %v", c.Max, c.Start)
-	case c.Growth != 0 && !(c.Growth > 1):
-		return fmt.Errorf("load: capacity: growth %v must be above 1", c.Growth)
-	case c.Precision < 0 || c.Precision >= 1:
-		return fmt.Errorf("load: capacity: precision %v must be between 0 and 1", c.Precision)
-	case c.Tolerance < 0 || c.Tolerance >= 1:
-		return fmt.Errorf("load: capacity: tolerance %v must be between 0 and 1", c.Tolerance)
-	case c.Dwell < 0:
-		return fmt.Errorf("load: capacity: dwell %v is negative", c.Dwell)
-	case c.MaxSteps < 0:
-		return fmt.Errorf("load: capacity: max steps %d is negative", c.MaxSteps)
-	}
-	return nil
+// A FieldError says what is wrong with one field of a [Config] or a
+// [SyncConfig], named as in Go ("Dwell"); their Validate methods join one
+// per field at fault with [errors.Join].
+type FieldError struct {
+	Field   string
+	Problem string
 }
 
-// CapacityStep is one step of a search and its verdict.
-type CapacityStep struct {
-	Index      int          `json:"index"`
-	Phase      string       `json:"phase"`
-	Offered    float64      `json:"offered_rps"`
-	Achieved   float64      `json:"achieved_rps"`
-	Requests   int64        `json:"requests"`
-	Latency    Summary      `json:"latency_us"`
-	ErrorShare float64      `json:"error_share"` // of requests not answered with a CVR reply
-	SLO        []SLOVerdict `json:"slo,omitempty"`
-	Pass       bool         `json:"pass"`
-	Reason     string       `json:"reason,omitempty"` // why it failed
-	Partial    bool         `json:"partial,omitempty"`
-	Outcomes   Counts       `json:"outcomes,omitempty"`
+// Error returns "capacity: Field: problem".
+func (e *FieldError) Error() string { return "capacity: " + e.Field + ": " + e.Problem }
+
+// fieldErrors collects the FieldErrors of a validation.
+type fieldErrors []error
+
+func (errs *fieldErrors) add(field, format string, args ...any) {
+	*errs = append(*errs, &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)})
+}
+
+// Validate reports every field of c that cannot make a search, each as a
+// [*FieldError], joined; nil when [Search] would start.
+func (c Config) Validate() error {
+	var errs fieldErrors
+	for _, r := range []struct {
+		field string
+		v     float64
+	}{{"Start", c.Start}, {"Max", c.Max}} {
+		if r.v != 0 && !(r.v >= 1 && r.v <= 1e9) {
+			errs.add(r.field, "%v: want a rate from 1 to 1e9 per second", r.v)
+		}
+	}
+	if c.Start >= 1 && c.Max >= 1 && c.Max < c.Start {
+		errs.add("Max", "%v is below the start rate %v", c.Max, c.Start)
+	}
+	if c.Growth != 0 && !(c.Growth > 1) {
+		errs.add("Growth", "%v: want a factor above 1", c.Growth)
+	}
+	if !(c.Precision >= 0 && c.Precision < 1) {
+		errs.add("Precision", "%v: want a share above 0 and below 1", c.Precision)
+	}
+	if !(c.Tolerance >= 0 && c.Tolerance < 1) {
+		errs.add("Tolerance", "%v: want a share above 0 and below 1", c.Tolerance)
+	}
+	switch {
+	case c.Warmup < 0:
+		errs.add("Warmup", "%v is negative", c.Warmup)
+	case c.Warmup > 0 && c.NoWarmup:
+		errs.add("Warmup", "%v with NoWarmup", c.Warmup)
+	}
+	if c.Dwell != 0 && c.Dwell < time.Second {
+		errs.add("Dwell", "%v: want at least 1s (the measurements are per second)", c.Dwell)
+	}
+	if c.MaxSteps < 0 {
+		errs.add("MaxSteps", "%d is negative", c.MaxSteps)
+	}
+	switch {
+	case c.Retries < 0:
+		errs.add("Retries", "%d is negative", c.Retries)
+	case c.Retries > 0 && c.NoRetries:
+		errs.add("Retries", "%d with NoRetries", c.Retries)
+	}
+	return errors.Join(errs...)
+}
+
+// Step is one step of a search and its verdict.
+type Step struct {
+	Index      int               `json:"index"`
+	Phase      string            `json:"phase"`
+	Offered    float64           `json:"offered_rps"`
+	Achieved   float64           `json:"achieved_rps"`
+	Requests   int64             `json:"requests"`
+	Latency    load.Summary      `json:"latency_us"`
+	ErrorShare float64           `json:"error_share"` // of requests not answered with a CVR reply
+	SLO        []load.SLOVerdict `json:"slo,omitempty"`
+	Pass       bool              `json:"pass"`
+	Reason     string            `json:"reason,omitempty"` // why it failed
+	Partial    bool              `json:"partial,omitempty"`
+	Outcomes   load.Counts       `json:"outcomes,omitempty"`
 }
 
 // Bracket is where the capacity lies: Low passed (0 when no step passed),
@@ -179,8 +207,8 @@ type Bracket struct {
 	High float64 `json:"high_rps"`
 }
 
-// CapacitySettings are a search's parameters, as the JSON records them.
-type CapacitySettings struct {
+// Settings are a search's parameters, as the JSON records them.
+type Settings struct {
 	Start     float64 `json:"start_rps"`
 	Max       float64 `json:"max_rps"`
 	Growth    float64 `json:"growth"`
@@ -192,11 +220,11 @@ type CapacitySettings struct {
 	Retries   int     `json:"retries"`
 	SLO       string  `json:"slo,omitempty"`
 	// Load holds the settings of the load each step offers, but for its rate.
-	Load *Settings `json:"load,omitempty"`
+	Load *load.Settings `json:"load,omitempty"`
 }
 
-// CapacityResult is what a capacity search found, as -json writes it.
-type CapacityResult struct {
+// Result is what a capacity search found, as -json writes it.
+type Result struct {
 	Version  int    `json:"version"`
 	Target   string `json:"target"`
 	Embedded bool   `json:"embedded"`
@@ -213,14 +241,14 @@ type CapacityResult struct {
 	// CapacityRPS is the highest offered rate that passed: Bracket.Low.
 	CapacityRPS float64 `json:"capacity_rps"`
 	// Converged says the bracket is as narrow as the precision asks.
-	Converged bool             `json:"converged"`
-	Bracket   Bracket          `json:"bracket"`
-	Stopped   string           `json:"stopped"` // why the search ended, in words
-	Steps     []CapacityStep   `json:"steps"`
-	Settings  CapacitySettings `json:"settings"`
+	Converged bool     `json:"converged"`
+	Bracket   Bracket  `json:"bracket"`
+	Stopped   string   `json:"stopped"` // why the search ended, in words
+	Steps     []Step   `json:"steps"`
+	Settings  Settings `json:"settings"`
 }
 
-// Capacity searches for the highest rate the target sustains within the
+// Search searches for the highest rate the target sustains within the
 // SLO: it raises the offered rate geometrically from cfg.Start until a step
 // fails (or lowers it until one passes), then bisects until the highest
 // passing rate is bracketed within cfg.Precision. A step fails when its
@@ -230,20 +258,20 @@ type CapacityResult struct {
 //
 // It returns the result so far and nil when ctx ends (marked Partial), and
 // the result so far with the error when a step fails to run.
-func Capacity(ctx context.Context, run StepRunner, cfg CapacityConfig) (*CapacityResult, error) {
+func Search(ctx context.Context, run StepRunner, cfg Config) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	res := &CapacityResult{
-		Version: CapacityVersion,
+	res := &Result{
+		Version: Version,
 		Start:   time.Now().UTC(),
-		Settings: CapacitySettings{
+		Settings: Settings{
 			Start: cfg.Start, Max: cfg.Max, Growth: cfg.Growth, Precision: cfg.Precision,
 			Tolerance: cfg.Tolerance, Warmup: cfg.Warmup.String(), Dwell: cfg.Dwell.String(),
 			MaxSteps: cfg.MaxSteps, Retries: cfg.Retries, SLO: cfg.SLOText,
 		},
-		Steps: []CapacityStep{},
+		Steps: []Step{},
 	}
 	defer func() { res.DurationS = time.Since(res.Start).Seconds() }()
 	var s search
@@ -268,7 +296,7 @@ func Capacity(ctx context.Context, run StepRunner, cfg CapacityConfig) (*Capacit
 			}
 			res.Stopped = "error: " + err.Error()
 			s.finish(res)
-			return res, fmt.Errorf("load: capacity: step %d at %s: %w", spec.Index, FormatRate(rate), err)
+			return res, fmt.Errorf("capacity: step %d at %s: %w", spec.Index, load.FormatRate(rate), err)
 		}
 		step := judgeStep(spec, r, cfg)
 		res.Steps = append(res.Steps, step)
@@ -284,12 +312,12 @@ func Capacity(ctx context.Context, run StepRunner, cfg CapacityConfig) (*Capacit
 		if cfg.OnStep != nil {
 			cfg.OnStep(step, Bracket{Low: s.low, High: s.high})
 		}
-		if spec.Index == 1 && !step.Partial && r.Requests > 0 && r.Outcomes[OutcomeOK] == 0 {
+		if spec.Index == 1 && !step.Partial && r.Requests > 0 && r.Outcomes[load.OutcomeOK] == 0 {
 			// A target that answers nothing has no capacity to search for.
 			res.Stopped = "the target answered no request"
 			s.finish(res)
-			return res, fmt.Errorf("load: capacity: the target answered no request at %s with a CVR reply (outcomes: %s)",
-				FormatRate(rate), formatOutcomes(r.Outcomes))
+			return res, fmt.Errorf("capacity: the target answered no request at %s with a CVR reply (outcomes: %s)",
+				load.FormatRate(rate), formatOutcomes(r.Outcomes))
 		}
 		if step.Partial {
 			res.Partial, res.Stopped = true, "interrupted"
@@ -312,13 +340,13 @@ func Capacity(ctx context.Context, run StepRunner, cfg CapacityConfig) (*Capacit
 	return res, nil
 }
 
-// search holds the bracket while [Capacity] runs.
+// search holds the bracket while [Search] runs.
 type search struct {
-	cfg       CapacityConfig
+	cfg       Config
 	low, high float64 // highest pass, lowest fail; 0 = none yet
 }
 
-func (s *search) record(step CapacityStep) {
+func (s *search) record(step Step) {
 	if step.Pass {
 		s.low = max(s.low, step.Offered)
 	} else if s.high == 0 || step.Offered < s.high {
@@ -332,7 +360,7 @@ func (s *search) next() (rate float64, phase, stop string) {
 	switch {
 	case s.high == 0: // every step passed so far
 		if s.low >= cfg.Max {
-			return 0, "", fmt.Sprintf("every rate passed up to the maximum %s", FormatRate(cfg.Max))
+			return 0, "", fmt.Sprintf("every rate passed up to the maximum %s", load.FormatRate(cfg.Max))
 		}
 		return math.Min(math.Round(s.low*cfg.Growth), cfg.Max), PhaseGrow, ""
 	case s.low == 0: // every step failed so far
@@ -351,7 +379,7 @@ func (s *search) next() (rate float64, phase, stop string) {
 	return mid, PhaseBisect, ""
 }
 
-func (s *search) finish(res *CapacityResult) {
+func (s *search) finish(res *Result) {
 	res.Bracket = Bracket{Low: s.low, High: s.high}
 	res.CapacityRPS = s.low
 	res.Converged = s.low > 0 && s.high > 0 && !res.Partial &&
@@ -359,11 +387,11 @@ func (s *search) finish(res *CapacityResult) {
 }
 
 // judgeStep turns a step's measurements into its verdict.
-func judgeStep(spec StepSpec, r *Result, cfg CapacityConfig) CapacityStep {
-	step := CapacityStep{
+func judgeStep(spec StepSpec, r *load.Result, cfg Config) Step {
+	step := Step{
 		Index: spec.Index, Phase: spec.Phase, Offered: spec.Rate,
 		Achieved: r.Rate.Achieved, Requests: r.Requests, Latency: r.Latency,
-		ErrorShare: ValidErrorShare(r), Partial: r.Partial, Outcomes: r.Outcomes,
+		ErrorShare: load.ValidErrorShare(r), Partial: r.Partial, Outcomes: r.Outcomes,
 	}
 	if cfg.SLO != nil {
 		step.SLO = cfg.SLO(r)
@@ -374,10 +402,10 @@ func judgeStep(spec StepSpec, r *Result, cfg CapacityConfig) CapacityStep {
 		step.Pass, step.Reason = false, "no request completed"
 	case step.Achieved < floor:
 		step.Pass = false
-		step.Reason = fmt.Sprintf("achieved %s, below %s offered", FormatRate(step.Achieved), FormatRate(spec.Rate))
+		step.Reason = fmt.Sprintf("achieved %s, below %s offered", load.FormatRate(step.Achieved), load.FormatRate(spec.Rate))
 	case answeredRate(r) < floor: // a quick refusal or close is no capacity
 		step.Pass = false
-		step.Reason = fmt.Sprintf("answered %s with a CVR reply, below %s offered", FormatRate(math.Round(answeredRate(r)*10)/10), FormatRate(spec.Rate))
+		step.Reason = fmt.Sprintf("answered %s with a CVR reply, below %s offered", load.FormatRate(math.Round(answeredRate(r)*10)/10), load.FormatRate(spec.Rate))
 	}
 	for _, v := range step.SLO {
 		if !v.Met {
@@ -391,21 +419,21 @@ func judgeStep(spec StepSpec, r *Result, cfg CapacityConfig) CapacityStep {
 }
 
 // answeredRate is the part of r's achieved rate answered with a CVR reply.
-func answeredRate(r *Result) float64 {
+func answeredRate(r *load.Result) float64 {
 	var sent int64
 	for k, n := range r.Outcomes {
-		if k != OutcomeUnsent {
+		if k != load.OutcomeUnsent {
 			sent += n
 		}
 	}
 	if sent == 0 {
 		return r.Rate.Achieved
 	}
-	return r.Rate.Achieved * float64(r.Outcomes[OutcomeOK]) / float64(sent)
+	return r.Rate.Achieved * float64(r.Outcomes[load.OutcomeOK]) / float64(sent)
 }
 
 // formatOutcomes lists outcome counts, largest first: "refused 1500, closed 2".
-func formatOutcomes(m Counts) string {
+func formatOutcomes(m load.Counts) string {
 	parts := []string{}
 	for _, o := range m.Sorted() {
 		parts = append(parts, fmt.Sprintf("%s %d", o, m[o]))
@@ -420,23 +448,14 @@ func formatValue(v float64) string {
 	return fmt.Sprintf("%.4g", v)
 }
 
-// FormatRate writes a rate per second the way reports show it: "4000/s",
-// "3312.5/s".
-func FormatRate(r float64) string {
-	if r == math.Trunc(r) && math.Abs(r) < 1e15 {
-		return fmt.Sprintf("%d/s", int64(r))
-	}
-	return fmt.Sprintf("%.1f/s", r)
-}
-
-// WriteCapacityResult writes c as indented JSON to path, atomically.
-func WriteCapacityResult(path string, c *CapacityResult) error {
+// WriteResult writes c as indented JSON to path, atomically.
+func WriteResult(path string, c *Result) error {
 	b, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
-		return fmt.Errorf("load: %w", err)
+		return fmt.Errorf("capacity: %w", err)
 	}
-	if err := corpus.WriteFileAtomic(path, append(b, '\n')); err != nil {
-		return fmt.Errorf("load: %w", err)
+	if err := corpus.WriteFile(path, append(b, '\n')); err != nil {
+		return fmt.Errorf("capacity: %w", err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package load
+package capacity
 
 import (
 	"context"
@@ -9,7 +9,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/cvrswarm/cvrswarm/load"
 )
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
 
 // fakeServer is a target of known capacity: up to Knee requests per second
 // it answers everything in 1 ms; above it the achieved rate stays at Knee
@@ -20,7 +28,7 @@ type fakeServer struct {
 	offered []float64
 }
 
-func (f *fakeServer) RunStep(_ context.Context, s StepSpec) (*Result, error) {
+func (f *fakeServer) RunStep(_ context.Context, s StepSpec) (*load.Result, error) {
 	f.offered = append(f.offered, s.Rate)
 	achieved := min(s.Rate, f.Knee)
 	lat := int64(1000)
@@ -29,18 +37,18 @@ func (f *fakeServer) RunStep(_ context.Context, s StepSpec) (*Result, error) {
 	}
 	n := int64(achieved * s.Dwell.Seconds())
 	bad := int64(float64(n) * f.Errors)
-	return &Result{
+	return &load.Result{
 		Requests: n,
-		Rate:     Rate{Requested: s.Rate, Achieved: achieved},
-		Latency:  Summary{Count: n, P50: lat / 2, P90: lat, P99: lat, P999: lat, Max: lat},
-		Outcomes: Counts{OutcomeOK: n - bad, CodeOutcome(420): bad},
+		Rate:     load.Rate{Requested: s.Rate, Achieved: achieved},
+		Latency:  load.Summary{Count: n, P50: lat / 2, P90: lat, P99: lat, P999: lat, Max: lat},
+		Outcomes: load.Counts{load.OutcomeOK: n - bad, load.CodeOutcome(420): bad},
 	}, nil
 }
 
 // p99Under is an SLO judge: p99 below limit µs.
-func p99Under(limit int64) func(*Result) []SLOVerdict {
-	return func(r *Result) []SLOVerdict {
-		return []SLOVerdict{{Objective: "p99<limit", Value: float64(r.Latency.P99), Met: r.Latency.P99 < limit}}
+func p99Under(limit int64) func(*load.Result) []load.SLOVerdict {
+	return func(r *load.Result) []load.SLOVerdict {
+		return []load.SLOVerdict{{Objective: "p99<limit", Value: float64(r.Latency.P99), Met: r.Latency.P99 < limit}}
 	}
 }
 
@@ -49,18 +57,18 @@ func TestCapacityFindsTheKnee(t *testing.T) {
 	tests := []struct {
 		name      string
 		knee      float64
-		cfg       CapacityConfig
+		cfg       Config
 		converged bool
 		stopped   string
 	}{
-		{name: "above start", knee: 4000, cfg: CapacityConfig{Start: 500}, converged: true, stopped: "converged"},
-		{name: "below start", knee: 300, cfg: CapacityConfig{Start: 5000}, converged: true, stopped: "converged"},
-		{name: "exactly a grow step", knee: 2000, cfg: CapacityConfig{Start: 500}, converged: true, stopped: "converged"},
-		{name: "fine precision", knee: 12345, cfg: CapacityConfig{Start: 100, Precision: 0.01}, converged: true, stopped: "converged"},
-		{name: "coarse growth", knee: 777, cfg: CapacityConfig{Start: 10, Growth: 10}, converged: true, stopped: "converged"},
-		{name: "knee above max", knee: 1e6, cfg: CapacityConfig{Start: 500, Max: 3000}, stopped: "every rate passed up to the maximum 3000/s"},
-		{name: "too few steps", knee: 4000, cfg: CapacityConfig{Start: 1, MaxSteps: 5}, stopped: "gave up after 5 steps"},
-		{name: "nothing passes", knee: 0.5, cfg: CapacityConfig{Start: 8}, stopped: "no rate passed, down to 1/s"},
+		{name: "above start", knee: 4000, cfg: Config{Start: 500}, converged: true, stopped: "converged"},
+		{name: "below start", knee: 300, cfg: Config{Start: 5000}, converged: true, stopped: "converged"},
+		{name: "exactly a grow step", knee: 2000, cfg: Config{Start: 500}, converged: true, stopped: "converged"},
+		{name: "fine precision", knee: 12345, cfg: Config{Start: 100, Precision: 0.01}, converged: true, stopped: "converged"},
+		{name: "coarse growth", knee: 777, cfg: Config{Start: 10, Growth: 10}, converged: true, stopped: "converged"},
+		{name: "knee above max", knee: 1e6, cfg: Config{Start: 500, Max: 3000}, stopped: "every rate passed up to the maximum 3000/s"},
+		{name: "too few steps", knee: 4000, cfg: Config{Start: 1, MaxSteps: 5}, stopped: "gave up after 5 steps"},
+		{name: "nothing passes", knee: 0.5, cfg: Config{Start: 8}, stopped: "no rate passed, down to 1/s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,7 +77,7 @@ func TestCapacityFindsTheKnee(t *testing.T) {
 			cfg := tt.cfg
 			cfg.Dwell = time.Second
 			cfg.SLO = p99Under(5000)
-			res, err := Capacity(context.Background(), srv, cfg)
+			res, err := Search(context.Background(), srv, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,7 +98,7 @@ func TestCapacityFindsTheKnee(t *testing.T) {
 			if tt.converged {
 				prec := cfg.Precision
 				if prec == 0 {
-					prec = DefaultCapacityPrecision
+					prec = DefaultPrecision
 				}
 				if b.High > b.Low*(1+prec) {
 					t.Errorf("got bracket %v, wider than %v", b, prec)
@@ -110,11 +118,11 @@ func TestCapacityAchievedShortfallFails(t *testing.T) {
 	// No SLO at all: the search is judged by achieved rate alone, and
 	// still finds the knee, give or take the tolerance and the precision.
 	srv := &fakeServer{Knee: 2500}
-	res, err := Capacity(context.Background(), srv, CapacityConfig{Start: 1000, Dwell: time.Second})
+	res, err := Search(context.Background(), srv, Config{Start: 1000, Dwell: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if hi, lo := 2500/(1-DefaultCapacityTolerance), 2500/(1+DefaultCapacityPrecision); !res.Converged || res.CapacityRPS > hi || res.CapacityRPS < lo {
+	if hi, lo := 2500/(1-DefaultTolerance), 2500/(1+DefaultPrecision); !res.Converged || res.CapacityRPS > hi || res.CapacityRPS < lo {
 		t.Fatalf("got capacity %v converged %v, want between %v and %v", res.CapacityRPS, res.Converged, lo, hi)
 	}
 	var failed bool
@@ -138,7 +146,7 @@ type noisyServer struct {
 	slow map[int]bool
 }
 
-func (n *noisyServer) RunStep(ctx context.Context, s StepSpec) (*Result, error) {
+func (n *noisyServer) RunStep(ctx context.Context, s StepSpec) (*load.Result, error) {
 	r, err := n.fakeServer.RunStep(ctx, s)
 	if n.slow[len(n.offered)] {
 		r.Latency.P99 = 50_000
@@ -151,6 +159,7 @@ func TestCapacityRetries(t *testing.T) {
 	tests := []struct {
 		name     string
 		retries  int
+		none     bool // NoRetries
 		slow     []int
 		capacity float64
 		offered  []float64
@@ -160,7 +169,7 @@ func TestCapacityRetries(t *testing.T) {
 			// 2000/s to 1125/s achieve 1000/s, over twice the tolerance short: not run again
 			offered: []float64{500, 500, 1000, 2000, 1500, 1250, 1125, 1063, 1063, 1032, 1032},
 			phases:  []string{PhaseGrow, PhaseRetry, PhaseGrow, PhaseGrow, PhaseBisect, PhaseBisect, PhaseBisect, PhaseBisect, PhaseRetry}},
-		{name: "without retries a noisy failure sinks the answer", retries: -1, slow: []int{1}, capacity: 485,
+		{name: "without retries a noisy failure sinks the answer", none: true, slow: []int{1}, capacity: 485,
 			offered: []float64{500, 250, 375, 438, 469, 485}},
 		{name: "a failure twice counts", retries: 0, slow: []int{1, 2}, capacity: 485,
 			offered: []float64{500, 500, 250, 375, 438, 469, 485}},
@@ -175,8 +184,8 @@ func TestCapacityRetries(t *testing.T) {
 				srv.slow[i] = true
 			}
 			var brackets []Bracket
-			res, err := Capacity(context.Background(), srv, CapacityConfig{Start: 500, Dwell: time.Second, Retries: tt.retries,
-				SLO: p99Under(5000), OnStep: func(_ CapacityStep, b Bracket) { brackets = append(brackets, b) }})
+			res, err := Search(context.Background(), srv, Config{Start: 500, Dwell: time.Second, Retries: tt.retries, NoRetries: tt.none,
+				SLO: p99Under(5000), OnStep: func(_ Step, b Bracket) { brackets = append(brackets, b) }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -192,7 +201,7 @@ func TestCapacityRetries(t *testing.T) {
 				}
 			}
 			// A failure about to be run again does not move the bracket.
-			if first := brackets[0]; tt.retries >= 0 && first.High != 0 {
+			if first := brackets[0]; !tt.none && first.High != 0 {
 				t.Errorf("got bracket %+v after the first failure, want no high end before its retry", first)
 			}
 		})
@@ -204,7 +213,7 @@ func TestCapacityRetries(t *testing.T) {
 func TestCapacityRetryNoStepLeft(t *testing.T) {
 	t.Parallel()
 	srv := &noisyServer{fakeServer: fakeServer{Knee: 1000}, slow: map[int]bool{2: true}}
-	res, err := Capacity(context.Background(), srv, CapacityConfig{Start: 500, Dwell: time.Second, MaxSteps: 2, SLO: p99Under(5000)})
+	res, err := Search(context.Background(), srv, Config{Start: 500, Dwell: time.Second, MaxSteps: 2, SLO: p99Under(5000)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +224,7 @@ func TestCapacityRetryNoStepLeft(t *testing.T) {
 
 func TestCapacityJudgeStep(t *testing.T) {
 	t.Parallel()
-	cfg := CapacityConfig{SLO: p99Under(5000)}.withDefaults()
+	cfg := Config{SLO: p99Under(5000)}.withDefaults()
 	tests := []struct {
 		name     string
 		offered  float64
@@ -238,8 +247,8 @@ func TestCapacityJudgeStep(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := &Result{Requests: tt.requests, Rate: Rate{Requested: tt.offered, Achieved: tt.achieved},
-				Latency: Summary{P99: tt.p99}, Outcomes: Counts{OutcomeOK: tt.requests - tt.refused, OutcomeRefused: tt.refused, OutcomeUnsent: 500}}
+			r := &load.Result{Requests: tt.requests, Rate: load.Rate{Requested: tt.offered, Achieved: tt.achieved},
+				Latency: load.Summary{P99: tt.p99}, Outcomes: load.Counts{load.OutcomeOK: tt.requests - tt.refused, load.OutcomeRefused: tt.refused, load.OutcomeUnsent: 500}}
 			got := judgeStep(StepSpec{Index: 1, Rate: tt.offered}, r, cfg)
 			if got.Pass != tt.pass || got.Reason != tt.reason {
 				t.Errorf("got pass %v reason %q, want %v %q", got.Pass, got.Reason, tt.pass, tt.reason)
@@ -252,8 +261,8 @@ func TestCapacityErrorShare(t *testing.T) {
 	t.Parallel()
 	srv := &fakeServer{Knee: 1000, Errors: 0.25}
 	var seen []int
-	res, err := Capacity(context.Background(), srv, CapacityConfig{Start: 800, Dwell: time.Second, MaxSteps: 2,
-		OnStep: func(s CapacityStep, _ Bracket) { seen = append(seen, s.Index) }})
+	res, err := Search(context.Background(), srv, Config{Start: 800, Dwell: time.Second, MaxSteps: 2,
+		OnStep: func(s Step, _ Bracket) { seen = append(seen, s.Index) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +279,7 @@ func TestCapacityInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	srv := &fakeServer{Knee: 4000}
 	n := 0
-	run := StepRunnerFunc(func(ctx context.Context, s StepSpec) (*Result, error) {
+	run := StepRunnerFunc(func(ctx context.Context, s StepSpec) (*load.Result, error) {
 		n++
 		if n == 3 {
 			cancel()
@@ -278,7 +287,7 @@ func TestCapacityInterrupted(t *testing.T) {
 		}
 		return srv.RunStep(ctx, s)
 	})
-	res, err := Capacity(ctx, run, CapacityConfig{Start: 500, Dwell: time.Second})
+	res, err := Search(ctx, run, Config{Start: 500, Dwell: time.Second})
 	if err != nil {
 		t.Fatalf("got error %v, want the partial result alone", err)
 	}
@@ -293,13 +302,13 @@ func TestCapacityStepError(t *testing.T) {
 	boom := errors.New("connection refused")
 	n := 0
 	srv := &fakeServer{Knee: 4000}
-	run := StepRunnerFunc(func(ctx context.Context, s StepSpec) (*Result, error) {
+	run := StepRunnerFunc(func(ctx context.Context, s StepSpec) (*load.Result, error) {
 		if n++; n == 2 {
 			return nil, boom
 		}
 		return srv.RunStep(ctx, s)
 	})
-	res, err := Capacity(context.Background(), run, CapacityConfig{Start: 500, Dwell: time.Second})
+	res, err := Search(context.Background(), run, Config{Start: 500, Dwell: time.Second})
 	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "step 2 at 1000/s") {
 		t.Fatalf("got error %v, want the step's error naming step 2", err)
 	}
@@ -308,40 +317,94 @@ func TestCapacityStepError(t *testing.T) {
 	}
 }
 
-func TestCapacityConfigValidate(t *testing.T) {
+func TestConfigValidate(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
-		cfg  CapacityConfig
-		want string
+		cfg  Config
+		want []string // the fields named, in order
 	}{
-		{name: "zero is fine", cfg: CapacityConfig{}},
-		{name: "negative start", cfg: CapacityConfig{Start: -1}, want: "start rate"},
-		{name: "max below start", cfg: CapacityConfig{Start: 100, Max: 50}, want: "below the start"},
-		{name: "growth 1", cfg: CapacityConfig{Growth: 1}, want: "growth"},
-		{name: "precision 1", cfg: CapacityConfig{Precision: 1}, want: "precision"},
-		{name: "tolerance negative", cfg: CapacityConfig{Tolerance: -0.1}, want: "tolerance"},
-		{name: "dwell negative", cfg: CapacityConfig{Dwell: -time.Second}, want: "dwell"},
+		{name: "zero is fine", cfg: Config{}},
+		{name: "none asked for", cfg: Config{NoWarmup: true, NoRetries: true}},
+		{name: "negative start", cfg: Config{Start: -1}, want: []string{"Start"}},
+		{name: "start below 1/s", cfg: Config{Start: 0.5}, want: []string{"Start"}},
+		{name: "max below start", cfg: Config{Start: 100, Max: 50}, want: []string{"Max"}},
+		{name: "growth 1", cfg: Config{Growth: 1}, want: []string{"Growth"}},
+		{name: "precision 1", cfg: Config{Precision: 1}, want: []string{"Precision"}},
+		{name: "tolerance negative", cfg: Config{Tolerance: -0.1}, want: []string{"Tolerance"}},
+		{name: "dwell negative", cfg: Config{Dwell: -time.Second}, want: []string{"Dwell"}},
+		{name: "dwell under a second", cfg: Config{Dwell: 100 * time.Millisecond}, want: []string{"Dwell"}},
+		{name: "negative warm-up, retries and steps", cfg: Config{Warmup: -1, Retries: -1, MaxSteps: -1}, want: []string{"Warmup", "MaxSteps", "Retries"}},
+		{name: "warm-up and none", cfg: Config{Warmup: time.Second, NoWarmup: true}, want: []string{"Warmup"}},
+		{name: "retries and none", cfg: Config{Retries: 2, NoRetries: true}, want: []string{"Retries"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			err := tt.cfg.Validate()
-			if (err == nil) != (tt.want == "") || (err != nil && !strings.Contains(err.Error(), tt.want)) {
-				t.Errorf("got %v, want an error naming %q", err, tt.want)
+			if got := fieldsOf(t, tt.cfg.Validate()); !slices.Equal(got, tt.want) {
+				t.Errorf("got fields %v, want %v", got, tt.want)
 			}
 		})
 	}
 }
 
+// TestOffIsAField checks that no warm-up and no retries are asked for by
+// their fields, while the zero values mean the defaults.
+func TestOffIsAField(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		cfg             Config
+		warmup          string
+		retries, offers int // steps offered at the first, failing, rate
+	}{
+		{cfg: Config{}, warmup: DefaultWarmup.String(), retries: DefaultRetries, offers: 1 + DefaultRetries},
+		{cfg: Config{NoWarmup: true, NoRetries: true}, warmup: "0s", retries: 0, offers: 1},
+	} {
+		var warmups []time.Duration
+		srv := &noisyServer{fakeServer: fakeServer{Knee: 1000}, slow: map[int]bool{1: true, 2: true}}
+		cfg := tc.cfg
+		cfg.Start, cfg.Dwell, cfg.MaxSteps, cfg.SLO = 500, time.Second, 4, p99Under(5000)
+		res, err := Search(context.Background(), StepRunnerFunc(func(ctx context.Context, s StepSpec) (*load.Result, error) {
+			warmups = append(warmups, s.Warmup)
+			return srv.RunStep(ctx, s)
+		}), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Settings.Warmup != tc.warmup || res.Settings.Retries != tc.retries || warmups[0].String() != tc.warmup {
+			t.Errorf("%+v: got warm-up %s (steps given %v) retries %d, want %s and %d", tc.cfg, res.Settings.Warmup, warmups[0], res.Settings.Retries, tc.warmup, tc.retries)
+		}
+		if got := len(srv.offered) - len(slices.DeleteFunc(slices.Clone(srv.offered), func(r float64) bool { return r == 500 })); got != tc.offers {
+			t.Errorf("%+v: got %d steps at 500/s (offered %v), want %d", tc.cfg, got, srv.offered, tc.offers)
+		}
+	}
+}
+
+// fieldsOf lists the fields the FieldErrors joined in err name, in order.
+func fieldsOf(t *testing.T, err error) []string {
+	t.Helper()
+	if err == nil {
+		return nil
+	}
+	var fields []string
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		fe, ok := errors.AsType[*FieldError](e)
+		if !ok {
+			t.Fatalf("got error %v, want only FieldErrors", e)
+		}
+		fields = append(fields, fe.Field)
+	}
+	return fields
+}
+
 func TestWriteCapacityResult(t *testing.T) {
 	t.Parallel()
 	path := t.TempDir() + "/c.json"
-	res, err := Capacity(context.Background(), &fakeServer{Knee: 1000}, CapacityConfig{Start: 400, Dwell: time.Second})
+	res, err := Search(context.Background(), &fakeServer{Knee: 1000}, Config{Start: 400, Dwell: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteCapacityResult(path, res); err != nil {
+	if err := WriteResult(path, res); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(path)
@@ -360,17 +423,17 @@ func TestWriteCapacityResult(t *testing.T) {
 	if back["capacity_rps"] != res.CapacityRPS || back["converged"] != true {
 		t.Errorf("got capacity_rps %v converged %v, want %v true", back["capacity_rps"], back["converged"], res.CapacityRPS)
 	}
-	if err := WriteCapacityResult(t.TempDir()+"/no/such/dir.json", res); err == nil {
+	if err := WriteResult(t.TempDir()+"/no/such/dir.json", res); err == nil {
 		t.Error("got no error writing into a missing directory")
 	}
 }
 
 func TestCapacityDeadTarget(t *testing.T) {
 	t.Parallel()
-	run := StepRunnerFunc(func(_ context.Context, s StepSpec) (*Result, error) {
-		return &Result{Requests: 1500, Outcomes: Counts{OutcomeRefused: 1490, OutcomeReset: 10}}, nil
+	run := StepRunnerFunc(func(_ context.Context, s StepSpec) (*load.Result, error) {
+		return &load.Result{Requests: 1500, Outcomes: load.Counts{load.OutcomeRefused: 1490, load.OutcomeReset: 10}}, nil
 	})
-	res, err := Capacity(context.Background(), run, CapacityConfig{Start: 500, Dwell: time.Second})
+	res, err := Search(context.Background(), run, Config{Start: 500, Dwell: time.Second})
 	want := "the target answered no request at 500/s with a CVR reply (outcomes: refused 1490, reset 10)"
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("got %v, want an error saying %q", err, want)

@@ -1,0 +1,13 @@
+// Package capacity searches for the highest request rate a server
+// sustains within an SLO, running one load step after another: the rate
+// grows geometrically until a step fails, then the bracket between the
+// highest pass and the lowest failure is bisected. A failing step is run
+// again before its rate counts as failed, since noise on a busy load
+// generator only makes a step look worse.
+//
+// [Search] drives the search through a [StepRunner], usually one
+// [load.Run] per step. [ShardedSteps] makes a StepRunner that runs each
+// step as one of several processes in lockstep through a folder they
+// share, so that every process judges the same merged measurements and
+// takes the same decisions.
+package capacity
