@@ -14,10 +14,11 @@ import (
 // Progress is a snapshot of a running fuzzer.
 type Progress struct {
 	Cases    int64
-	Findings int
-	Hits     int
-	ByKind   map[Kind]int
+	Findings int          // confirmed findings, distinct
+	Hits     int          // cases that showed a confirmed finding's signature
+	ByKind   map[Kind]int // confirmed findings by kind
 	Corpus   int
+	Restarts int // of an [Exec] target
 	Elapsed  time.Duration
 }
 
@@ -30,21 +31,32 @@ type Fuzzer struct {
 	x      *exchanger
 	fb     *feedback
 
-	gate    sync.RWMutex // cases hold it shared; triage holds it alone
+	// gate is held shared by cases, confirmations and shrinking of
+	// findings other than crashes, and alone while a crash is pinned on
+	// a case or shrunk, which restarts the target.
+	gate    sync.RWMutex
 	limiter *rate.Limiter
 	start   time.Time
 	cancel  context.CancelFunc
 
 	nextBlock atomic.Uint64
 	done      atomic.Int64
+	noMore    atomic.Bool // no new block of cases is started
+
+	parked    sync.WaitGroup // the goroutines of parked cases
+	parkSlots chan struct{}  // a token for each parked case
+	blockMu   sync.Mutex
+	open      map[uint64]uint64 // per block: its cases not yet settled, and one while its worker runs it
 
 	mu          sync.Mutex
 	findings    map[string]*Finding
 	order       []string
+	confirming  map[string]int // signatures being confirmed, and their hits meanwhile
 	hits        int
 	unconfirmed int
 	fatal       error
 	workers     []*worker
+	shrink      shrinkQueue
 }
 
 // New checks cfg ([Config.Validate]) and returns a Fuzzer.
@@ -65,8 +77,14 @@ func New(cfg Config) (*Fuzzer, error) {
 	if cfg.ReplayCommand == "" {
 		cfg.ReplayCommand = "cvrswarm replay"
 	}
-	f := &Fuzzer{cfg: cfg, oracle: &cfg.Oracle, findings: map[string]*Finding{}}
+	if cfg.MinimizeShare == 0 {
+		cfg.MinimizeShare = DefaultMinimizeShare
+	}
+	f := &Fuzzer{cfg: cfg, findings: map[string]*Finding{}, confirming: map[string]int{}, open: map[uint64]uint64{},
+		parkSlots: make(chan struct{}, maxParked*cfg.Conns)}
+	f.oracle = &f.cfg.Oracle
 	f.x = f.oracle.exchanger()
+	f.x.timer = &replyTimer{}
 	f.fb = newFeedback(seeds, cfg.NoFeedback)
 	lim := rate.Inf
 	if cfg.Rate > 0 {
@@ -103,23 +121,7 @@ func (f *Fuzzer) Run(parent context.Context) (Result, error) {
 		defer t.Stop()
 	}
 	f.start = time.Now()
-	var series []Point
-	var wg sync.WaitGroup
-	tick := time.NewTicker(time.Second)
-	wg.Go(func() {
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case now := <-tick.C:
-				p := f.Progress()
-				f.mu.Lock()
-				series = append(series, Point{T: now.Unix(), Cases: p.Cases, Findings: p.Findings, Hits: p.Hits})
-				f.mu.Unlock()
-			}
-		}
-	})
+	seriesDone := f.keepSeries(ctx)
 	var workers sync.WaitGroup
 	for i := range f.cfg.Conns {
 		w := &worker{f: f, id: i}
@@ -130,9 +132,10 @@ func (f *Fuzzer) Run(parent context.Context) (Result, error) {
 		workers.Go(func() { w.loop(ctx) })
 	}
 	workers.Wait()
+	f.parked.Wait()
 	allDone := f.cfg.Cases > 0 && f.done.Load() >= f.cfg.Cases
 	cancel()
-	wg.Wait()
+	series := seriesDone()
 	f.fb.close()
 
 	elapsed := time.Since(f.start)
@@ -145,9 +148,7 @@ func (f *Fuzzer) Run(parent context.Context) (Result, error) {
 		stopped = "duration"
 	}
 	res := f.result(elapsed, stopped)
-	f.mu.Lock()
 	res.Series = append(series, Point{T: time.Now().Unix(), Cases: res.Cases, Findings: len(res.Findings), Hits: res.Hits})
-	f.mu.Unlock()
 	if err := f.saveAll(); err != nil {
 		return res, err
 	}
@@ -158,6 +159,59 @@ func (f *Fuzzer) Run(parent context.Context) (Result, error) {
 		return res, parent.Err()
 	}
 	return res, nil
+}
+
+// openBlock notes that a worker starts the n cases of a block.
+func (f *Fuzzer) openBlock(block, n uint64) {
+	f.blockMu.Lock()
+	f.open[block] = n + 1
+	f.blockMu.Unlock()
+}
+
+// caseFinished notes that a case of the block is settled.
+func (f *Fuzzer) caseFinished(block uint64) {
+	f.done.Add(1)
+	f.release(block)
+}
+
+// release takes one from what the block waits for: a case to settle, or
+// its worker to have run all its cases. When nothing is left the
+// feedback takes the block in.
+func (f *Fuzzer) release(block uint64) {
+	f.blockMu.Lock()
+	f.open[block]--
+	n := f.open[block]
+	if n == 0 {
+		delete(f.open, block)
+	}
+	f.blockMu.Unlock()
+	if n == 0 {
+		f.fb.blockDone(block)
+	}
+}
+
+// keepSeries records a Point every second until ctx ends; done waits for
+// that and returns the points.
+func (f *Fuzzer) keepSeries(ctx context.Context) (done func() []Point) {
+	var series []Point
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-tick.C:
+				p := f.Progress()
+				series = append(series, Point{T: now.Unix(), Cases: p.Cases, Findings: p.Findings, Hits: p.Hits})
+			}
+		}
+	})
+	return func() []Point {
+		wg.Wait()
+		return series
+	}
 }
 
 func targetName(t any) string {
@@ -190,6 +244,9 @@ func (f *Fuzzer) Progress() Progress {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	p := Progress{Cases: f.done.Load(), Findings: len(f.findings), Hits: f.hits, ByKind: map[Kind]int{}, Corpus: f.fb.size()}
+	if x := f.oracle.exec(); x != nil {
+		p.Restarts = x.Restarts()
+	}
 	for _, fd := range f.findings {
 		p.ByKind[fd.Kind]++
 	}
@@ -247,8 +304,8 @@ func (f *Fuzzer) replayPrefix() string {
 	if f.oracle.Timeout > 0 && f.oracle.Timeout != DefaultTimeout {
 		s += " -timeout " + f.oracle.Timeout.String()
 	}
-	if f.oracle.AmplifyLimit > 0 && f.oracle.AmplifyLimit != DefaultAmplifyLimit {
-		s += fmt.Sprintf(" -amplify %d", f.oracle.AmplifyLimit)
+	if factor, floor := f.oracle.amplify(); factor != DefaultAmplifyFactor || floor != DefaultAmplifyFloor {
+		s += fmt.Sprintf(" -amplify-factor %g -amplify-floor %d", factor, floor)
 	}
 	return s
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/cvrswarm/cvrswarm/msnp"
@@ -138,8 +139,8 @@ func (c Counts) Add(src Counts) {
 // Sorted returns the outcomes counted: "ok" first, then by count, largest
 // first, then by name.
 func (c Counts) Sorted() []Outcome {
-	os := slices.Collect(maps.Keys(c))
-	slices.SortFunc(os, func(a, b Outcome) int {
+	keys := slices.Collect(maps.Keys(c))
+	slices.SortFunc(keys, func(a, b Outcome) int {
 		if (a == OutcomeOK) != (b == OutcomeOK) {
 			if a == OutcomeOK {
 				return -1
@@ -151,22 +152,98 @@ func (c Counts) Sorted() []Outcome {
 		}
 		return strings.Compare(a.String(), b.String())
 	})
-	return os
+	return keys
 }
 
-// sent reports whether the request went out on the wire (or tried to):
-// only those count in the latency histograms and the achieved rate.
+// sent reports whether the request went out on the wire (or tried to).
 func (o Outcome) sent() bool { return o != OutcomeUnsent && o != OutcomeInterrupted }
 
-// answered reports whether the server replied to the request, whatever
-// the reply: only those count in the achieved rate, so that a server that
-// refuses, resets or ignores its clients does not seem to keep up.
+// answered reports whether a reply to the request arrived, whatever it
+// was: only those have a response time, so only they count in the latency
+// histograms. A refused, reset, closed or silent request waited for
+// nothing.
 func (o Outcome) answered() bool {
 	switch o {
-	case OutcomeOK, OutcomeVER0, OutcomeMalformed, OutcomeBareLF, OutcomeUnexpected, OutcomeTrIDMismatch, OutcomeLineTooLong:
+	case OutcomeMalformed, OutcomeBareLF, OutcomeLineTooLong:
+		return true
+	}
+	return o.wellFormed()
+}
+
+// wellFormed reports whether the request's reply followed the grammar,
+// error codes included: only those count in the achieved rate, so that a
+// server that refuses, resets, ignores its clients or answers in another
+// protocol does not seem to keep up.
+func (o Outcome) wellFormed() bool {
+	switch o {
+	case OutcomeOK, OutcomeVER0, OutcomeUnexpected, OutcomeTrIDMismatch:
 		return true
 	}
 	return o.isCode()
+}
+
+// outcomeMeanings say what an outcome is when no error text came with it.
+var outcomeMeanings = map[Outcome]string{
+	OutcomeAborted:     "in flight on a pipelined connection given up after another request's abnormal reply",
+	OutcomeUnsent:      "due, but never sent: every connection was busy until the run ended",
+	OutcomeInterrupted: "in flight when the run was interrupted",
+}
+
+// causes keeps the first error text seen for each outcome, as vegeta lists
+// its errors. Noting costs one atomic load once an outcome has its text:
+// the text is built only the first time.
+type causes struct {
+	first [numOutcomes]atomic.Pointer[string]
+}
+
+// maxQuoted bounds the part of a reply line quoted in an error text.
+const maxQuoted = 64
+
+// noteErr keeps what+": "+err as oc's first error text ("" what: err
+// alone), unless oc has one, and returns oc.
+func (c *causes) noteErr(oc Outcome, what string, err error) Outcome {
+	if oc == OutcomeOK || err == nil || c.first[oc].Load() != nil {
+		return oc
+	}
+	text := strings.TrimPrefix(err.Error(), "msnp: ")
+	if what != "" {
+		text = what + ": " + text
+	}
+	c.first[oc].CompareAndSwap(nil, &text)
+	return oc
+}
+
+// noteReply keeps what and the quoted reply line (its start, when long)
+// as oc's first error text, unless oc has one, and returns oc.
+func (c *causes) noteReply(oc Outcome, what string, line []byte) Outcome {
+	if oc == OutcomeOK || c.first[oc].Load() != nil {
+		return oc
+	}
+	quoted := strconv.Quote(string(line[:min(len(line), maxQuoted)]))
+	if len(line) > maxQuoted {
+		quoted += fmt.Sprintf(" (%d more bytes)", len(line)-maxQuoted)
+	}
+	text := what + " " + quoted
+	c.first[oc].CompareAndSwap(nil, &text)
+	return oc
+}
+
+// texts returns the first error text of each outcome counted in all that
+// is not ok; an outcome that came with no error text gets its meaning.
+func (c *causes) texts(all *counts) map[Outcome]string {
+	m := map[Outcome]string{}
+	for i, n := range all {
+		oc := Outcome(i)
+		if n == 0 || oc == OutcomeOK {
+			continue
+		}
+		if p := c.first[oc].Load(); p != nil {
+			m[oc] = *p
+		} else if meaning, ok := outcomeMeanings[oc]; ok {
+			m[oc] = meaning
+		}
+	}
+	return m
 }
 
 // classifyReply judges one reply line (terminator removed) to a CVR whose
