@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -98,6 +99,9 @@ func TestMergeAddsUp(t *testing.T) {
 	c.Connections = Connections{Opened: 10, MaxOpen: 3, Failed: 4, Dropped: 6, Failures: map[string]int64{"refused": 3, "timeout": 1}}
 	a.Connections.Failed, a.Connections.Dropped, a.Connections.Failures = 2, 1, map[string]int64{"refused": 2}
 	c.Series[1].Offered += 4
+	b.FirstErrors = map[string]string{"420": `CVR reply "420 9"`}
+	a.FirstErrors = map[string]string{"420": `CVR reply "420 3"`}
+	c.FirstErrors = map[string]string{"refused": "dial tcp 127.0.0.1:9: connect: connection refused"}
 
 	m, err := Merge(c, a, b)
 	if err != nil {
@@ -110,6 +114,7 @@ func TestMergeAddsUp(t *testing.T) {
 		{"requests", m.Requests, int64(1807)},
 		{"late", m.Late, int64(5)},
 		{"outcomes", m.Outcomes, map[string]int64{"ok": 1800, "420": 7}},
+		{"first errors", m.FirstErrors, map[string]string{"420": `CVR reply "420 3"`, "refused": c.FirstErrors["refused"]}},
 		{"by kind valid", m.ByKind.Valid, map[string]int64{"ok": 1800}},
 		{"by kind mutated", m.ByKind.Mutated, map[string]int64{"420": 7}},
 		{"connections", m.Connections, Connections{Opened: 14, MaxOpen: 7, Failed: 6, Dropped: 7,
@@ -465,5 +470,27 @@ func BenchmarkMerge(b *testing.B) {
 		if _, err := Merge(shards...); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestMergeWarnings(t *testing.T) {
+	t.Parallel()
+	a, b := testResult(t, "1/3", 3, []sample{{0, 10}}, 2), testResult(t, "2/3", 3, []sample{{0, 10}}, 2)
+	m, err := Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := MergeWarnings(m, []*Result{a, b}, []string{"a.json", "b.json"}),
+		[]string{"1 of 3 shards missing (3/3): the figures cover only the shards given"}; !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	b.Start = a.Start.Add(time.Hour)
+	if m, err = Merge(a, b); err != nil {
+		t.Fatal(err)
+	}
+	got := MergeWarnings(m, []*Result{a, b}, nil)
+	if len(got) != 2 || !strings.HasPrefix(got[0], "result 1 (from ") || !strings.Contains(got[0], "and result 2 (from ") ||
+		!strings.Contains(got[0], "did not run at the same time") {
+		t.Errorf("got %q, want the runs apart, by number, then the missing shard", got)
 	}
 }

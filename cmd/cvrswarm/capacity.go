@@ -238,7 +238,7 @@ func (c *capacitySearch) onStep(s capacity.Step, b capacity.Bracket) {
 }
 
 // status is the progress display's: the step, the bracket and the load.
-func (c *capacitySearch) status() (done, total int64, status string) {
+func (c *capacitySearch) status() (done, total int64, unit, status string) {
 	p := c.mon.Progress()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -252,14 +252,14 @@ func (c *capacitySearch) status() (done, total int64, status string) {
 		}
 	}
 	if c.step.Index == 0 {
-		return 0, 0, "starting"
+		return 0, 0, "", "starting"
 	}
-	done, total, run := loadProgress(p)
+	done, total, unit, run := loadProgress(p)
 	status = fmt.Sprintf("step %d %s %s  bracket %s  %s", c.step.Index, c.step.Phase, load.FormatRate(c.step.Rate), b, run)
 	if c.last != "" {
 		status += "  | " + c.last
 	}
-	return done, total, status
+	return done, total, "of the step's " + unit, status
 }
 
 // metricsState is what the capacity metrics show of the search.

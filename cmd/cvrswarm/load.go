@@ -213,7 +213,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cfg.Target = addr
 	}
 
-	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "load", Quiet: f.quiet}, func() (int64, int64, string) {
+	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "load", Quiet: f.quiet}, func() (int64, int64, string, string) {
 		return loadProgress(mon.Progress())
 	})
 	r, err := load.Run(ctx, cfg)
@@ -234,6 +234,9 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if r.Partial {
 		fmt.Fprintln(stderr, "cvrswarm load: interrupted: the report covers the part that ran")
+	}
+	if err := r.CheckAnswered(); err != nil {
+		return failure(stderr, "load", err)
 	}
 	return loadSLOStatus(stderr, "load", r.SLO)
 }
@@ -301,22 +304,25 @@ func loadCheckOutputs(paths map[string]string) error {
 
 // loadProgress turns a progress snapshot into the display's figures:
 // requests done of those planned, or for an unbounded rate run for a
-// duration, milliseconds elapsed of the total.
-func loadProgress(p load.Progress) (done, total int64, status string) {
+// duration, milliseconds elapsed of the total. The rate is the achieved
+// one: well-formed replies per second in the latest whole second, and
+// once the run has ended, the report's achieved rate.
+func loadProgress(p load.Progress) (done, total int64, unit, status string) {
 	if !p.Running && p.Done == 0 {
-		return 0, 0, "starting"
+		return 0, 0, "", "starting"
 	}
+	unit = "requests"
 	if p.Planned > 0 || p.Total == 0 {
 		done, total = p.Done, p.Planned
 	} else { // an unbounded rate for a duration: time is the measure
-		done, total = min(p.Elapsed, p.Total).Milliseconds(), p.Total.Milliseconds()
+		done, total, unit = min(p.Elapsed, p.Total).Milliseconds(), p.Total.Milliseconds(), "ms"
 	}
 	p99 := "-"
 	if p.P99 > 0 {
 		p99 = p.P99.String()
 	}
-	status = fmt.Sprintf("sent %d  rate %.0f/s  ok %d  err %d  p99 %s", p.Sent, p.Rate, p.OK, p.Errors, p99)
-	return done, total, status
+	status = fmt.Sprintf("sent %d  achieved %.1f/s  ok %d  err %d  p99 %s", p.Sent, p.Rate, p.OK, p.Errors, p99)
+	return done, total, unit, status
 }
 
 // loadWrite writes the files the flags ask for, each atomically. A file
@@ -342,7 +348,7 @@ func loadWrite(f *loadFlags, r *load.Result, stderr io.Writer) error {
 		var b bytes.Buffer
 		err := out.write(&b, r)
 		if err == nil {
-			err = corpus.WriteFileAtomic(out.path, b.Bytes())
+			err = corpus.WriteFile(out.path, b.Bytes())
 		}
 		if err != nil {
 			fail(out.flag, out.path, err)

@@ -167,13 +167,13 @@ func TestLoadConfigFromFlags(t *testing.T) {
 }
 
 func TestLoadProgressLine(t *testing.T) {
-	done, total, status := loadProgress(load.Progress{Running: true, Elapsed: 2 * time.Second, Total: 10 * time.Second,
+	done, total, unit, status := loadProgress(load.Progress{Running: true, Elapsed: 2 * time.Second, Total: 10 * time.Second,
 		Done: 1000, Planned: 5000, Sent: 1000, OK: 990, Errors: 10, Rate: 500, P99: 1200 * time.Microsecond})
-	if done != 1000 || total != 5000 || status != "sent 1000  rate 500/s  ok 990  err 10  p99 1.2ms" {
-		t.Errorf("got %d of %d, %q", done, total, status)
+	if done != 1000 || total != 5000 || unit != "requests" || status != "sent 1000  achieved 500.0/s  ok 990  err 10  p99 1.2ms" {
+		t.Errorf("got %d of %d %s, %q", done, total, unit, status)
 	}
-	if done, total, _ := loadProgress(load.Progress{Running: true, Elapsed: 2 * time.Second, Total: 10 * time.Second}); done != 2000 || total != 10000 {
-		t.Errorf("unbounded rate: got %d of %d, want 2000 of 10000 milliseconds", done, total)
+	if done, total, unit, _ := loadProgress(load.Progress{Running: true, Elapsed: 2 * time.Second, Total: 10 * time.Second}); done != 2000 || total != 10000 || unit != "ms" {
+		t.Errorf("unbounded rate: got %d of %d %s, want 2000 of 10000 ms", done, total, unit)
 	}
 }
 
@@ -220,5 +220,62 @@ func TestLoadWarnLimitsPerShard(t *testing.T) {
 	loadWarnLimits("load", shard, &b)
 	if strings.Contains(b.String(), "open-file") {
 		t.Errorf("got %q for shard 1/4 of %d connections, want no open-file warning", b.String(), whole.MaxConns)
+	}
+}
+
+func TestLoadFailsWhenNothingIsAnswered(t *testing.T) {
+	srv, err := msnptest.NewServer(msnptest.HTTPResponder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	dead := msnptest.ClosedAddr(t)
+	tests := []struct {
+		name, target, wantErr, wantFirst string
+	}{
+		{"dead port", dead, "cvrswarm load: no request was answered: 30 refused (dial tcp " + dead + ": connect: connection refused)\n",
+			"  refused  dial tcp " + dead + ": connect: connection refused"},
+		{"HTTP responder", srv.Addr(), `cvrswarm load: no request was answered: 30 malformed (VER reply "HTTP/1.1 400 Bad Request")` + "\n",
+			`  malformed  VER reply "HTTP/1.1 400 Bad Request"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			js := filepath.Join(t.TempDir(), "r.json")
+			status, stdout, stderr := runMain(t, "load", "-target", tt.target, "-rate", "1000/s", "-requests", "30", "-quiet", "-json", js)
+			if status != exitFail || stderr != tt.wantErr {
+				t.Errorf("got status %d, stderr %q; want %d, %q", status, stderr, exitFail, tt.wantErr)
+			}
+			for _, want := range []string{"achieved 0.0/s", "well-formed 0", tt.wantFirst} {
+				if !strings.Contains(stdout, want) {
+					t.Errorf("report lacks %q:\n%s", want, stdout)
+				}
+			}
+			r, err := load.ReadResult(js)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.FirstErrors) != 1 {
+				t.Errorf("got first errors %v in the JSON, want the one outcome's", r.FirstErrors)
+			}
+		})
+	}
+}
+
+func TestLoadLastProgressLineAgreesWithTheReport(t *testing.T) {
+	srv, err := msnptest.NewCanned()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	status, stdout, stderr := runMain(t, "load", "-target", srv.Addr(), "-rate", "2000/s", "-requests", "300")
+	if status != exitOK {
+		t.Fatalf("got status %d, stderr %q", status, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	last := lines[len(lines)-1]
+	_, after, _ := strings.Cut(stdout, "achieved ")
+	achieved, _, _ := strings.Cut(after, " ")
+	if achieved == "" || !strings.Contains(last, "300/300 requests") || !strings.Contains(last, "achieved "+achieved+" ") {
+		t.Errorf("got last progress line %q, want 300/300 requests achieved at the report's %s", last, achieved)
 	}
 }

@@ -13,9 +13,10 @@ import (
 )
 
 // progressSource tells the progress display how far a run is: done of
-// total units (total 0 when the run has no known end), and a status text
-// such as "sent 1200  rate 499.8/s  ok 1190  err 10  p99 1.2ms".
-type progressSource func() (done, total int64, status string)
+// total units (total 0 when the run has no known end), what a unit is
+// ("requests", "ms", "cases"), and a status text such as "sent 1200  rate
+// 500/s  ok 1190  err 10  p99 1.2ms".
+type progressSource func() (done, total int64, unit, status string)
 
 // progressConfig says how a run's progress is shown on stderr.
 type progressConfig struct {
@@ -66,12 +67,12 @@ func plainLoop(ctx context.Context, w io.Writer, label string, every time.Durati
 	t := time.NewTicker(every)
 	defer t.Stop()
 	line := func() {
-		done, total, status := src()
+		done, total, unit, status := src()
 		elapsed := time.Since(start).Round(time.Second)
 		if total > 0 {
-			fmt.Fprintf(w, "%s %s: %d/%d  %s\n", label, elapsed, done, total, status)
+			fmt.Fprintf(w, "%s %s: %d/%d %s  %s\n", label, elapsed, done, total, unit, status)
 		} else {
-			fmt.Fprintf(w, "%s %s: %d  %s\n", label, elapsed, done, status)
+			fmt.Fprintf(w, "%s %s: %d %s  %s\n", label, elapsed, done, unit, status)
 		}
 	}
 	for {
@@ -89,7 +90,7 @@ func plainLoop(ctx context.Context, w io.Writer, label string, every time.Durati
 
 func barLoop(ctx context.Context, w io.Writer, cfg progressConfig, src progressSource) {
 	p := mpb.New(mpb.WithOutput(w), mpb.WithAutoRefresh(), mpb.WithWidth(32), mpb.WithRefreshRate(150*time.Millisecond))
-	_, total, _ := src()
+	_, total, _, _ := src()
 	var (
 		mu     sync.Mutex
 		status string
@@ -103,7 +104,7 @@ func barLoop(ctx context.Context, w io.Writer, cfg progressConfig, src progressS
 		})),
 	)
 	update := func() {
-		done, total, s := src()
+		done, total, _, s := src()
 		mu.Lock()
 		status = s
 		mu.Unlock()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/cvrswarm/cvrswarm/fuzz"
 )
@@ -27,6 +26,10 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if fs.NArg() == 0 {
 		return usageError(stderr, "replay", "name at least one finding record, folder or `go test fuzz v1` file")
 	}
+	oracle, err := tf.oracle()
+	if err != nil {
+		return exitError(stderr, "replay", err)
+	}
 	var inputs []fuzz.Input
 	for _, path := range fs.Args() {
 		in, err := fuzz.LoadInputs(path)
@@ -35,12 +38,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		inputs = append(inputs, in...)
 	}
-	oracle, _, stop, err := tf.open(ctx, "replay", stderr)
+	_, stop, err := tf.start(ctx, "replay", stderr, &oracle)
 	if err != nil {
-		if strings.HasPrefix(err.Error(), "-") {
-			return usageError(stderr, "replay", err.Error())
-		}
-		return failure(stderr, "replay", err)
+		return exitError(stderr, "replay", err)
 	}
 	defer stop()
 	if err := oracle.Check(ctx); err != nil {

@@ -9,8 +9,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/cvrswarm/cvrswarm/fuzz"
 	"github.com/cvrswarm/cvrswarm/load"
 	"github.com/cvrswarm/cvrswarm/load/capacity"
 	"github.com/cvrswarm/cvrswarm/msnp/conformance"
@@ -83,25 +85,30 @@ func TestUsageListsEveryCommand(t *testing.T) {
 }
 
 func TestPlainProgressLines(t *testing.T) {
+	synctest.Test(t, testPlainProgressLines)
+}
+
+func testPlainProgressLines(t *testing.T) {
 	var out bytes.Buffer
 	var done int64
 	stop := startProgress(context.Background(), &out, progressConfig{Label: "load", Every: 10 * time.Millisecond},
-		func() (int64, int64, string) { done++; return done, 100, "ok 7" })
-	time.Sleep(50 * time.Millisecond)
+		func() (int64, int64, string, string) { done++; return done, 100, "requests", "ok 7" })
+	time.Sleep(55 * time.Millisecond)
+	synctest.Wait()
 	stop()
 	stop() // a second stop is harmless
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) < 2 {
-		t.Fatalf("got %d progress lines, want at least 2: %q", len(lines), out.String())
+	if len(lines) != 6 { // one every 10ms, and the last at the stop
+		t.Fatalf("got %d progress lines, want 6: %q", len(lines), out.String())
 	}
 	for _, l := range lines {
-		if !strings.HasPrefix(l, "load ") || !strings.Contains(l, "/100  ok 7") {
-			t.Errorf("progress line %q, want \"load <elapsed>: n/100  ok 7\"", l)
+		if !strings.HasPrefix(l, "load ") || !strings.Contains(l, "/100 requests  ok 7") {
+			t.Errorf("progress line %q, want \"load <elapsed>: n/100 requests  ok 7\"", l)
 		}
 	}
 	out.Reset()
 	stop = startProgress(context.Background(), &out, progressConfig{Label: "load", Quiet: true},
-		func() (int64, int64, string) { return 1, 1, "" })
+		func() (int64, int64, string, string) { return 1, 1, "", "" })
 	stop()
 	if out.Len() != 0 {
 		t.Errorf("-quiet printed %q", out.String())
@@ -109,12 +116,16 @@ func TestPlainProgressLines(t *testing.T) {
 }
 
 func TestBarProgressDrawsStatus(t *testing.T) {
+	synctest.Test(t, testBarProgressDrawsStatus)
+}
+
+func testBarProgressDrawsStatus(t *testing.T) {
 	var out bytes.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		barLoop(ctx, &out, progressConfig{Label: "fuzz"}, func() (int64, int64, string) { return 5, 10, "findings 0" })
+		barLoop(ctx, &out, progressConfig{Label: "fuzz"}, func() (int64, int64, string, string) { return 5, 10, "cases", "findings 0" })
 	}()
 	time.Sleep(400 * time.Millisecond)
 	cancel()
@@ -176,6 +187,7 @@ func TestFieldFlags(t *testing.T) {
 		"load":        {"load", []reflect.Type{reflect.TypeFor[load.Config]()}},
 		"capacity":    {"capacity", []reflect.Type{reflect.TypeFor[capacity.Config](), reflect.TypeFor[capacity.SyncConfig]()}},
 		"conformance": {"check", []reflect.Type{reflect.TypeFor[conformance.Config]()}},
+		"fuzz":        {"fuzz", []reflect.Type{reflect.TypeFor[fuzz.Config](), reflect.TypeFor[fuzz.Oracle](), reflect.TypeFor[fuzz.ExecConfig]()}},
 	}
 	help := map[string]string{}
 	for key, name := range fieldFlags {

@@ -60,8 +60,9 @@ func addKnee(p *plot.Plot, c *capacity.Result, lo, hi float64) error {
 	return nil
 }
 
-// addLinePoints adds a line with a glyph at each point.
-func addLinePoints(p *plot.Plot, i int, name string, xys plotter.XYs) error {
+// addLinePoints adds a line with a glyph at each point: a small dot, or
+// the dashes and glyph of a percentile when given one.
+func addLinePoints(p *plot.Plot, i int, name string, xys plotter.XYs, style *percentile) error {
 	l, s, err := plotter.NewLinePoints(xys)
 	if err != nil {
 		return fmt.Errorf("report: %s: %w", name, err)
@@ -71,6 +72,10 @@ func addLinePoints(p *plot.Plot, i int, name string, xys plotter.XYs) error {
 	s.Color = l.Color
 	s.Shape = draw.CircleGlyph{}
 	s.Radius = vg.Points(2.5)
+	if style != nil {
+		l.Dashes = style.dashes
+		s.Shape, s.Radius = style.glyph, style.radius
+	}
 	p.Add(l, s)
 	p.Legend.Add(name, l, s)
 	return nil
@@ -80,7 +85,6 @@ func capacityLatencyChart(c *capacity.Result, steps []capacity.Step) (Chart, err
 	p := newPlot("Latency vs. offered rate", "offered rate (requests per second)", "latency (ms, log scale)")
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = logTicks{}
-	p.Legend.Left = true
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for i, l := range percentiles {
 		xys := make(plotter.XYs, len(steps))
@@ -89,7 +93,7 @@ func capacityLatencyChart(c *capacity.Result, steps []capacity.Step) (Chart, err
 			xys[j] = plotter.XY{X: s.Offered, Y: y}
 			lo, hi = math.Min(lo, y), math.Max(hi, y)
 		}
-		if err := addLinePoints(p, i, l.name, xys); err != nil {
+		if err := addLinePoints(p, i, l.name, xys, &percentiles[i]); err != nil {
 			return Chart{}, err
 		}
 	}
@@ -98,13 +102,25 @@ func capacityLatencyChart(c *capacity.Result, steps []capacity.Step) (Chart, err
 	}
 	p.X.Min = 0
 	p.Y.Min, p.Y.Max = logRange(lo, hi)
-	return Chart{Name: "capacity-latency", Title: p.Title.Text, Plot: p,
-		Caption: "Latency percentiles measured at each offered rate; the dashed line is the highest rate that met the SLO."}, nil
+	caption := "Latency percentiles measured at each offered rate. The dashed line is the capacity found, the highest rate whose step passed: " + passing(c) + "."
+	if c.CapacityRPS <= 0 {
+		caption = "Latency percentiles measured at each offered rate. No step passed (" + passing(c) + "), so no capacity is marked."
+	}
+	return Chart{Name: "capacity-latency", Title: p.Title.Text, Plot: p, Caption: caption}, nil
+}
+
+// passing says what a step had to do to pass: keep up with the offered
+// rate, and meet the SLO when one was given.
+func passing(c *capacity.Result) string {
+	s := fmt.Sprintf("%.4g%% or more of its offered rate answered with a CVR reply", 100*(1-c.Settings.Tolerance))
+	if c.Settings.SLO == "" {
+		return s + " (no SLO was given, so latency did not count)"
+	}
+	return s + ", and the SLO " + c.Settings.SLO + " met"
 }
 
 func capacityThroughputChart(c *capacity.Result, steps []capacity.Step) (Chart, error) {
 	p := newPlot("Achieved vs. offered rate", "offered rate (requests per second)", "achieved rate (requests per second)")
-	p.Legend.Left = true // above the diagonal, where no step can be: none achieves more than it was offered
 	top := 0.0
 	for _, s := range steps {
 		top = math.Max(top, math.Max(s.Offered, s.Achieved))
@@ -121,7 +137,7 @@ func capacityThroughputChart(c *capacity.Result, steps []capacity.Step) (Chart, 
 	for i, s := range steps {
 		xys[i] = plotter.XY{X: s.Offered, Y: s.Achieved}
 	}
-	if err := addLinePoints(p, 0, "achieved", xys); err != nil {
+	if err := addLinePoints(p, 0, "achieved", xys, nil); err != nil {
 		return Chart{}, err
 	}
 	if err := addVerdicts(p, steps, func(s capacity.Step) plotter.XY { return plotter.XY{X: s.Offered, Y: s.Achieved} }); err != nil {
@@ -132,7 +148,7 @@ func capacityThroughputChart(c *capacity.Result, steps []capacity.Step) (Chart, 
 	}
 	p.X.Min, p.Y.Min = 0, 0
 	return Chart{Name: "capacity-throughput", Title: p.Title.Text, Plot: p,
-		Caption: "Each step's achieved rate against its offered rate: past the knee the target stops keeping up and the points leave the diagonal."}, nil
+		Caption: "Each step's achieved rate against its offered rate: past the knee the target stops keeping up and the points leave the diagonal. A ring marks a step that passed (" + passing(c) + "), a cross one that failed."}, nil
 }
 
 // addVerdicts marks passing steps with a ring and failing ones with a cross.
@@ -204,13 +220,11 @@ var (
 
 func capacityStepsChart(c *capacity.Result, _ []capacity.Step) (Chart, error) {
 	p := newPlot("Search steps", "step", "offered rate (requests per second)")
-	p.Legend.Left = false
-	p.Legend.Top = false
 	xys := make(plotter.XYs, len(c.Steps))
 	for i, s := range c.Steps {
 		xys[i] = plotter.XY{X: float64(s.Index), Y: s.Offered}
 	}
-	if err := addLinePoints(p, 0, "offered", xys); err != nil {
+	if err := addLinePoints(p, 0, "offered", xys, nil); err != nil {
 		return Chart{}, err
 	}
 	if err := addVerdicts(p, c.Steps, func(s capacity.Step) plotter.XY { return plotter.XY{X: float64(s.Index), Y: s.Offered} }); err != nil {
@@ -227,7 +241,7 @@ func capacityStepsChart(c *capacity.Result, _ []capacity.Step) (Chart, error) {
 		p.Legend.Add(kneeLabel(c), l)
 	}
 	p.Y.Min = 0
-	headroom(p, 0) // the highest rate's marks whole, not cut by the frame
+	headroom(p)
 	p.X.Tick.Marker = integerTicks{}
 	return Chart{Name: "capacity-steps", Title: p.Title.Text, Plot: p,
 		Caption: "The rate offered at each step: geometric growth until a step fails, then bisection of the bracket."}, nil

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"gonum.org/v1/plot"
@@ -35,10 +36,45 @@ type Chart struct {
 	Plot    *plot.Plot
 }
 
+// Room around a chart: edge keeps the outermost tick labels and legend
+// entries inside the picture, and legendGap parts the legend from the axes.
+const (
+	edge      vg.Length = 10 // points, as every vg.Length
+	legendGap vg.Length = 12
+)
+
+// layout splits dc between the plot, drawn without its legend, and the
+// legend, in a column to the right of the axes where it covers no data
+// and no tick, top-aligned with the plotting area.
+func (c Chart) layout(dc draw.Canvas) (p plot.Plot, plotArea draw.Canvas, legend plot.Legend, legendArea draw.Canvas) {
+	dc = draw.Crop(dc, edge, -edge, edge/2, -edge/2)
+	p = *c.Plot
+	legend = p.Legend
+	p.Legend = plot.NewLegend()
+	width := legend.Rectangle(dc).Size().X
+	if width == 0 {
+		return p, dc, legend, draw.Crop(dc, dc.Size().X, 0, 0, 0)
+	}
+	top := dc.Max.Y
+	if p.Title.Text != "" {
+		top -= p.Title.TextStyle.Rectangle(p.Title.Text).Size().Y + p.Title.Padding
+	}
+	legend.Left, legend.Top = true, true
+	return p, draw.Crop(dc, 0, -(width + legendGap), 0, 0), legend, draw.Canvas{Canvas: dc.Canvas,
+		Rectangle: vg.Rectangle{Min: vg.Point{X: dc.Max.X - width, Y: dc.Min.Y}, Max: vg.Point{X: dc.Max.X, Y: top}}}
+}
+
+// draw draws the chart on dc.
+func (c Chart) draw(dc draw.Canvas) {
+	p, plotArea, legend, legendArea := c.layout(dc)
+	p.Draw(plotArea)
+	legend.Draw(legendArea)
+}
+
 // PNG draws the chart as a PNG image of Width x Height at DPI.
 func (c Chart) PNG() ([]byte, error) {
 	cv := vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(Width, Height), vgimg.UseDPI(DPI))}
-	c.Plot.Draw(draw.New(cv))
+	c.draw(draw.New(cv))
 	var b bytes.Buffer
 	if _, err := cv.WriteTo(&b); err != nil {
 		return nil, fmt.Errorf("report: %s: %w", c.Name, err)
@@ -49,7 +85,7 @@ func (c Chart) PNG() ([]byte, error) {
 // SVG draws the chart as a standalone SVG document.
 func (c Chart) SVG() ([]byte, error) {
 	cv := vgsvg.New(Width, Height)
-	c.Plot.Draw(draw.New(cv))
+	c.draw(draw.New(cv))
 	var b bytes.Buffer
 	if _, err := cv.WriteTo(&b); err != nil {
 		return nil, fmt.Errorf("report: %s: %w", c.Name, err)
@@ -94,15 +130,15 @@ func newPlot(title, x, y string) *plot.Plot {
 	p.Title.Padding = vg.Points(6)
 	p.X.Tick.Marker = plainTicks{}
 	p.Y.Tick.Marker = plainTicks{}
-	p.Legend.Top = true
+	p.Legend.Padding = vg.Points(3) // room for the larger glyphs
 	p.Add(plotter.NewGrid())
 	return p
 }
 
-// headroom raises a linear Y axis's top so that a legend of n rows at the
-// top does not cover the data.
-func headroom(p *plot.Plot, n int) {
-	p.Y.Max += (p.Y.Max - p.Y.Min) * (0.08 + 0.06*float64(n))
+// headroom raises a linear Y axis's top a little, so that the highest
+// point and its marks are drawn whole, not cut by the frame.
+func headroom(p *plot.Plot) {
+	p.Y.Max += (p.Y.Max - p.Y.Min) * 0.05
 }
 
 // plainTicks are gonum's default ticks with plain labels: "25", not "25.00".
@@ -245,7 +281,6 @@ func LatencyPercentileChart(title string, names []string, hs []*hdrhistogram.His
 	p := newPlot(title, "percentile", "latency (ms)")
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = percentileTicks{}
-	p.Legend.Left = true
 	maxX := 10.0
 	any := false
 	for i, h := range hs {
@@ -263,6 +298,7 @@ func LatencyPercentileChart(title string, names []string, hs []*hdrhistogram.His
 	}
 	p.X.Min, p.X.Max = 1, math.Pow(10, math.Ceil(math.Log10(maxX)))
 	p.Y.Min = 0
+	headroom(p)
 	return Chart{
 		Name: "latency-percentiles", Title: title, Plot: p,
 		Caption: "Latency at each percentile: the curve's right end is the rare slow request; a steep rise there is the tail.",
@@ -290,11 +326,12 @@ func LoadCharts(r *load.Result) ([]Chart, error) {
 	if ok {
 		charts = append(charts, c)
 	}
-	if len(r.Series) == 0 {
+	seconds := wholeSeconds(r)
+	if len(seconds) == 0 {
 		return charts, nil
 	}
-	for _, f := range []func([]load.Second) (Chart, error){rateChart, latencyOverTimeChart, outcomesChart} {
-		c, err := f(r.Series)
+	for _, f := range []func(*load.Result, []load.Second) (Chart, error){rateChart, latencyOverTimeChart, outcomesChart} {
+		c, err := f(r, seconds)
 		if err != nil {
 			return nil, err
 		}
@@ -303,67 +340,100 @@ func LoadCharts(r *load.Result) ([]Chart, error) {
 	return charts, nil
 }
 
-// seconds returns each second's offset from the first.
-func seconds(series []load.Second) []float64 {
-	xs := make([]float64, len(series))
-	for i, s := range series {
-		xs[i] = float64(s.Unix - series[0].Unix)
+// wholeSeconds returns the seconds of r's series that lie wholly inside
+// its measured window. A run starts and ends between two ticks of the
+// clock, so its first and last seconds hold only part of a second's
+// requests: drawn, they would make a steady rate look as if it ramped up
+// and down.
+func wholeSeconds(r *load.Result) []load.Second {
+	start := r.Start
+	end := start.Add(time.Duration(r.DurationS * float64(time.Second)))
+	var whole []load.Second
+	for _, s := range r.Series {
+		from := time.Unix(s.Unix, 0)
+		if !from.Before(start) && !from.Add(time.Second).After(end) {
+			whole = append(whole, s)
+		}
 	}
-	return xs
+	return whole
 }
 
-func timeLine(series []load.Second, y func(load.Second) float64) plotter.XYs {
-	xs := seconds(series)
-	xys := make(plotter.XYs, len(series))
-	for i, s := range series {
-		xys[i] = plotter.XY{X: xs[i], Y: y(s)}
+// partialNote ends the captions of the charts over time.
+const partialNote = " The run's first and last seconds, which it covers only in part, are left out."
+
+// timeLine returns y of each second, placed at the middle of the second,
+// in seconds since the start of r's measured window.
+func timeLine(r *load.Result, seconds []load.Second, y func(load.Second) float64) plotter.XYs {
+	xys := make(plotter.XYs, len(seconds))
+	for i, s := range seconds {
+		mid := time.Unix(s.Unix, int64(time.Second/2))
+		xys[i] = plotter.XY{X: mid.Sub(r.Start).Seconds(), Y: y(s)}
 	}
 	return xys
 }
 
-func rateChart(series []load.Second) (Chart, error) {
-	p := newPlot("Requested and achieved rate", "time (s)", "requests per second")
+// newTimePlot is a plot over r's measured window, from 0 to its duration.
+func newTimePlot(r *load.Result, title, y string) *plot.Plot {
+	p := newPlot(title, "time since the start of measurement (s)", y)
+	p.X.Min, p.X.Max = 0, r.DurationS
 	p.Y.Min = 0
-	requested, err := addStyledLine(p, 0, "requested", timeLine(series, func(s load.Second) float64 { return float64(s.Offered) }))
+	return p
+}
+
+func rateChart(r *load.Result, seconds []load.Second) (Chart, error) {
+	p := newTimePlot(r, "Requested and achieved rate", "requests per second")
+	requested, err := addStyledLine(p, 0, "requested", timeLine(r, seconds, func(s load.Second) float64 { return float64(s.Offered) }))
 	if err != nil {
 		return Chart{}, err
 	}
 	// Where the two agree, the achieved line runs inside the wider, dashed requested one.
 	requested.Width = vg.Points(4)
 	requested.Dashes = []vg.Length{vg.Points(8), vg.Points(4)}
-	if err := addLine(p, 1, "achieved", timeLine(series, func(s load.Second) float64 { return float64(s.Achieved) })); err != nil {
+	if err := addLine(p, 1, "achieved", timeLine(r, seconds, func(s load.Second) float64 { return float64(s.Achieved) })); err != nil {
 		return Chart{}, err
 	}
-	headroom(p, 2)
+	headroom(p)
 	return Chart{Name: "rate", Title: p.Title.Text, Plot: p,
-		Caption: "Requests due and requests completed in each second: achieved below requested means the target (or the generator) fell behind."}, nil
+		Caption: "Requests due and requests completed in each second: achieved below requested means the target (or the generator) fell behind." + partialNote}, nil
 }
 
-func latencyOverTimeChart(series []load.Second) (Chart, error) {
-	p := newPlot("Latency over time", "time (s)", "latency (ms)")
-	p.Y.Min = 0
-	lines := append(percentiles[:len(percentiles):len(percentiles)], percentile{"max", func(s load.Summary) int64 { return s.Max }})
+func latencyOverTimeChart(r *load.Result, seconds []load.Second) (Chart, error) {
+	p := newTimePlot(r, "Latency over time", "latency (ms)")
+	lines := append(percentiles[:len(percentiles):len(percentiles)],
+		percentile{name: "max", get: func(s load.Summary) int64 { return s.Max }, dashes: []vg.Length{vg.Points(1), vg.Points(2)}})
 	for i, l := range lines {
-		if err := addLine(p, i, l.name, timeLine(series, func(s load.Second) float64 { return ms(l.get(s.Latency)) })); err != nil {
+		line, err := addStyledLine(p, i, l.name, timeLine(r, seconds, func(s load.Second) float64 { return ms(l.get(s.Latency)) }))
+		if err != nil {
 			return Chart{}, err
 		}
+		line.Dashes = l.dashes
 	}
-	headroom(p, len(lines))
+	headroom(p)
 	return Chart{Name: "latency-over-time", Title: p.Title.Text, Plot: p,
-		Caption: "Response-time percentiles of the requests completed in each second."}, nil
+		Caption: "Response-time percentiles of the requests completed in each second." + partialNote}, nil
 }
 
-// percentile names a value of a [load.Summary].
+// percentile names a value of a [load.Summary] and the style that tells
+// its line apart from the others' where they run together, as p99 and
+// p99.9 do past the knee: a dash pattern, and a glyph at each point.
 type percentile struct {
-	name string
-	get  func(load.Summary) int64
+	name   string
+	get    func(load.Summary) int64
+	dashes []vg.Length // none for a solid line
+	glyph  draw.GlyphDrawer
+	radius vg.Length
 }
 
-// percentiles are the summary values the charts draw.
+// percentiles are the summary values the charts draw. The glyphs grow
+// from p50 to p99.9, and p99.9's is hollow, so that where two coincide
+// both stay in sight.
 var percentiles = []percentile{
-	{"p50", func(s load.Summary) int64 { return s.P50 }},
-	{"p99", func(s load.Summary) int64 { return s.P99 }},
-	{"p99.9", func(s load.Summary) int64 { return s.P999 }},
+	{name: "p50", get: func(s load.Summary) int64 { return s.P50 },
+		glyph: draw.CircleGlyph{}, radius: vg.Points(2.5)},
+	{name: "p99", get: func(s load.Summary) int64 { return s.P99 },
+		dashes: []vg.Length{vg.Points(7), vg.Points(3)}, glyph: draw.TriangleGlyph{}, radius: vg.Points(3.5)},
+	{name: "p99.9", get: func(s load.Summary) int64 { return s.P999 },
+		dashes: []vg.Length{vg.Points(2), vg.Points(2)}, glyph: draw.SquareGlyph{}, radius: vg.Points(5)},
 }
 
 // outcomeNames returns the outcomes seen in series: "ok" first, then by
@@ -378,16 +448,15 @@ func outcomeNames(series []load.Second) []string {
 	return sortedOutcomes(totals)
 }
 
-func outcomesChart(series []load.Second) (Chart, error) {
-	p := newPlot("Outcomes over time", "time (s)", "requests per second")
-	p.Y.Min = 0
-	names := outcomeNames(series)
+func outcomesChart(r *load.Result, seconds []load.Second) (Chart, error) {
+	p := newTimePlot(r, "Outcomes over time", "requests per second")
+	names := outcomeNames(seconds)
 	for i, name := range names {
-		if err := addLine(p, i, name, timeLine(series, func(s load.Second) float64 { return float64(s.Outcomes[name]) })); err != nil {
+		if err := addLine(p, i, name, timeLine(r, seconds, func(s load.Second) float64 { return float64(s.Outcomes[name]) })); err != nil {
 			return Chart{}, err
 		}
 	}
-	headroom(p, len(names))
+	headroom(p)
 	return Chart{Name: "outcomes", Title: p.Title.Text, Plot: p,
-		Caption: "How the requests completed in each second ended: ok is a CVR reply; every other line is an error class."}, nil
+		Caption: "How the requests completed in each second ended: ok is a CVR reply; every other line is an error class." + partialNote}, nil
 }

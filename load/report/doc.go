@@ -9,7 +9,9 @@
 // 99.9% ...), requested vs. achieved rate over time, outcomes over time;
 // for a capacity search, latency percentiles and achieved rate against the
 // offered rate with the knee marked; for fuzzing, cases per second and
-// findings over time.
+// findings over time. The charts over time of a load run draw the seconds
+// it covers whole, leaving out its partial first and last ones; each
+// chart's legend sits beside its axes, never over the data.
 //
 // Everything here works from saved data ([load.Result],
 // [capacity.Result], a [fuzz.Result]), so a run's pictures can

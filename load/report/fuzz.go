@@ -38,7 +38,7 @@ func FuzzCharts(series []fuzz.Point) ([]Chart, error) {
 	if err := addLine(rate, 0, "cases", fuzzRates(series)); err != nil {
 		return nil, err
 	}
-	headroom(rate, 1)
+	headroom(rate)
 	found := newPlot("Findings over time", "time (s)", "distinct findings")
 	found.Y.Min = 0
 	found.Y.Tick.Marker = integerTicks{}
@@ -47,7 +47,7 @@ func FuzzCharts(series []fuzz.Point) ([]Chart, error) {
 		return nil, err
 	}
 	l.StepStyle = plotter.PostStep
-	headroom(found, 1)
+	headroom(found)
 	return []Chart{
 		{Name: "fuzz-rate", Title: rate.Title.Text, Plot: rate,
 			Caption: "Cases sent and judged in each second."},

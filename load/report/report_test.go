@@ -129,7 +129,7 @@ func TestCharts(t *testing.T) {
 	want := map[string]map[string][]string{ // chart name -> texts its SVG must show
 		"load": {
 			"latency-percentiles": {"Latency by percentile", "response (from due time)", "service (from send)", "50%", "90%", "99%", "99.9%", "latency (ms)"},
-			"rate":                {"Requested and achieved rate", "requested", "achieved", "time (s)"},
+			"rate":                {"Requested and achieved rate", "requested", "achieved", "time since the start of measurement (s)"},
 			"latency-over-time":   {"Latency over time", "p50", "p99", "p99.9", "max"},
 			"outcomes":            {"Outcomes over time", "ok", "420", "731", "silent"},
 		},
