@@ -273,7 +273,7 @@ func fuzzStatus(p fuzz.Progress) string {
 	if p.Elapsed > 0 {
 		rate = float64(p.Cases) / p.Elapsed.Seconds()
 	}
-	s := fmt.Sprintf("cases  %.0f/s  findings %d", rate, p.Findings)
+	s := fmt.Sprintf("%.0f cases/s  findings %d", rate, p.Findings)
 	if p.Findings > 0 {
 		s += " (" + fuzz.KindCounts(p.ByKind) + ")"
 	}
