@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"go.uber.org/goleak"
 
+	"github.com/cvrswarm/cvrswarm/fuzz"
 	"github.com/cvrswarm/cvrswarm/load"
 	"github.com/cvrswarm/cvrswarm/metrics"
 	"github.com/cvrswarm/cvrswarm/msnp/msnptest"
@@ -223,7 +225,11 @@ func TestLint(t *testing.T) {
 	capacity := metrics.Capacity(func() metrics.CapacityState {
 		return metrics.CapacityState{Step: 4, Offered: 4000, Judged: true, Low: 2000, High: 4000}
 	})
-	collectors := map[string]prometheus.Collector{"load": metrics.Load(&mon), "capacity": capacity, "server": metrics.Server(srv)}
+	fuzzing := metrics.Fuzz(func() fuzz.Progress {
+		return fuzz.Progress{Cases: 900, ByKind: map[fuzz.Kind]int{fuzz.KindHang: 1}, HitsByKind: map[fuzz.Kind]int{fuzz.KindHang: 4}}
+	})
+	collectors := map[string]prometheus.Collector{"load": metrics.Load(&mon), "capacity": capacity, "server": metrics.Server(srv),
+		"fuzz": fuzzing}
 	for name, c := range collectors {
 		problems, err := testutil.CollectAndLint(c)
 		if err != nil {
@@ -238,7 +244,7 @@ func TestLint(t *testing.T) {
 		t.Log("promtool is not installed: linted with the client library alone")
 		return
 	}
-	x := listen(t, metrics.Labels{RunID: "lint"}, collectors["load"], capacity, collectors["server"])
+	x := listen(t, metrics.Labels{RunID: "lint"}, collectors["load"], capacity, collectors["server"], fuzzing)
 	_, body := scrape(t, x, false)
 	cmd := exec.Command(promtool, "check", "metrics")
 	cmd.Stdin = bytes.NewReader(body)
@@ -330,6 +336,37 @@ cvrswarm_server_requests_total{answer="none"} 0
 cvrswarm_server_requests_total{answer="ok"} 1
 `
 	if err := testutil.CollectAndCompare(metrics.Server(srv), strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestFuzzProgress checks the fuzz metrics of a run with two hangs (one
+// signature) and a restart of its target: every kind has its series.
+func TestFuzzProgress(t *testing.T) {
+	t.Parallel()
+	c := metrics.Fuzz(func() fuzz.Progress {
+		return fuzz.Progress{Cases: 1234, Findings: 1, Hits: 2, ByKind: map[fuzz.Kind]int{fuzz.KindHang: 1},
+			HitsByKind: map[fuzz.Kind]int{fuzz.KindHang: 2}, Restarts: 1}
+	})
+	var want strings.Builder
+	want.WriteString(`
+# HELP cvrswarm_fuzz_cases_total Fuzz cases run.
+# TYPE cvrswarm_fuzz_cases_total counter
+cvrswarm_fuzz_cases_total 1234
+# HELP cvrswarm_fuzz_restarts_total Restarts of the -exec target after it died.
+# TYPE cvrswarm_fuzz_restarts_total counter
+cvrswarm_fuzz_restarts_total 1
+# HELP cvrswarm_fuzz_findings Distinct findings (by signature), by kind.
+# TYPE cvrswarm_fuzz_findings gauge
+`)
+	for _, k := range fuzz.Kinds() {
+		fmt.Fprintf(&want, "cvrswarm_fuzz_findings{kind=%q} %d\n", k, map[bool]int{true: 1}[k == fuzz.KindHang])
+	}
+	want.WriteString("# HELP cvrswarm_fuzz_hits_total Cases that showed a finding's signature, by the finding's kind.\n# TYPE cvrswarm_fuzz_hits_total counter\n")
+	for _, k := range fuzz.Kinds() {
+		fmt.Fprintf(&want, "cvrswarm_fuzz_hits_total{kind=%q} %d\n", k, map[bool]int{true: 2}[k == fuzz.KindHang])
+	}
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want.String())); err != nil {
 		t.Error(err)
 	}
 }

@@ -30,6 +30,8 @@ func TestMetricsFlagsBadInput(t *testing.T) {
 		{[]string{"capacity", "-run-id", "soak"}, "-run-id"},
 		{[]string{"serve", "-addr", "127.0.0.1:0", "-metrics-addr", taken.Addr().String()}, "-metrics-addr"},
 		{[]string{"serve", "-addr", "127.0.0.1:0", "-run-id", "soak"}, "-run-id"},
+		{[]string{"fuzz", "-cases", "10", "-metrics-addr", taken.Addr().String()}, "-metrics-addr"},
+		{[]string{"fuzz", "-cases", "10", "-run-id", "soak"}, "-run-id"},
 	} {
 		status, stdout, stderr := runMain(t, tc.args...)
 		if status != exitUsage || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "\n") != 1 || stdout != "" {
@@ -40,7 +42,7 @@ func TestMetricsFlagsBadInput(t *testing.T) {
 }
 
 func TestMetricsFlagsHelp(t *testing.T) {
-	for _, name := range []string{"load", "capacity", "serve"} {
+	for _, name := range []string{"load", "capacity", "fuzz", "serve"} {
 		_, stdout, _ := runMain(t, name, "-h")
 		for _, flag := range []string{"-metrics-addr host:port", "-run-id"} {
 			if !strings.Contains(stdout, flag) {
@@ -101,5 +103,12 @@ func TestLoadSaysWhereItsMetricsAre(t *testing.T) {
 	}
 	if want := `(run_id "` + startAt + `")`; !strings.Contains(stderr, want) {
 		t.Errorf("got stderr %q, want the run id of -start-at, %s", stderr, want)
+	}
+}
+
+func TestFuzzSaysWhereItsMetricsAre(t *testing.T) {
+	status, _, stderr := runMain(t, "fuzz", "-cases", "50", "-seed", "1", "-quiet", "-findings", "", "-metrics-addr", "127.0.0.1:0", "-run-id", "night")
+	if status != exitOK || !strings.Contains(stderr, "cvrswarm fuzz: metrics at http://127.0.0.1:") || !strings.Contains(stderr, `(run_id "night")`) {
+		t.Errorf("got status %d, stderr %q; want 0 and the metrics' address and run id", status, stderr)
 	}
 }
