@@ -20,6 +20,8 @@ type Progress struct {
 	Corpus   int
 	Restarts int // of an [Exec] target
 	Elapsed  time.Duration
+
+	HitsByKind map[Kind]int // Hits split by the kind of the finding
 }
 
 // Fuzzer is one fuzzing run. Create it with [New], run it once with
@@ -247,8 +249,10 @@ func (f *Fuzzer) Progress() Progress {
 	if x := f.oracle.exec(); x != nil {
 		p.Restarts = x.Restarts()
 	}
+	p.HitsByKind = map[Kind]int{}
 	for _, fd := range f.findings {
 		p.ByKind[fd.Kind]++
+		p.HitsByKind[fd.Kind] += fd.Hits
 	}
 	if !f.start.IsZero() {
 		p.Elapsed = time.Since(f.start)

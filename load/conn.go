@@ -69,10 +69,10 @@ var pastDeadline = time.Unix(1, 0)
 // openConn connects, negotiates the dialect with VER and records the
 // connect and handshake times. The connection belongs to ln when it is
 // not nil.
-func (e *engine) openConn(id int64, ln *lane) (*conn, outcome) {
+func (e *engine) openConn(id int64, ln *lane) (*conn, Outcome) {
 	start := time.Now()
 	nc, oc := e.dial(id)
-	if oc != ocOK {
+	if oc != OutcomeOK {
 		return nil, oc
 	}
 	connected := time.Now()
@@ -85,26 +85,26 @@ func (e *engine) openConn(id int64, ln *lane) (*conn, outcome) {
 	unhook, err := msnp.BindDeadline(e.ctx, nc, connected.Add(e.timeout))
 	if err == nil {
 		c.unhook = unhook
-		if oc = c.handshake(); oc == ocOK {
+		if oc = c.handshake(); oc == OutcomeOK {
 			if err := msnp.SetDeadline(e.ctx, nc, time.Time{}); err != nil {
-				oc = ocInterrupted
+				oc = OutcomeInterrupted
 			}
 		}
 	} else {
 		oc = c.ioOutcome("connect", err)
 	}
 	done := time.Now()
-	c.sh.conn(connected.Sub(start), done.Sub(connected), oc == ocOK)
-	if oc != ocOK {
+	c.sh.conn(connected.Sub(start), done.Sub(connected), oc == OutcomeOK)
+	if oc != OutcomeOK {
 		c.dead = true
 		c.release()
 		return nil, oc
 	}
-	return c, ocOK
+	return c, OutcomeOK
 }
 
 // handshake sends VER and waits for its reply.
-func (c *conn) handshake() outcome {
+func (c *conn) handshake() Outcome {
 	trid := c.trids.take()
 	req := msnp.VERRequest{TrID: trid, Dialects: c.e.dialects}
 	n, err := msnp.Handshake(c.nc, c.rd, req.Append(nil), trid, c.e.dialects)
@@ -115,13 +115,13 @@ func (c *conn) handshake() outcome {
 		return c.e.causes.noteReply(replyOutcome(n.Class, n.Reply.Code), "VER reply", n.Line)
 	}
 	c.lines = c.e.book[n.Dialect]
-	return ocOK
+	return OutcomeOK
 }
 
 // ioOutcome classifies an I/O error met doing what, and notes it.
-func (c *conn) ioOutcome(what string, err error) outcome {
+func (c *conn) ioOutcome(what string, err error) Outcome {
 	if c.e.ctx.Err() != nil {
-		return ocInterrupted
+		return OutcomeInterrupted
 	}
 	return c.e.causes.noteErr(classifyIO(err, c.rd.Buffered() > 0), what, err)
 }
@@ -203,7 +203,7 @@ func (c *conn) send(src ticketSource, s *sender) int {
 	}
 	c.mu.Unlock()
 	if err := c.write(s.out, sent); err != nil {
-		oc := ocInterrupted
+		oc := OutcomeInterrupted
 		if e.ctx.Err() == nil {
 			oc = e.causes.noteErr(classifyIO(err, false), "send CVR", err)
 		}
@@ -294,12 +294,12 @@ func (c *conn) take(line []byte, err error) bool {
 		trid = h.TrID
 	}
 	oc := replyOutcome(h.Class(msnp.ReplyCVR, trid), h.Code)
-	if oc == ocOK && err != nil {
-		oc = ocBareLF
+	if oc == OutcomeOK && err != nil {
+		oc = OutcomeBareLF
 	}
 	c.e.causes.noteReply(oc, "CVR reply", line)
-	if oc != ocOK && !f.mutated {
-		c.failLocked(idx, oc, ocAborted, end)
+	if oc != OutcomeOK && !f.mutated {
+		c.failLocked(idx, oc, OutcomeAborted, end)
 		return false
 	}
 	c.remove(idx)
@@ -346,13 +346,13 @@ func (c *conn) rearm() bool {
 
 // fail gives the connection up: the request in flight at idx (none when
 // -1) gets oc, every other one others.
-func (c *conn) fail(idx int, oc, others outcome) {
+func (c *conn) fail(idx int, oc, others Outcome) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.failLocked(idx, oc, others, time.Now())
 }
 
-func (c *conn) failLocked(idx int, oc, others outcome, end time.Time) {
+func (c *conn) failLocked(idx int, oc, others Outcome, end time.Time) {
 	if c.dead {
 		return
 	}
@@ -370,8 +370,8 @@ func (c *conn) failLocked(idx int, oc, others outcome, end time.Time) {
 	}
 }
 
-// record files one request's outcome unless it was due in the warm-up.
-func (c *conn) record(f *inflight, oc outcome, end time.Time) {
+// record files one request's Outcome unless it was due in the warm-up.
+func (c *conn) record(f *inflight, oc Outcome, end time.Time) {
 	kind := kindValid
 	if f.mutated {
 		kind = kindMutated

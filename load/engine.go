@@ -36,7 +36,7 @@ type engine struct {
 	dialSlots                chan struct{}
 
 	open, maxOpen, opened, failed, dropped atomic.Int64
-	failures                               sync.Map // outcome -> *atomic.Int64
+	failures                               sync.Map // Outcome -> *atomic.Int64
 	late                                   atomic.Int64
 	causes                                 causes
 }
@@ -149,7 +149,7 @@ func (e *engine) openFirst(lanes []*lane) {
 					continue
 				}
 				e.readers.Go(c.readReplies)
-				l.handOver(c, ocOK)
+				l.handOver(c, OutcomeOK)
 			}
 		})
 	}
@@ -234,7 +234,7 @@ func (e *engine) flood(ready *sync.WaitGroup) {
 	var c *conn
 	if !e.cfg.Churn {
 		e.dialSlots <- struct{}{}
-		var oc outcome
+		var oc Outcome
 		if c, oc = e.openConn(e.nextID.Add(1)-1, nil); c == nil {
 			e.connFailed(oc)
 		}
@@ -252,7 +252,7 @@ func (e *engine) flood(ready *sync.WaitGroup) {
 	for {
 		if c == nil {
 			id := e.nextID.Add(1) - 1
-			var oc outcome
+			var oc Outcome
 			if c, oc = e.openConn(id, nil); c == nil {
 				e.connFailed(oc)
 				t, ok := e.claim()
@@ -313,19 +313,17 @@ func (o *oneTicket) next() (ticket, bool) {
 	return o.t, true
 }
 
-// record files one request's outcome into sh, unless it was due in the
+// record files one request's Outcome into sh, unless it was due in the
 // warm-up.
-func (e *engine) record(sh *recShard, t ticket, kind int, oc outcome, sent, end time.Time) {
+func (e *engine) record(sh *recShard, t ticket, kind int, oc Outcome, sent, end time.Time) {
 	if t.warm {
 		return
 	}
-	if oc != ocInterrupted && e.ctx.Err() != nil && oc != ocOK && !oc.isCode() {
-		oc = ocInterrupted // the failure was our own interruption
+	if oc != OutcomeInterrupted && e.ctx.Err() != nil && oc != OutcomeOK && !oc.isCode() {
+		oc = OutcomeInterrupted // the failure was our own interruption
 	}
 	sh.done(kind, oc, t.due, sent, end)
 }
-
-func (o outcome) isCode() bool { return o >= codeBase }
 
 func (e *engine) shardFor(id int64) *recShard {
 	return e.rec.shards[id%int64(len(e.rec.shards))]
@@ -366,7 +364,7 @@ func (e *engine) connOpened() {
 	}
 }
 
-func (e *engine) connFailed(oc outcome) {
+func (e *engine) connFailed(oc Outcome) {
 	e.failed.Add(1)
 	v, _ := e.failures.LoadOrStore(oc, new(atomic.Int64))
 	v.(*atomic.Int64).Add(1)
@@ -374,7 +372,7 @@ func (e *engine) connFailed(oc outcome) {
 
 // dial connects to the target within the timeout, through Config.Dial
 // when it is set.
-func (e *engine) dial(id int64) (net.Conn, outcome) {
+func (e *engine) dial(id int64) (net.Conn, Outcome) {
 	dial := e.cfg.Dial
 	if dial == nil {
 		dial = (&net.Dialer{}).DialContext
@@ -385,7 +383,7 @@ func (e *engine) dial(id int64) (net.Conn, outcome) {
 	if err != nil {
 		return nil, e.causes.noteErr(classifyDial(err), "", err)
 	}
-	return conn, ocOK
+	return conn, OutcomeOK
 }
 
 func (e *engine) result(end time.Time, partial bool) *Result {
@@ -399,7 +397,7 @@ func (e *engine) result(end time.Time, partial bool) *Result {
 	var requests, sent int64
 	for i, n := range all {
 		requests += n
-		if outcome(i).sent() {
+		if Outcome(i).sent() {
 			sent += n
 		}
 	}
@@ -428,7 +426,7 @@ func (e *engine) result(end time.Time, partial bool) *Result {
 		ByKind:      OutcomesByKind{Valid: outcomeMap(&byKind[kindValid]), Mutated: outcomeMap(&byKind[kindMutated])},
 		Settings:    e.settings(),
 		Connections: Connections{Opened: e.opened.Load(), MaxOpen: e.maxOpen.Load(), Failed: e.failed.Load(),
-			Dropped: e.dropped.Load(), Failures: map[string]int64{}},
+			Dropped: e.dropped.Load(), Failures: Counts{}},
 	}
 	r.Rate.Requested = requested
 	if window > 0 {
@@ -437,7 +435,7 @@ func (e *engine) result(end time.Time, partial bool) *Result {
 		r.Rate.Achieved = float64(min(e.rec.completedInWindow(), sent)) / window.Seconds()
 	}
 	e.failures.Range(func(k, v any) bool {
-		r.Connections.Failures[k.(outcome).String()] = v.(*atomic.Int64).Load()
+		r.Connections.Failures[k.(Outcome)] = v.(*atomic.Int64).Load()
 		return true
 	})
 	r.Histograms.Latency, _ = EncodeHistogram(h.latency)

@@ -36,7 +36,7 @@ type lane struct {
 
 	mu      sync.Mutex // guards what the goroutines opening connections hand over
 	arrived []*conn
-	failed  []outcome // dials that failed, not yet charged to a waiting request
+	failed  []Outcome // dials that failed, not yet charged to a waiting request
 	ended   bool
 }
 
@@ -261,8 +261,8 @@ func (l *lane) dial() {
 }
 
 // handOver gives the lane a connection opened for it, or a failed dial's
-// outcome; false when the lane has ended (the connection is then closed).
-func (l *lane) handOver(c *conn, oc outcome) bool {
+// Outcome; false when the lane has ended (the connection is then closed).
+func (l *lane) handOver(c *conn, oc Outcome) bool {
 	l.mu.Lock()
 	ended := l.ended
 	switch {
@@ -313,7 +313,7 @@ func (l *lane) unsent(now time.Time) {
 		}
 		if l.nextDue >= l.e.cfg.WarmUp {
 			l.sh.offered(due, 1)
-			l.sh.done(kindValid, ocUnsent, due, time.Time{}, now)
+			l.sh.done(kindValid, OutcomeUnsent, due, time.Time{}, now)
 		}
 	}
 }
@@ -322,7 +322,7 @@ func (l *lane) unsent(now time.Time) {
 func (l *lane) unsentQueue(until time.Time) {
 	for t, ok := l.queue.pop(); ok; t, ok = l.queue.pop() {
 		if !t.warm {
-			l.sh.done(kindValid, ocUnsent, t.due, time.Time{}, until)
+			l.sh.done(kindValid, OutcomeUnsent, t.due, time.Time{}, until)
 		}
 	}
 }
