@@ -234,11 +234,17 @@ func (c *capacitySearch) onStep(s capacity.Step, b capacity.Bracket) {
 	}
 }
 
-// status is the progress display's: the step, the bracket and the load.
-func (c *capacitySearch) status() (done, total int64, status string) {
+// status is the progress display's: the step and its load, and under it
+// the bracket and the last step's verdict.
+func (c *capacitySearch) status() progressReport {
 	p := c.mon.Progress()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.step.Index == 0 {
+		return progressReport{Status: "starting"}
+	}
+	r := loadProgress(p)
+	r.Head = fmt.Sprintf("step %d %s %s", c.step.Index, c.step.Phase, load.FormatRate(c.step.Rate))
 	b := "-"
 	if c.bracket.Low > 0 || c.bracket.High > 0 {
 		b = load.FormatRate(c.bracket.Low) + ".."
@@ -248,15 +254,11 @@ func (c *capacitySearch) status() (done, total int64, status string) {
 			b += "?"
 		}
 	}
-	if c.step.Index == 0 {
-		return 0, 0, "starting"
-	}
-	done, total, run := loadProgress(p)
-	status = fmt.Sprintf("step %d %s %s  bracket %s  %s", c.step.Index, c.step.Phase, load.FormatRate(c.step.Rate), b, run)
+	r.Detail = "bracket " + b
 	if c.last != "" {
-		status += "  | " + c.last
+		r.Detail += "  last step: " + c.last
 	}
-	return done, total, status
+	return r
 }
 
 // describe fills in what res records of the search beyond its steps.

@@ -89,8 +89,8 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		done.Add(1)
 	}
-	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "check", Quiet: f.quiet}, func() (int64, int64, string) {
-		return done.Load(), total, fmt.Sprintf("warn %d  fail %d", warned.Load(), failed.Load())
+	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "check", Quiet: f.quiet}, func() progressReport {
+		return progressReport{Done: done.Load(), Total: total, Unit: "rules", Status: fmt.Sprintf("warn %d  fail %d", warned.Load(), failed.Load())}
 	})
 	rep, runErr := conformance.Run(ctx, cfg)
 	stopProgress()

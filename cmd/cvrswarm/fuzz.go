@@ -202,9 +202,8 @@ func fuzzRun(ctx context.Context, cfg fuzz.Config, quiet bool, stderr io.Writer)
 	if err != nil {
 		return nil, err
 	}
-	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "fuzz", Quiet: quiet}, func() (int64, int64, string) {
-		p := fz.Progress()
-		return p.Cases, cfg.Cases, fuzzStatus(p)
+	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "fuzz", Quiet: quiet}, func() progressReport {
+		return fuzzProgress(fz.Progress(), cfg)
 	})
 	res, err := fz.Run(ctx)
 	stopProgress()
@@ -232,13 +231,34 @@ func (f *fuzzFlags) writeResult(res *fuzz.Result, stdout, stderr io.Writer) erro
 	return f.pictures.write(page, stderr)
 }
 
-// fuzzStatus is the progress line: cases/s, findings by kind, corpus.
+// fuzzProgress measures a run by the bound its config gives it: cases
+// done of -cases, or time of -duration, whichever ends it first; none
+// when neither does.
+func fuzzProgress(p fuzz.Progress, cfg fuzz.Config) progressReport {
+	r := progressReport{Done: p.Cases, Unit: "cases", Status: fuzzStatus(p)}
+	byCases, byTime := -1.0, -1.0
+	if cfg.Cases > 0 {
+		byCases = float64(p.Cases) / float64(cfg.Cases)
+	}
+	if cfg.Duration > 0 {
+		byTime = float64(p.Elapsed) / float64(cfg.Duration)
+	}
+	switch {
+	case byCases >= byTime && byCases >= 0:
+		r.Total = cfg.Cases
+	case byTime >= 0:
+		r.Done, r.Total, r.Unit = min(p.Elapsed, cfg.Duration).Milliseconds(), cfg.Duration.Milliseconds(), "ms"
+	}
+	return r
+}
+
+// fuzzStatus is the progress line: cases, cases/s, findings by kind, corpus.
 func fuzzStatus(p fuzz.Progress) string {
 	rate := 0.0
 	if p.Elapsed > 0 {
 		rate = float64(p.Cases) / p.Elapsed.Seconds()
 	}
-	s := fmt.Sprintf("cases  %.0f/s  findings %d", rate, p.Findings)
+	s := fmt.Sprintf("cases %d  %.0f/s  findings %d", p.Cases, rate, p.Findings)
 	if p.Findings > 0 {
 		s += " (" + fuzz.KindCounts(p.ByKind) + ")"
 	}

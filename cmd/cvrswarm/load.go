@@ -202,7 +202,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	var mon load.Monitor
 	cfg.Monitor = &mon
-	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "load", Quiet: f.quiet}, func() (int64, int64, string) {
+	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "load", Quiet: f.quiet}, func() progressReport {
 		return loadProgress(mon.Progress())
 	})
 	r, err := load.Run(ctx, cfg)
@@ -290,22 +290,22 @@ func loadCheckOutputs(paths map[string]string) error {
 
 // loadProgress turns a progress snapshot into the display's figures:
 // requests done of those planned, or for an unbounded rate run for a
-// duration, milliseconds elapsed of the total.
-func loadProgress(p load.Progress) (done, total int64, status string) {
+// duration, milliseconds elapsed of the total. The status leads with
+// what a reader watches: the rate, p99 and errors.
+func loadProgress(p load.Progress) progressReport {
 	if !p.Running && p.Done == 0 {
-		return 0, 0, "starting"
+		return progressReport{Status: "starting"}
 	}
-	if p.Planned > 0 || p.Total == 0 {
-		done, total = p.Done, p.Planned
-	} else { // an unbounded rate for a duration: time is the measure
-		done, total = min(p.Elapsed, p.Total).Milliseconds(), p.Total.Milliseconds()
+	r := progressReport{Done: p.Done, Total: p.Planned, Unit: "requests"}
+	if p.Planned == 0 && p.Total > 0 { // an unbounded rate for a duration: time is the measure
+		r = progressReport{Done: min(p.Elapsed, p.Total).Milliseconds(), Total: p.Total.Milliseconds(), Unit: "ms"}
 	}
 	p99 := "-"
 	if p.P99 > 0 {
-		p99 = p.P99.String()
+		p99 = report.Micros(p.P99.Microseconds())
 	}
-	status = fmt.Sprintf("sent %d  rate %.0f/s  ok %d  err %d  p99 %s", p.Sent, p.Rate, p.OK, p.Errors, p99)
-	return done, total, status
+	r.Status = fmt.Sprintf("rate %.0f/s  p99 %s  ok %d  err %d  sent %d", p.Rate, p99, p.OK, p.Errors, p.Sent)
+	return r
 }
 
 // loadWrite writes the files the flags ask for, each atomically. A file

@@ -167,13 +167,15 @@ func TestLoadConfigFromFlags(t *testing.T) {
 }
 
 func TestLoadProgressLine(t *testing.T) {
-	done, total, status := loadProgress(load.Progress{Running: true, Elapsed: 2 * time.Second, Total: 10 * time.Second,
+	got := loadProgress(load.Progress{Running: true, Elapsed: 2 * time.Second, Total: 10 * time.Second,
 		Done: 1000, Planned: 5000, Sent: 1000, OK: 990, Errors: 10, Rate: 500, P99: 1200 * time.Microsecond})
-	if done != 1000 || total != 5000 || status != "sent 1000  rate 500/s  ok 990  err 10  p99 1.2ms" {
-		t.Errorf("got %d of %d, %q", done, total, status)
+	want := progressReport{Done: 1000, Total: 5000, Unit: "requests", Status: "rate 500/s  p99 1.20ms  ok 990  err 10  sent 1000"}
+	if got != want {
+		t.Errorf("got %+v, want %+v", got, want)
 	}
-	if done, total, _ := loadProgress(load.Progress{Running: true, Elapsed: 2 * time.Second, Total: 10 * time.Second}); done != 2000 || total != 10000 {
-		t.Errorf("unbounded rate: got %d of %d, want 2000 of 10000 milliseconds", done, total)
+	got = loadProgress(load.Progress{Running: true, Elapsed: 2 * time.Second, Total: 10 * time.Second})
+	if got.Done != 2000 || got.Total != 10000 || got.Unit != "ms" {
+		t.Errorf("unbounded rate: got %+v, want 2000 of 10000 ms", got)
 	}
 }
 

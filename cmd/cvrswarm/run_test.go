@@ -82,48 +82,6 @@ func TestUsageListsEveryCommand(t *testing.T) {
 	}
 }
 
-func TestPlainProgressLines(t *testing.T) {
-	var out bytes.Buffer
-	var done int64
-	stop := startProgress(context.Background(), &out, progressConfig{Label: "load", Every: 10 * time.Millisecond},
-		func() (int64, int64, string) { done++; return done, 100, "ok 7" })
-	time.Sleep(50 * time.Millisecond)
-	stop()
-	stop() // a second stop is harmless
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) < 2 {
-		t.Fatalf("got %d progress lines, want at least 2: %q", len(lines), out.String())
-	}
-	for _, l := range lines {
-		if !strings.HasPrefix(l, "load ") || !strings.Contains(l, "/100  ok 7") {
-			t.Errorf("progress line %q, want \"load <elapsed>: n/100  ok 7\"", l)
-		}
-	}
-	out.Reset()
-	stop = startProgress(context.Background(), &out, progressConfig{Label: "load", Quiet: true},
-		func() (int64, int64, string) { return 1, 1, "" })
-	stop()
-	if out.Len() != 0 {
-		t.Errorf("-quiet printed %q", out.String())
-	}
-}
-
-func TestBarProgressDrawsStatus(t *testing.T) {
-	var out bytes.Buffer
-	ctx, cancel := context.WithCancel(context.Background())
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		barLoop(ctx, &out, progressConfig{Label: "fuzz"}, func() (int64, int64, string) { return 5, 10, "findings 0" })
-	}()
-	time.Sleep(400 * time.Millisecond)
-	cancel()
-	<-finished
-	if s := out.String(); !strings.Contains(s, "fuzz") || !strings.Contains(s, "findings 0") {
-		t.Errorf("bar output %q lacks the label or the status", s)
-	}
-}
-
 // TestHelpPlaceholders checks every command's -h: a flag's placeholder is
 // the back-quoted word of its usage, so back quotes around a phrase would
 // print it as the flag's argument ("-findings go test fuzz v1").
