@@ -240,19 +240,17 @@ func (f *Fuzzer) record(ctx context.Context, c Case, v Verdict, reproduced bool)
 	if known {
 		fd.Hits, fd.File = old.Hits, old.File // the old input file is replaced
 	}
+	f.findings[v.Signature] = fd // kept in the result even when it cannot be saved
+	if !known {
+		f.order = append(f.order, v.Signature)
+	}
 	if f.cfg.FindingsDir != "" {
-		if err := fd.save(f.cfg.FindingsDir, f.replayPrefix()); err != nil {
+		if err := fd.save(f.cfg.FindingsDir, f.replayPrefix()); err != nil && f.fatal == nil {
 			f.fatal = err
 			f.cancel()
-			return
 		}
 	}
-	f.findings[v.Signature] = fd
-	if known {
-		return
-	}
-	f.order = append(f.order, v.Signature)
-	if f.cfg.onFinding != nil {
+	if !known && f.cfg.onFinding != nil {
 		f.cfg.onFinding(*fd)
 	}
 }

@@ -324,8 +324,7 @@ func capacityStatus(stderr io.Writer, res *capacity.Result, runErr error) int {
 	case runErr != nil:
 		return failure(stderr, "capacity", runErr)
 	case res.Partial:
-		fmt.Fprintln(stderr, "cvrswarm capacity: interrupted: the report covers the steps that ran")
-		return exitNotConverged
+		return interrupted(stderr, "capacity", "the report and the files cover the steps that ran")
 	case !res.Converged:
 		fmt.Fprintf(stderr, "cvrswarm capacity: did not converge: %s\n", res.Stopped)
 		return exitNotConverged
@@ -337,8 +336,9 @@ func capacityStatus(stderr io.Writer, res *capacity.Result, runErr error) int {
 func capacityWrite(f *capacityFlags, res *capacity.Result, stdout, stderr io.Writer) error {
 	if f.jsonOut != "" {
 		if err := capacity.WriteResult(f.jsonOut, res); err != nil {
-			return err
+			return fmt.Errorf("-json %s: %w", f.jsonOut, err)
 		}
+		wrote(stderr, f.jsonOut)
 	}
 	if err := report.WriteCapacityText(stdout, res); err != nil {
 		return err

@@ -101,14 +101,18 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if f.json != "" {
 		if err := checkWriteJSON(f.json, rep); err != nil {
 			status = failure(stderr, "check", fmt.Errorf("-json: %w", err))
+		} else {
+			wrote(stderr, f.json)
 		}
 	}
 	if err := rep.WriteTable(stdout, f.verbose); err != nil {
 		return failure(stderr, "check", err)
 	}
 	switch {
+	case runErr != nil && ctx.Err() != nil:
+		return interrupted(stderr, "check", "the rules not run are skipped")
 	case runErr != nil:
-		return failure(stderr, "check", fmt.Errorf("interrupted (%w): the rules not run are skipped", runErr))
+		return failure(stderr, "check", runErr)
 	case !rep.Passed():
 		return exitFail
 	}

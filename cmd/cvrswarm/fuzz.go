@@ -1,11 +1,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -179,20 +182,71 @@ func runFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return failure(stderr, "fuzz", err)
 	}
 	defer stop()
+	if dir := ff.cfg.FindingsDir; dir != "" { // before the campaign, not at its first finding
+		if err := writableDir(dir); err != nil {
+			return usageError(stderr, "fuzz", fmt.Sprintf("-findings %s: %v", dir, err))
+		}
+	}
 	ff.cfg.Oracle, ff.cfg.ReplayCommand = oracle, replay
 	res, runErr := fuzzRun(ctx, ff.cfg, ff.quiet, stderr)
+	stoppedByCtx := runErr != nil && ctx.Err() != nil && errors.Is(runErr, ctx.Err())
 	if res != nil {
+		if runErr != nil && !stoppedByCtx {
+			res.Stopped = "error: " + userText(res.Stopped)
+		}
 		if err := ff.writeResult(res, stdout, stderr); err != nil {
 			return failure(stderr, "fuzz", err)
 		}
+		if fuzzPrintUnsaved(stderr, ff.cfg.FindingsDir, res.Findings) {
+			runErr = cmp.Or(runErr, errors.New("findings not saved"))
+			stoppedByCtx = false
+		}
 	}
-	if runErr != nil && !errors.Is(runErr, context.Canceled) {
+	switch {
+	case stoppedByCtx:
+		return interrupted(stderr, "fuzz", "the summary and the files cover the cases that ran")
+	case runErr != nil:
 		return failure(stderr, "fuzz", runErr)
-	}
-	if res != nil && len(res.Findings) > 0 {
+	case res != nil && len(res.Findings) > 0:
 		return exitFail
 	}
 	return exitOK
+}
+
+// writableDir creates dir if it is missing and checks that a file can be
+// written in it.
+func writableDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".cvrswarm-write-check-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// fuzzPrintUnsaved prints in full on stderr each finding whose files are
+// not in the findings folder dir, so that none is lost; it reports
+// whether there was one.
+func fuzzPrintUnsaved(stderr io.Writer, dir string, findings []fuzz.Finding) bool {
+	if dir == "" {
+		return false
+	}
+	unsaved := false
+	for _, fd := range findings {
+		if _, err := os.Stat(fd.Record); fd.Record != "" && err == nil {
+			continue
+		}
+		b, err := json.MarshalIndent(fd, "", "  ")
+		if err != nil {
+			b = []byte(fmt.Sprintf("%+v", fd))
+		}
+		fmt.Fprintf(stderr, "cvrswarm fuzz: finding not saved in %s, here in full:\n%s\n", dir, b)
+		unsaved = true
+	}
+	return unsaved
 }
 
 // fuzzRun runs the fuzzer with progress on stderr. The result is nil
@@ -220,6 +274,7 @@ func (f *fuzzFlags) writeResult(res *fuzz.Result, stdout, stderr io.Writer) erro
 		if err := res.WriteFile(f.jsonPath); err != nil {
 			return fmt.Errorf("-json %s: %w", f.jsonPath, err)
 		}
+		wrote(stderr, f.jsonPath)
 	}
 	if err := res.WriteSummary(stdout); err != nil {
 		return err

@@ -221,10 +221,11 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := loadWrite(&f, r, stderr); err != nil {
 		return failure(stderr, "load", err)
 	}
+	sloStatus := loadSLOStatus(stderr, "load", r.SLO)
 	if r.Partial {
-		fmt.Fprintln(stderr, "cvrswarm load: interrupted: the report covers the part that ran")
+		return interrupted(stderr, "load", "the report and the files cover the part that ran")
 	}
-	return loadSLOStatus(stderr, "load", r.SLO)
+	return sloStatus
 }
 
 // loadSLOStatus names the breached objectives of a result on stderr and
@@ -236,9 +237,9 @@ func loadSLOStatus(stderr io.Writer, name string, verdicts []load.SLOVerdict) in
 	}
 	names := make([]string, len(breached))
 	for i, v := range breached {
-		names[i] = fmt.Sprintf("%s (measured %.6g)", v.Objective, v.Value)
+		names[i] = v.String()
 	}
-	fmt.Fprintf(stderr, "cvrswarm %s: SLO breached: %s\n", name, strings.Join(names, ", "))
+	fmt.Fprintf(stderr, "cvrswarm %s: SLO %s\n", name, strings.Join(names, "; "))
 	return exitSLO
 }
 
@@ -319,6 +320,8 @@ func loadWrite(f *loadFlags, r *load.Result, stderr io.Writer) error {
 	if f.jsonOut != "" {
 		if err := load.WriteResult(f.jsonOut, r); err != nil {
 			fail("json", f.jsonOut, err)
+		} else {
+			wrote(stderr, f.jsonOut)
 		}
 	}
 	for _, out := range []struct {
@@ -335,6 +338,8 @@ func loadWrite(f *loadFlags, r *load.Result, stderr io.Writer) error {
 		}
 		if err != nil {
 			fail(out.flag, out.path, err)
+		} else {
+			wrote(stderr, out.path)
 		}
 	}
 	if f.report.html != "" || f.report.png != "" {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -79,7 +80,7 @@ func TestLoadSLOBreachedExits3(t *testing.T) {
 	if status != exitSLO {
 		t.Errorf("got status %d, want %d", status, exitSLO)
 	}
-	if !strings.Contains(stderr, "SLO breached: p50<1us") || strings.Contains(stderr, "rate>1") {
+	if !regexp.MustCompile(`SLO p50<1us: [0-9.]+(µs|ms|s), breached`).MatchString(stderr) || strings.Contains(stderr, "rate>1") {
 		t.Errorf("got stderr %q, want it to name the breached objective only", stderr)
 	}
 }
@@ -95,7 +96,7 @@ func TestLoadInterruptWritesPartialResult(t *testing.T) {
 	time.AfterFunc(500*time.Millisecond, cancel)
 	var stdout, stderr bytes.Buffer
 	status := run(ctx, []string{"load", "-target", srv.Addr(), "-duration", "1m", "-quiet", "-json", js}, &stdout, &stderr)
-	if status != exitOK {
+	if status != exitInterrupted {
 		t.Fatalf("got status %d, stderr %q", status, stderr.String())
 	}
 	r, err := load.ReadResult(js)
@@ -131,6 +132,7 @@ func TestLoadUsageErrors(t *testing.T) {
 		{"json into a missing folder", []string{"-json", "/nonexistent/r.json"}, "-json: /nonexistent/r.json: folder /nonexistent does not exist"},
 		{"hgrm into a missing folder", []string{"-hgrm", "/nonexistent/r.hgrm"}, "-hgrm"},
 		{"argument", []string{"extra"}, "unexpected argument"},
+		{"negative duration", []string{"-duration", "-5s"}, "cvrswarm load: -duration: must not be negative (see 'cvrswarm load -h')\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -197,8 +199,8 @@ func TestLoadWritesWhatItCanAfterTheRun(t *testing.T) {
 	if !strings.Contains(stdout, "requests     20") {
 		t.Errorf("got report %q, want it printed although a file failed", stdout)
 	}
-	if lines := strings.Count(stderr, "\n"); lines != 1 || !strings.HasPrefix(stderr, "cvrswarm load: -json "+js+": ") {
-		t.Errorf("got stderr %q, want one line naming -json", stderr)
+	if want := "cvrswarm: wrote " + hgrm + "\ncvrswarm load: -json " + js + ": "; !strings.HasPrefix(stderr, want) || strings.Count(stderr, "\n") != 2 {
+		t.Errorf("got stderr %q, want the -hgrm file written and one line naming -json", stderr)
 	}
 	if _, err := os.Stat(hgrm); err != nil {
 		t.Errorf("the -hgrm file after the -json failure: %v", err)

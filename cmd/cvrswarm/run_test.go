@@ -188,3 +188,31 @@ func TestExitError(t *testing.T) {
 		})
 	}
 }
+
+// TestUsageIsStable: the top-level help lists the commands and their
+// examples in one order every time, though they are kept in a map.
+func TestUsageIsStable(t *testing.T) {
+	var first bytes.Buffer
+	usage(&first)
+	for range 20 {
+		var b bytes.Buffer
+		usage(&b)
+		if b.String() != first.String() {
+			t.Fatalf("usage changed between calls:\n%s\nthen:\n%s", first.String(), b.String())
+		}
+	}
+}
+
+// TestUserText: what a user reads has no package prefixes.
+func TestUserText(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"fuzz: save finding: corpus: open x: permission denied", "save finding: open x: permission denied"},
+		{"load: capacity: step 2: dial tcp: refused", "step 2: dial tcp: refused"},
+		{"fuzz: stat findings/x: no such file or directory", "stat findings/x: no such file or directory"},
+		{"-corpus: a load of lines", "-corpus: a load of lines"},
+	} {
+		if got := userText(tt.in); got != tt.want {
+			t.Errorf("userText(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
