@@ -31,6 +31,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/google/renameio/v2"
 )
 
 //go:embed seeds
@@ -216,54 +218,29 @@ func Save(dir string, c Case) (string, error) {
 		return "", fmt.Errorf("corpus: %w", err)
 	}
 	path := filepath.Join(dir, FileName(data))
-	if err := WriteFileAtomic(path, data); err != nil {
+	if err := WriteFile(path, data); err != nil {
 		return "", err
 	}
 	return path, nil
 }
 
-// WriteFileAtomic writes data to path through a temporary file in the same
-// folder that is synced and renamed into place, so a reader never sees a
-// half-written file.
-func WriteFileAtomic(path string, data []byte) (err error) {
-	// Errors name the file asked for, never the temporary one.
-	fail := func(err error) error {
-		var pe *fs.PathError
-		var le *os.LinkError
-		switch {
-		case errors.As(err, &pe):
-			err = pe.Err
-		case errors.As(err, &le):
-			err = le.Err
-		}
-		return fmt.Errorf("write %s: %w", path, err)
+// WriteFile writes data to path atomically with renameio: a reader sees
+// the old file or the new one, never a half-written one. Its errors name
+// path, never the temporary file.
+func WriteFile(path string, data []byte) error {
+	err := renameio.WriteFile(path, data, 0o644)
+	if err == nil {
+		return nil
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fail(err)
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		err = pe.Err
+	case errors.As(err, &le):
+		err = le.Err
 	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fail(err)
-	}
-	return nil
+	return fmt.Errorf("write %s: %w", path, err)
 }
 
 var errNoCases = errors.New("corpus: no cases")

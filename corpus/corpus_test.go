@@ -193,10 +193,10 @@ func TestPick(t *testing.T) {
 	}
 }
 
-func TestWriteFileAtomicErrorsNameTheFile(t *testing.T) {
+func TestWriteFileErrorsNameTheFile(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "missing", "run.json")
-	err := WriteFileAtomic(path, []byte("{}"))
+	err := WriteFile(path, []byte("{}"))
 	if err == nil {
 		t.Fatal("writing into a missing folder succeeded")
 	}
@@ -207,11 +207,28 @@ func TestWriteFileAtomicErrorsNameTheFile(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "run.json"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	err = WriteFileAtomic(filepath.Join(dir, "run.json"), []byte("{}"))
-	if err == nil || strings.Contains(err.Error(), ".tmp") {
-		t.Errorf("replacing a folder: error %v, want one that names only the file", err)
+	path = filepath.Join(dir, "run.json")
+	err = WriteFile(path, []byte("{}"))
+	if err == nil || !strings.HasPrefix(err.Error(), "write "+path+": ") || strings.Count(err.Error(), "run.json") != 1 {
+		t.Errorf("replacing a folder: error %v, want one that names only %s", err, path)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 		t.Errorf("%d entries left in the folder, want 1 (no temporary file)", len(entries))
+	}
+}
+
+func TestWriteFileReplaces(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "run.json")
+	for _, data := range []string{"{\"old\":true}\n", "{}\n"} {
+		if err := WriteFile(path, []byte(data)); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := os.ReadFile(path); err != nil || string(got) != data {
+			t.Errorf("got %q (%v), want %q", got, err, data)
+		}
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
+		t.Errorf("%d entries in the folder, want only the file", len(entries))
 	}
 }

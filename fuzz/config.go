@@ -17,6 +17,9 @@ const (
 	DefaultMinimizeRuns = 300
 	// DefaultMinimizeTime bounds the time spent shrinking one finding.
 	DefaultMinimizeTime = 30 * time.Second
+	// DefaultMinimizeShare is the most of a run's time that shrinking
+	// findings may take.
+	DefaultMinimizeShare = 0.2
 	// DefaultRecoverWait is how long a target cvrswarm cannot restart may
 	// take to accept again after a crash before the run stops.
 	DefaultRecoverWait = 30 * time.Second
@@ -72,12 +75,18 @@ type Config struct {
 	// MinimizeTime bounds the time spent shrinking a finding; 0 means
 	// DefaultMinimizeTime.
 	MinimizeTime time.Duration
+	// MinimizeShare is the most of the run's time, from 0 to 1, that
+	// shrinking findings may take: a finding is shrunk once, in steps
+	// between cases, as the run earns the time; 0 means
+	// DefaultMinimizeShare, 1 no cap.
+	MinimizeShare float64
 	// RecoverWait is how long a crashed target that is not an *Exec may
 	// take to come back; 0 means DefaultRecoverWait.
 	RecoverWait time.Duration
 
 	onCase    func(Case)    // test hook: every generated case, from its worker
-	onFinding func(Finding) // test hook: every new finding, once recorded
+	onFinding func(Finding) // test hook: every new finding, once confirmed
+	onShrunk  func(Finding) // test hook: every finding once shrunk as far as it will be
 }
 
 // A FieldError says what is wrong with one field of a [Config] or an
@@ -115,8 +124,17 @@ func (c Config) Validate() error {
 	if c.Rate < 0 || math.IsNaN(c.Rate) || math.IsInf(c.Rate, 0) {
 		bad("Rate", "%v: want 0 (no limit) or a number of cases per second", c.Rate)
 	}
+	if !(c.MinimizeShare >= 0 && c.MinimizeShare <= 1) {
+		bad("MinimizeShare", "%v: want a share from 0 to 1", c.MinimizeShare)
+	}
+	return errors.Join(append(errs, c.validateCases())...)
+}
+
+// validateCases checks the fields that make the cases.
+func (c Config) validateCases() error {
+	var errs []error
 	if !(c.SequenceShare >= 0 && c.SequenceShare <= 1) {
-		bad("SequenceShare", "%v: want a share from 0 to 1", c.SequenceShare)
+		errs = append(errs, fieldErr("SequenceShare", "%v: want a share from 0 to 1", c.SequenceShare))
 	}
 	if _, err := c.bases(); err != nil {
 		errs = append(errs, err)
@@ -134,8 +152,11 @@ func (o Oracle) Validate() error {
 	if o.Timeout < 0 {
 		errs = append(errs, fieldErr("Timeout", "must not be negative"))
 	}
-	if o.AmplifyLimit < 0 {
-		errs = append(errs, fieldErr("AmplifyLimit", "must not be negative"))
+	if o.AmplifyFactor != 0 && !(o.AmplifyFactor > 1) || math.IsInf(o.AmplifyFactor, 0) {
+		errs = append(errs, fieldErr("AmplifyFactor", "%v: want a ratio over 1", o.AmplifyFactor))
+	}
+	if o.AmplifyFloor < 0 {
+		errs = append(errs, fieldErr("AmplifyFloor", "must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -173,10 +194,10 @@ func MakeCase(cfg Config, i uint64) (Case, error) {
 	if !cfg.NoFeedback && i >= 2*EpochSize {
 		return Case{}, fmt.Errorf("fuzz: case %d derives from the replies to earlier cases (feedback): without a run, only cases below %d, or any case with feedback off, can be made", i, 2*EpochSize)
 	}
-	seeds, err := cfg.bases()
-	if err != nil {
+	if err := cfg.validateCases(); err != nil {
 		return Case{}, err
 	}
+	seeds, _ := cfg.bases()
 	g := cfg.generator()
 	return g.Generate(i, seeds), nil
 }

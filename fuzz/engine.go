@@ -14,10 +14,11 @@ import (
 // Progress is a snapshot of a running fuzzer.
 type Progress struct {
 	Cases    int64
-	Findings int
-	Hits     int
-	ByKind   map[Kind]int
+	Findings int          // confirmed findings, distinct
+	Hits     int          // cases that showed a confirmed finding's signature
+	ByKind   map[Kind]int // confirmed findings by kind
 	Corpus   int
+	Restarts int // of an [Exec] target
 	Elapsed  time.Duration
 }
 
@@ -30,21 +31,27 @@ type Fuzzer struct {
 	x      *exchanger
 	fb     *feedback
 
-	gate    sync.RWMutex // cases hold it shared; triage holds it alone
+	// gate is held shared by cases, confirmations and shrinking of
+	// findings other than crashes, and alone while a crash is pinned on
+	// a case or shrunk, which restarts the target.
+	gate    sync.RWMutex
 	limiter *rate.Limiter
 	start   time.Time
 	cancel  context.CancelFunc
 
 	nextBlock atomic.Uint64
 	done      atomic.Int64
+	noMore    atomic.Bool // no new block of cases is started
 
 	mu          sync.Mutex
 	findings    map[string]*Finding
 	order       []string
+	confirming  map[string]int // signatures being confirmed, and their hits meanwhile
 	hits        int
 	unconfirmed int
 	fatal       error
 	workers     []*worker
+	shrink      shrinkQueue
 }
 
 // New checks cfg ([Config.Validate]) and returns a Fuzzer.
@@ -65,8 +72,13 @@ func New(cfg Config) (*Fuzzer, error) {
 	if cfg.ReplayCommand == "" {
 		cfg.ReplayCommand = "cvrswarm replay"
 	}
-	f := &Fuzzer{cfg: cfg, oracle: &cfg.Oracle, findings: map[string]*Finding{}}
+	if cfg.MinimizeShare == 0 {
+		cfg.MinimizeShare = DefaultMinimizeShare
+	}
+	f := &Fuzzer{cfg: cfg, findings: map[string]*Finding{}, confirming: map[string]int{}}
+	f.oracle = &f.cfg.Oracle
 	f.x = f.oracle.exchanger()
+	f.x.timer = &replyTimer{}
 	f.fb = newFeedback(seeds, cfg.NoFeedback)
 	lim := rate.Inf
 	if cfg.Rate > 0 {
@@ -190,6 +202,9 @@ func (f *Fuzzer) Progress() Progress {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	p := Progress{Cases: f.done.Load(), Findings: len(f.findings), Hits: f.hits, ByKind: map[Kind]int{}, Corpus: f.fb.size()}
+	if x := f.oracle.exec(); x != nil {
+		p.Restarts = x.Restarts()
+	}
 	for _, fd := range f.findings {
 		p.ByKind[fd.Kind]++
 	}
@@ -247,8 +262,8 @@ func (f *Fuzzer) replayPrefix() string {
 	if f.oracle.Timeout > 0 && f.oracle.Timeout != DefaultTimeout {
 		s += " -timeout " + f.oracle.Timeout.String()
 	}
-	if f.oracle.AmplifyLimit > 0 && f.oracle.AmplifyLimit != DefaultAmplifyLimit {
-		s += fmt.Sprintf(" -amplify %d", f.oracle.AmplifyLimit)
+	if factor, floor := f.oracle.amplify(); factor != DefaultAmplifyFactor || floor != DefaultAmplifyFloor {
+		s += fmt.Sprintf(" -amplify-factor %g -amplify-floor %d", factor, floor)
 	}
 	return s
 }

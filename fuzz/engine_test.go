@@ -29,7 +29,7 @@ func TestFindsBrokenServers(t *testing.T) {
 		{"hang", bugHang, KindHang, "hang: no reply to CVR"},
 		{"wedge", bugWedge, KindWedge, "wedge: no reply to a valid CVR after CVR reply"},
 		{"wrong TrID", bugTrID, KindTrIDMismatch, "trid-mismatch: CVR reply to CVR"},
-		{"amplification", bugAmplify, KindAmplification, "amplification: reply over 1024 bytes to CVR"},
+		{"amplification", bugAmplify, KindAmplification, "amplification: CVR reply, not driven by one field's length"},
 		{"reset", bugReset, KindReset, "reset: reset instead of a reply to CVR"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -215,10 +215,10 @@ func TestReproducedCaseReplacesUnconfirmedBlame(t *testing.T) {
 	v := Verdict{Kind: KindCrash, Signature: "crash: panic: boom at main.parse"}
 	bystander := Case{Case: caseOf("VER 1 MSNP8 CVR0\r\n", "CVR 2 0x0409 winnt\r\n"), Index: 5, Mutators: []string{"field-drop"}}
 	culprit := Case{Case: caseOf("VER 1 MSNP8 CVR0\r\n", "CVR 3 %\r\n"), Index: 9, Mutators: []string{"text-silly"}}
-	f.record(context.Background(), bystander, v, false)
+	f.record(bystander, v, false)
 	first := f.findings[v.Signature].File
-	f.record(context.Background(), culprit, v, true)
-	f.record(context.Background(), bystander, v, false)
+	f.record(culprit, v, true)
+	f.record(bystander, v, false)
 	res := f.result(time.Second, "cases")
 	if len(res.Findings) != 1 {
 		t.Fatalf("%d findings, want 1", len(res.Findings))

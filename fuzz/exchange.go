@@ -53,27 +53,46 @@ type replyLine struct {
 // maxQuoted bounds how much of a reply line is kept.
 const maxQuoted = 200
 
+// request is one complete line a phase sent, as the oracle judges it.
+type request struct {
+	Command  string // its command, normalised: VER, CVR, CVQ or "other command"
+	TrID     int64  // -1 when it has none
+	BareLF   bool   // it ends in LF without CR
+	Ended    bool   // the exchange ended it with CRLF before probing: it was sent unterminated
+	Line     []byte // the line without its terminator (for an Ended one, only its start)
+	Answered bool   // a reply answers it (set by the oracle)
+}
+
 // phase is what happened to one write of lines (the VER bytes or the CVR
 // bytes) and the replies read for it.
 type phase struct {
 	Sent     bool
 	First    []byte // the first line sent, terminator included
-	Lines    int    // complete lines sent (LF-terminated)
-	Unread   int    // bytes of this write, with the start of a line left from the last one
-	Requests []string
-	TrIDs    []int64 // the TrID of each request line, -1 where it has none
+	Requests []request
 	Replies  []replyLine
-	Extra    int // reply lines beyond one per request
-	Probe    probeState
-	End      endKind
-	Bytes    int // reply bytes read
+	Extra    int        // reply lines beyond one per request
+	Probe    probeState // whether a valid request was sent after an unanswered line, and answered
+	// ProbeCommand is the command of the probe the phase would send.
+	ProbeCommand string
+	Written      int // bytes written, the probe's excluded
+	Unread       int // bytes of this write, with the start of a line left from the last one
+	End          endKind
+	Bytes        int           // reply bytes read, the probe's reply excluded
+	Wait         time.Duration // how long a reply was waited for
 }
 
 // answered reports whether every line got a reply.
-func (p *phase) answered() bool { return len(p.Replies) >= p.Lines }
+func (p *phase) answered() bool { return len(p.Replies) >= len(p.Requests) }
+
+// ended reports whether the exchange ended an unterminated line of the
+// phase with CRLF before probing.
+func (p *phase) ended() bool {
+	return len(p.Requests) > 0 && p.Requests[len(p.Requests)-1].Ended
+}
 
 // observation is everything seen while running one case on a connection.
 type observation struct {
+	Gen          uint64 // the target's generation when the case started
 	DialErr      error
 	Dialect      msnp.Dialect // what the server chose in its VER reply
 	VER, CVR     phase
@@ -148,6 +167,10 @@ type conn struct {
 // its command and TrID.
 const maxPending = 256
 
+// maxReplyLine bounds a reply line: past it the reply is an
+// amplification whatever the request (a request is at most a few MiB).
+const maxReplyLine = 16 << 20
+
 func (c *conn) close() {
 	if c != nil && c.c != nil {
 		c.c.Close()
@@ -170,20 +193,30 @@ func probeLine(d msnp.Dialect) []byte {
 	return req.Append(nil)
 }
 
+// verProbe is the valid VER sent after a VER line that got no reply.
+var verProbe = (&msnp.VERRequest{TrID: probeTrID, Dialects: []msnp.Dialect{"MSNP8", msnp.CVR0}}).Append(nil)
+
 // validRequest is the request the liveness and probe checks send.
 var validRequest = msnp.Request{Locale: "0x0409", SystemType: "winnt", SystemVer: "5.1", SystemArch: "i386",
 	Library: "MSNMSGR", ClientVersion: "6.0.0602", ClientID: "MSMSGS", UserHandle: "example@hotmail.com", Params: 8}
 
-// longAgo is a deadline in the past: it makes blocked I/O return at once.
-var longAgo = time.Unix(1, 0)
-
 // exchanger runs cases on connections.
 type exchanger struct {
 	target  msnp.Target
-	timeout time.Duration
-	quiet   time.Duration // how long to wait for a CVR reply before probing
-	limit   int           // amplification limit: the reader's line bound
+	timeout time.Duration // the longest wait for a reply
+	timer   *replyTimer   // when set, learns shorter waits from the target's reply times
 	strict  bool
+}
+
+// waits returns how long to wait for a reply, and how long for the reply
+// to a line before a probe is sent after it.
+func (x *exchanger) waits() (wait, quiet time.Duration) {
+	if x.timer != nil {
+		if wait, quiet, ok := x.timer.waits(); ok {
+			return min(wait, x.timeout), min(quiet, x.timeout/4)
+		}
+	}
+	return x.timeout, min(x.timeout/4, 50*time.Millisecond)
 }
 
 func (x *exchanger) dial(ctx context.Context, gen uint64) (*conn, error) {
@@ -193,10 +226,11 @@ func (x *exchanger) dial(ctx context.Context, gen uint64) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conn{c: c, rd: msnp.NewReader(c, x.limit), gen: gen}, nil
+	return &conn{c: c, rd: msnp.NewReaderSize(c, maxReplyLine, 4096), gen: gen}, nil
 }
 
-// open dials and sends the VER bytes.
+// open dials and sends the VER bytes; a VER line that gets no reply
+// within the quiet time is followed by a valid VER as a probe.
 func (x *exchanger) open(ctx context.Context, ver []byte, gen uint64, obs *observation) *conn {
 	c, err := x.dial(ctx, gen)
 	if err != nil {
@@ -205,7 +239,7 @@ func (x *exchanger) open(ctx context.Context, ver []byte, gen uint64, obs *obser
 	}
 	c.ver = ver
 	if len(ver) > 0 {
-		x.run(ctx, c, ver, nil, &obs.VER)
+		x.run(ctx, c, ver, verProbe, &obs.VER)
 		for _, r := range obs.VER.Replies {
 			if r.Class == "VER" {
 				c.dialect = chosenDialect(r.Text)
@@ -235,7 +269,8 @@ func (x *exchanger) runCVR(ctx context.Context, c *conn, cvr []byte, obs *observ
 	if x.strict && obs.CVR.End == endOpen && len(obs.CVR.Replies) > 0 &&
 		obs.CVR.Replies[len(obs.CVR.Replies)-1].Class == strconv.Itoa(msnp.CodeMalformedCVR) {
 		// The server must disconnect after 731.
-		c.c.SetReadDeadline(time.Now().Add(x.quiet))
+		_, quiet := x.waits()
+		c.c.SetReadDeadline(time.Now().Add(quiet))
 		_, err := c.rd.ReadLine()
 		if k := classify(err); k == endEOF || k == endReset {
 			obs.CVR.End = k
@@ -247,24 +282,43 @@ func (x *exchanger) runCVR(ctx context.Context, c *conn, cvr []byte, obs *observ
 
 // run writes data on c and reads one reply per complete line. When probe
 // is not nil and a line gets no reply within the quiet time, probe is
-// sent and the replies are read until its answer, so that a server that
-// ignores a line is told apart from one that is stuck.
+// sent on a line of its own (after a CRLF that ends a line data left
+// unterminated) and the replies are read until its answer, so that a
+// server that ignores a line is told apart from one that is stuck.
 func (x *exchanger) run(ctx context.Context, c *conn, data, probe []byte, p *phase) {
 	p.Sent = true
 	c.frame(data, p)
-	deadline := time.Now().Add(x.timeout)
-	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
-		deadline = dl
+	if probe != nil {
+		p.ProbeCommand = commandOf(probe)
 	}
-	c.c.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { c.c.SetDeadline(longAgo) })
+	wait, quiet := x.waits()
+	p.Wait = wait
+	stop, err := msnp.BindDeadline(ctx, c.c, time.Now().Add(wait))
+	if err != nil {
+		p.End = endError
+		return
+	}
 	defer stop()
-	if _, err := c.c.Write(data); err != nil {
+	sent := time.Now()
+	n, err := c.c.Write(data)
+	p.Written = n
+	if err != nil {
 		p.End = classify(err)
 		return
 	}
-	if x.readReplies(ctx, c, probe, p) {
-		x.readExtra(c, p)
+	if probe == nil || bytes.Equal(probe, verProbe) {
+		// A second VER changes the session: it is sent only after a VER
+		// line got no reply within the whole wait.
+		quiet = wait
+	}
+	if !x.readReplies(ctx, c, probe, p, sent, wait, quiet) {
+		return
+	}
+	p.End = endOpen
+	if p.Probe == probeNone {
+		// Lines beyond one reply per request; after a probe, its reply
+		// may be on its way, and the connection is not used again.
+		x.readExtra(c, p, quiet)
 	}
 }
 
@@ -278,8 +332,7 @@ func (c *conn) frame(data []byte, p *phase) {
 	}
 	c.truncated = 0
 	p.First = firstLine(stream)
-	p.Lines = bytes.Count(stream, []byte("\n"))
-	p.Requests, p.TrIDs = p.Requests[:0], p.TrIDs[:0]
+	p.Requests = p.Requests[:0]
 	c.pending = c.pending[:0]
 	for rest := stream; len(rest) > 0; {
 		line := firstLine(rest)
@@ -289,32 +342,66 @@ func (c *conn) frame(data []byte, p *phase) {
 			c.truncated += len(line) - len(c.pending)
 			break
 		}
-		p.Requests = append(p.Requests, msnp.Verb(line))
-		t, ok := msnp.PeekTrID(bytes.TrimRight(line, "\r\n"))
-		if !ok {
-			p.TrIDs = append(p.TrIDs, -1)
-		} else {
-			p.TrIDs = append(p.TrIDs, int64(t))
-		}
+		body, eol := splitEOL(line)
+		p.Requests = append(p.Requests, newRequest(body, len(eol) == 1))
 	}
 	p.Unread = len(stream) + truncated
+}
+
+func newRequest(line []byte, bareLF bool) request {
+	r := request{Command: commandOf(line), TrID: -1, BareLF: bareLF, Line: line}
+	if t, ok := msnp.PeekTrID(line); ok {
+		r.TrID = int64(t)
+	}
+	return r
+}
+
+// commandOf names a line's command for signatures: its first word with
+// surrounding space and control bytes removed and in upper case, so that
+// "cvr", " CVR" and "C\x00VR" name one command; anything but VER, CVR and
+// CVQ is "other command", so that a fuzzed name does not make a new
+// signature of a known defect.
+func commandOf(line []byte) string {
+	var word [3]byte
+	n := 0
+	for _, b := range line {
+		if b < ' ' || b == 0x7f {
+			continue
+		}
+		if b == ' ' {
+			if n > 0 {
+				break
+			}
+			continue
+		}
+		if n == len(word) {
+			return "other command"
+		}
+		if b >= 'a' && b <= 'z' {
+			b -= 'a' - 'A'
+		}
+		word[n] = b
+		n++
+	}
+	switch string(word[:n]) {
+	case "VER", "CVR", "CVQ":
+		return string(word[:n])
+	}
+	return "other command"
 }
 
 // readReplies reads a reply per request line, probing when one is
 // missing after the quiet time (with a probe to send); it reports
 // whether the connection is still open with every line answered or the
 // probe answered.
-func (x *exchanger) readReplies(ctx context.Context, c *conn, probe []byte, p *phase) bool {
-	wait := x.timeout
-	if probe != nil {
-		wait = x.quiet
-	}
-	readUntil := time.Now().Add(wait)
-	probed := false
+func (x *exchanger) readReplies(ctx context.Context, c *conn, probe []byte, p *phase, sent time.Time, wait, quiet time.Duration) bool {
+	readUntil := sent.Add(quiet)
+	probed, timed := false, false
 	for {
-		// Done when every line is answered, or when the probe is: a
+		// Done when every line is answered (if the probe is still on its
+		// way, the connection is not reused), or when the probe is: a
 		// server answers in order, so a line before it was ignored.
-		if p.Probe == probeAnswered || (p.answered() && !probed) {
+		if p.Probe == probeAnswered || p.answered() {
 			return true
 		}
 		if ctx.Err() != nil {
@@ -328,35 +415,56 @@ func (x *exchanger) readReplies(ctx context.Context, c *conn, probe []byte, p *p
 			if k == endTimeout && probe != nil && !probed && ctx.Err() == nil {
 				probed = true
 				p.Probe = probeUnanswered
-				c.c.SetWriteDeadline(time.Now().Add(x.timeout))
-				if _, err := c.c.Write(probe); err != nil {
+				if err := x.sendProbe(c, probe, p, wait); err != nil {
 					p.End = classify(err)
 					return false
 				}
-				readUntil = time.Now().Add(x.timeout)
+				readUntil = time.Now().Add(wait)
 				continue
 			}
 			p.End = k
 			return false
 		}
 		r := parseReplyLine(line, err)
-		p.Bytes += r.Len
-		switch {
-		case probed && r.TrID == probeTrID && r.Class != "malformed":
+		if probed && r.TrID == probeTrID && r.Class != "malformed" {
 			p.Probe = probeAnswered
-		case p.answered():
+			continue
+		}
+		if !timed && !probed && x.timer != nil {
+			timed = true
+			x.timer.observe(time.Since(sent))
+		}
+		p.Bytes += r.Len
+		if p.answered() {
 			p.Extra++
-		default:
+		} else {
 			p.Replies = append(p.Replies, r)
 		}
 	}
 }
 
+// sendProbe writes the probe on a line of its own: a line the phase left
+// unterminated is ended with CRLF first, and becomes a request of the
+// phase.
+func (x *exchanger) sendProbe(c *conn, probe []byte, p *phase, wait time.Duration) error {
+	out := probe
+	if len(c.pending) > 0 {
+		r := newRequest(c.pending, false)
+		r.Ended = true
+		p.Requests = append(p.Requests, r)
+		c.pending, c.truncated = nil, 0
+		out = append([]byte("\r\n"), probe...)
+	}
+	c.c.SetWriteDeadline(time.Now().Add(wait))
+	_, err := c.c.Write(out)
+	return err
+}
+
 // readExtra counts the lines already buffered beyond one reply per
 // request.
-func (x *exchanger) readExtra(c *conn, p *phase) {
-	for c.rd.Buffered() > 0 && p.Bytes <= x.limit {
-		c.c.SetReadDeadline(time.Now().Add(x.quiet))
+func (x *exchanger) readExtra(c *conn, p *phase, quiet time.Duration) {
+	for c.rd.Buffered() > 0 && p.Bytes <= maxReplyLine {
+		c.c.SetReadDeadline(time.Now().Add(quiet))
 		line, err := c.rd.ReadLine()
 		if err != nil && !errors.Is(err, msnp.ErrBareLF) {
 			p.End = classify(err)
@@ -365,31 +473,25 @@ func (x *exchanger) readExtra(c *conn, p *phase) {
 		p.Bytes += len(line) + 2
 		p.Extra++
 	}
-	p.End = endOpen
 }
 
-// parseReplyLine classifies a line the server sent.
+// parseReplyLine classifies a line the server sent by the grammar of
+// msnp.ScanReply, the one the load engine and the check use.
 func parseReplyLine(line []byte, readErr error) replyLine {
 	r := replyLine{Text: string(line[:min(len(line), maxQuoted)]), Len: len(line) + 2}
-	reply, err := msnp.ParseReply(line)
+	h := msnp.ScanReply(line)
+	if h.HasTrID {
+		r.TrID = h.TrID
+	}
 	switch {
-	case err != nil:
-		r.Class = "malformed"
-		var se *msnp.SyntaxError
-		if errors.As(err, &se) {
-			r.Err = se.Msg
-		} else {
-			r.Err = err.Error()
-		}
-		if t, ok := msnp.PeekTrID(line); ok {
-			r.TrID = t
-		}
-	case readErr != nil: // parses, but ends in a bare LF
-		r.Class, r.Err, r.TrID, r.Len = "malformed", "reply ends in a bare LF", reply.TrID, len(line)+1
-	case reply.Kind == msnp.ReplyError:
-		r.Class, r.TrID = strconv.Itoa(reply.Code), reply.TrID
+	case h.Problem != "":
+		r.Class, r.Err = "malformed", h.Problem
+	case readErr != nil: // well formed, but ends in a bare LF
+		r.Class, r.Err, r.Len = "malformed", "reply ends in a bare LF", len(line)+1
+	case h.Kind == msnp.ReplyError:
+		r.Class = strconv.Itoa(h.Code)
 	default:
-		r.Class, r.TrID = reply.Command, reply.TrID
+		r.Class = h.Command
 	}
 	return r
 }

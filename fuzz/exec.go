@@ -39,6 +39,18 @@ type ExecConfig struct {
 	TailSize int
 }
 
+// Validate reports a command that cannot be run as a [*FieldError] of
+// Command; nil when [StartExec] can try it.
+func (c ExecConfig) Validate() error {
+	if !strings.Contains(c.Command, AddrPlaceholder) {
+		return fieldErr("Command", "%q: put %s where the command takes its listen address", c.Command, AddrPlaceholder)
+	}
+	if _, err := SplitCommand(c.Command); err != nil {
+		return fieldErr("Command", "%q: not a command line (a quote left open?)", c.Command)
+	}
+	return nil
+}
+
 // ExitInfo says how a target process ended.
 type ExitInfo struct {
 	Code   int    // the exit status; -1 when killed by a signal
@@ -64,14 +76,15 @@ type Exec struct {
 	args []string
 	addr string
 
-	mu       sync.Mutex
-	cmd      *exec.Cmd
-	gen      uint64
-	done     chan struct{} // closed when the current process has exited
-	exit     ExitInfo
-	tail     *tailBuffer
-	restarts int
-	closed   bool
+	restartMu sync.Mutex // one restart at a time
+	mu        sync.Mutex
+	cmd       *exec.Cmd
+	gen       uint64
+	done      chan struct{} // closed when the current process has exited
+	exit      ExitInfo
+	tail      *tailBuffer
+	restarts  int
+	closed    bool
 }
 
 // StartExec picks a free loopback address, starts the command with it
@@ -83,8 +96,8 @@ func StartExec(ctx context.Context, cfg ExecConfig) (*Exec, error) {
 	if cfg.TailSize <= 0 {
 		cfg.TailSize = DefaultTailSize
 	}
-	if !strings.Contains(cfg.Command, AddrPlaceholder) {
-		return nil, fmt.Errorf("fuzz: exec command %q has no %s for the address to listen on", cfg.Command, AddrPlaceholder)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	addr, err := freeAddr()
 	if err != nil {
@@ -180,6 +193,24 @@ func (x *Exec) StderrTail() string {
 // Restart stops the current process if it still runs, reaps it, and
 // starts a new one on the same address.
 func (x *Exec) Restart(ctx context.Context) error {
+	x.restartMu.Lock()
+	defer x.restartMu.Unlock()
+	return x.restart(ctx)
+}
+
+// Revive starts a new process when the current one has exited; of
+// callers that find it exited at once, one restarts it and the others
+// wait for that.
+func (x *Exec) Revive(ctx context.Context) error {
+	x.restartMu.Lock()
+	defer x.restartMu.Unlock()
+	if _, exited := x.Exited(); !exited {
+		return nil
+	}
+	return x.restart(ctx)
+}
+
+func (x *Exec) restart(ctx context.Context) error {
 	x.stop()
 	x.mu.Lock()
 	if x.closed {
@@ -244,19 +275,21 @@ func (x *Exec) start(ctx context.Context) error {
 	return x.waitAccepting(ctx, done)
 }
 
-// waitAccepting polls the address until the target accepts, exits or the
-// start timeout passes.
+// acceptPoll is how often a starting target is tried for a connection.
+const acceptPoll = 2 * time.Millisecond
+
+// waitAccepting tries to connect every acceptPoll until the target
+// accepts, exits or the start timeout passes.
 func (x *Exec) waitAccepting(ctx context.Context, done chan struct{}) error {
 	ctx, cancel := context.WithTimeout(ctx, x.cfg.StartTimeout)
 	defer cancel()
-	backoff := 2 * time.Millisecond
 	for {
 		c, err := x.Dial(ctx)
 		if err == nil {
 			c.Close()
 			return nil
 		}
-		t := time.NewTimer(backoff)
+		t := time.NewTimer(acceptPoll)
 		select {
 		case <-done:
 			t.Stop()
@@ -268,7 +301,6 @@ func (x *Exec) waitAccepting(ctx context.Context, done chan struct{}) error {
 			return fmt.Errorf("fuzz: %s does not accept on %s after %s", x.args[0], x.addr, x.cfg.StartTimeout)
 		case <-t.C:
 		}
-		backoff = min(2*backoff, 100*time.Millisecond)
 	}
 }
 

@@ -35,16 +35,24 @@ type Finding struct {
 	Parent       string   `json:"parent,omitempty"`
 	// Reproduced says the input showed the signature again on a fresh
 	// connection; false for a crash of a target cvrswarm cannot restart.
-	Reproduced   bool      `json:"reproduced"`
-	MinimizeRuns int       `json:"minimize_runs"`
-	Exit         string    `json:"exit,omitempty"`   // how the target process ended
-	Stderr       string    `json:"stderr,omitempty"` // the target's stderr from the panic on
-	Target       string    `json:"target"`
-	File         string    `json:"file,omitempty"`   // the `go test fuzz v1` file
-	Record       string    `json:"record,omitempty"` // this record
-	Replay       string    `json:"replay,omitempty"` // the command that replays it
-	Strict       bool      `json:"strict,omitempty"` // found with Strict: replay with it
+	Reproduced   bool   `json:"reproduced"`
+	MinimizeRuns int    `json:"minimize_runs"`
+	Exit         string `json:"exit,omitempty"`   // how the target process ended
+	Stderr       string `json:"stderr,omitempty"` // the target's stderr from the panic on
+	Target       string `json:"target"`
+	File         string `json:"file,omitempty"`   // the `go test fuzz v1` file
+	Record       string `json:"record,omitempty"` // this record
+	Replay       string `json:"replay,omitempty"` // the command that replays it
+	Strict       bool   `json:"strict,omitempty"` // found with Strict: replay with it
+	// For an amplification: the bytes of the write, of its replies, and
+	// their ratio.
+	RequestBytes int       `json:"request_bytes,omitempty"`
+	ReplyBytes   int       `json:"reply_bytes,omitempty"`
+	Ratio        float64   `json:"ratio,omitempty"`
 	Time         time.Time `json:"time"`
+
+	shrunk     *corpus.Case  // the smallest input shrinking found so far, not yet confirmed
+	shrinkTime time.Duration // the time spent shrinking it
 }
 
 // MinimizedCase returns the smallest input as a corpus case.
@@ -94,7 +102,7 @@ func (f *Finding) writeRecord() error {
 	if err != nil {
 		return fmt.Errorf("fuzz: %w", err)
 	}
-	if err := corpus.WriteFileAtomic(f.Record, append(data, '\n')); err != nil {
+	if err := corpus.WriteFile(f.Record, append(data, '\n')); err != nil {
 		return fmt.Errorf("fuzz: save finding: %w", err)
 	}
 	return nil

@@ -17,6 +17,8 @@ type Case struct {
 	Index    uint64
 	Mutators []string
 	Parent   string
+
+	gen uint64 // the generation of an [Exec] target it ran on
 }
 
 // BlockSize is how many consecutive cases share a parent: a worker takes
@@ -34,6 +36,7 @@ const (
 	SeqVERTwice   = "seq-ver-twice"   // two VER lines
 	SeqTwoCVR     = "seq-two-cvr"     // the mutated CVR, then a second CVR
 	SeqMutatedVER = "seq-mutated-ver" // the VER line mutated too
+	SeqPipelined  = "seq-pipelined"   // two to four valid CVR lines in one write, then the mutated one
 )
 
 // Generator makes the case of a given index: the same seed, index and
@@ -72,7 +75,7 @@ func (g *Generator) Generate(index uint64, bases []corpus.Case) Case {
 	var cvr []byte
 	cvr, c.Mutators = g.Havoc.Apply(nil, parent.CVR, rng, nil)
 	if g.SequenceShare > 0 && rng.Float64() < g.SequenceShare {
-		switch seq := rng.IntN(4); {
+		switch seq := rng.IntN(5); {
 		case seq == 0 || len(parent.VER) == 0:
 			c.VER = nil
 			c.Mutators = append(c.Mutators, SeqCVRFirst)
@@ -86,9 +89,12 @@ func (g *Generator) Generate(index uint64, bases []corpus.Case) Case {
 			}
 			cvr = append(cvr, bumpTrID(firstLine(second))...)
 			c.Mutators = append(c.Mutators, SeqTwoCVR)
-		default:
+		case seq == 3:
 			c.VER, c.Mutators = g.Havoc.Apply(nil, parent.VER, rng, c.Mutators)
 			c.Mutators = append(c.Mutators, SeqMutatedVER)
+		default:
+			cvr = append(pipelined(firstLine(parent.CVR), 2+rng.IntN(3)), bumpTrIDBy(cvr, 4)...)
+			c.Mutators = append(c.Mutators, SeqPipelined)
 		}
 	}
 	c.CVR = cvr
@@ -104,11 +110,25 @@ func firstLine(b []byte) []byte {
 	return b
 }
 
+// pipelined returns n copies of line in a row, the TrID one higher in
+// each.
+func pipelined(line []byte, n int) []byte {
+	var out []byte
+	for i := range n {
+		out = append(out, bumpTrIDBy(line, uint32(i))...)
+	}
+	return out
+}
+
 // bumpTrID returns a copy of line with its TrID one higher, when it has a
 // valid one.
-func bumpTrID(line []byte) []byte {
+func bumpTrID(line []byte) []byte { return bumpTrIDBy(line, 1) }
+
+// bumpTrIDBy returns a copy of line with its TrID n higher, when it has a
+// valid one that does not overflow.
+func bumpTrIDBy(line []byte, n uint32) []byte {
 	trid, ok := msnp.PeekTrID(line)
-	if !ok || trid == 1<<32-1 {
+	if !ok || trid > 1<<32-1-n {
 		return bytes.Clone(line)
 	}
 	i := bytes.IndexByte(line, ' ')
@@ -118,6 +138,6 @@ func bumpTrID(line []byte) []byte {
 		j = len(rest)
 	}
 	out := append([]byte(nil), line[:i+1]...)
-	out = strconv.AppendUint(out, uint64(trid)+1, 10)
+	out = strconv.AppendUint(out, uint64(trid+n), 10)
 	return append(out, rest[j:]...)
 }

@@ -72,6 +72,12 @@ func TestSequenceMutations(t *testing.T) {
 			if bytes.Equal(c.VER, parent.VER) && len(c.Mutators) < 3 {
 				t.Logf("%s left the VER as it was (a mutation may undo itself)", seq)
 			}
+		case SeqPipelined:
+			// Valid lines, TrIDs 2, 3, ..., then the mutated one.
+			if want := "CVR 2 0x0409 winnt 5.1 i386 MSNMSGR 6.0.0602 MSMSGS example@hotmail.com\r\n" +
+				"CVR 3 0x0409 winnt 5.1 i386 MSNMSGR 6.0.0602 MSMSGS example@hotmail.com\r\n"; !bytes.HasPrefix(c.CVR, []byte(want)) {
+				t.Fatalf("%s: CVR bytes %q, want them to start with %q", seq, c.CVR, want)
+			}
 		default:
 			t.Fatalf("case %d: last mutator %q, want a sequence mutation with SequenceShare 1", i, seq)
 		}
@@ -79,13 +85,13 @@ func TestSequenceMutations(t *testing.T) {
 	if twoLines == 0 {
 		t.Error("no two-CVR case ends with the parent's CVR, TrID bumped")
 	}
-	if len(seen) != 4 {
-		t.Errorf("sequence mutations seen: %v, want all four", seen)
+	if len(seen) != 5 {
+		t.Errorf("sequence mutations seen: %v, want all five", seen)
 	}
-	none := &Generator{Seed: 1, SequenceShare: -1}
+	none := &Generator{Seed: 1}
 	for i := range uint64(200) {
 		if c := none.Generate(i, []corpus.Case{parent}); !bytes.Equal(c.VER, parent.VER) {
-			t.Fatalf("case %d: VER %q with SequenceShare -1, want the parent's", i, c.VER)
+			t.Fatalf("case %d: VER %q with no SequenceShare, want the parent's", i, c.VER)
 		}
 	}
 }

@@ -96,7 +96,7 @@ var (
 )
 
 // crashServer builds testdata/crashserver once per test binary.
-func crashServer(t *testing.T) string {
+func crashServer(t testing.TB) string {
 	t.Helper()
 	crashServerOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "cvrswarm-crashserver")
@@ -121,16 +121,20 @@ func crashServer(t *testing.T) string {
 	return crashServerPath
 }
 
-// fuzzUntil runs the fuzzer until a finding of the kind shows up, for at
-// most 20 seconds, and returns the result.
+// fuzzUntil runs the fuzzer until a finding of the kind shows up and is
+// shrunk (with no cap on the time shrinking takes), for at most 20
+// seconds, and returns the result.
 func fuzzUntil(t *testing.T, cfg Config, want Kind) Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cfg.onFinding = func(f Finding) {
+	cfg.onShrunk = func(f Finding) {
 		if f.Kind == want {
 			cancel()
 		}
+	}
+	if cfg.MinimizeShare == 0 {
+		cfg.MinimizeShare = 1
 	}
 	if cfg.Oracle.Timeout == 0 {
 		cfg.Oracle.Timeout = 200 * time.Millisecond

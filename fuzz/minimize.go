@@ -9,22 +9,121 @@ import (
 	"github.com/cvrswarm/cvrswarm/corpus"
 )
 
-// minimize shrinks c against the live target while it keeps showing the
-// signature: first whole lines and fields of the CVR bytes, then bytes,
-// then the same for the VER bytes. It returns the smallest case and the
-// number of executions spent.
-func (f *Fuzzer) minimize(ctx context.Context, c corpus.Case, sig string) (corpus.Case, int) {
-	m := &minimizer{ctx: ctx, o: f.oracle, sig: sig, left: f.cfg.MinimizeRuns,
-		deadline: time.Now().Add(f.cfg.MinimizeTime)}
-	return m.run(c), f.cfg.MinimizeRuns - m.left
+// minShrinkStep is the least time a shrinking step is started with.
+const minShrinkStep = 50 * time.Millisecond
+
+// shrinkQueue holds the findings waiting to be shrunk, oldest first, and
+// the time shrinking took so far. A finding is shrunk once, in steps
+// between blocks of cases, for as long as the run has earned time for
+// it (Config.MinimizeShare): the shrunk input replaces the input in its
+// record only once it shows the signature again with the whole timeout.
+type shrinkQueue struct {
+	sigs  []string
+	spent time.Duration
+	busy  bool // a worker is shrinking
 }
 
+func (q *shrinkQueue) push(sig string) {
+	for _, s := range q.sigs {
+		if s == sig {
+			return
+		}
+	}
+	q.sigs = append(q.sigs, sig)
+}
+
+// shrinkAllowance is how long a shrinking step may take now, so that
+// shrinking takes no more than the configured share of the run; f.mu is
+// held.
+func (f *Fuzzer) shrinkAllowance() time.Duration {
+	share := f.cfg.MinimizeShare
+	if share >= 1 {
+		return f.cfg.MinimizeTime
+	}
+	elapsed := time.Since(f.start)
+	return time.Duration((share*float64(elapsed) - float64(f.shrink.spent)) / (1 - share))
+}
+
+// shrinkSome takes a step in shrinking the oldest finding waiting, when
+// the run has earned the time: with the target to itself for a crash
+// (shrinking restarts it), beside the other workers otherwise.
+func (w *worker) shrinkSome(ctx context.Context) {
+	f := w.f
+	f.mu.Lock()
+	allow := f.shrinkAllowance()
+	if f.shrink.busy || len(f.shrink.sigs) == 0 || allow < minShrinkStep {
+		f.mu.Unlock()
+		return
+	}
+	f.shrink.busy = true
+	sig := f.shrink.sigs[0]
+	fd := f.findings[sig]
+	from := fd.shrunk
+	if from == nil {
+		from = &corpus.Case{VER: fd.MinimizedVER, CVR: fd.MinimizedCVR}
+	}
+	runs, left := fd.MinimizeRuns, f.cfg.MinimizeTime-fd.shrinkTime
+	f.mu.Unlock()
+
+	crash := fd.Kind == KindCrash
+	if crash {
+		f.gate.Lock()
+	} else {
+		f.gate.RLock()
+	}
+	began := time.Now()
+	m := &minimizer{ctx: ctx, o: f.oracle, x: f.x, sig: sig, left: f.cfg.MinimizeRuns - runs,
+		deadline: began.Add(min(allow, left))}
+	out := m.run(*from)
+	done := ctx.Err() == nil && (!m.ranOut || m.left <= 0 || time.Since(began) >= left)
+	if done && caseLen(out) < caseLen(fd.MinimizedCase()) {
+		// The steps waited what the target's reply times taught; the
+		// record's input must show the signature with the whole timeout.
+		if v, err := f.oracle.examine(ctx, f.oracle.exchanger(), out, crash, nil); err != nil || v.Signature != sig {
+			out = fd.MinimizedCase()
+		}
+	}
+	if crash {
+		w.recover(ctx)
+		f.gate.Unlock()
+	} else {
+		f.gate.RUnlock()
+	}
+	spent := time.Since(began)
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.shrink.busy = false
+	f.shrink.spent += spent
+	fd.MinimizeRuns += f.cfg.MinimizeRuns - runs - m.left
+	fd.shrinkTime += spent
+	fd.shrunk = &out
+	if !done {
+		return
+	}
+	f.shrink.sigs = f.shrink.sigs[1:]
+	fd.shrunk = nil
+	if caseLen(out) < caseLen(fd.MinimizedCase()) {
+		fd.MinimizedVER, fd.MinimizedCVR, fd.Minimized = out.VER, out.CVR, quoteCase(out)
+	}
+	f.save(fd)
+	if f.cfg.onShrunk != nil {
+		f.cfg.onShrunk(*fd)
+	}
+}
+
+// minimizer shrinks a case against the live target while it keeps
+// showing the signature: first whole lines and fields of the CVR bytes,
+// then bytes, then the same for the VER bytes, within a number of runs
+// and a deadline.
 type minimizer struct {
 	ctx      context.Context
 	o        *Oracle
+	x        *exchanger
 	sig      string
 	left     int
 	deadline time.Time
+	ranOut   bool // the runs or the time ran out before the last pass ended
 }
 
 func (m *minimizer) run(c corpus.Case) corpus.Case {
@@ -46,13 +145,16 @@ func (m *minimizer) test(c corpus.Case) bool {
 		return false
 	}
 	m.left--
-	v, err := m.o.examine(m.ctx, c, strings.HasPrefix(m.sig, string(KindCrash)+":"))
+	v, err := m.o.examine(m.ctx, m.x, c, strings.HasPrefix(m.sig, string(KindCrash)+":"), nil)
 	return err == nil && v.Signature == m.sig
 }
 
 // spent reports whether the budget is used up.
 func (m *minimizer) spent() bool {
-	return m.left <= 0 || m.ctx.Err() != nil || time.Now().After(m.deadline)
+	if m.left <= 0 || m.ctx.Err() != nil || time.Now().After(m.deadline) {
+		m.ranOut = true
+	}
+	return m.ranOut
 }
 
 // shrinker removes parts of an input while ok holds, until spent.

@@ -16,35 +16,49 @@ import (
 // Kind is the class of a finding.
 type Kind string
 
-// The kinds of findings, most severe first.
+// The kinds of findings, most severe first. Each says exactly what the
+// oracle checked.
 const (
-	// KindCrash: the target stopped accepting connections, or its process
-	// exited.
+	// KindCrash: after the case the target refuses new connections, or
+	// accepts and closes them with a valid VER and CVR unanswered, or its
+	// process (an [Exec]) exited.
 	KindCrash Kind = "crash"
-	// KindHang: a request got no reply within the timeout while the
-	// connection stayed open, and neither did a valid request after it.
+	// KindHang: a line got no reply within the wait, and a valid request
+	// sent after it on a line of its own got none within the wait either,
+	// while the connection stayed open; or, after the case, the target
+	// accepts new connections but answers no valid VER and CVR.
 	KindHang Kind = "hang"
-	// KindWedge: the case was answered, but a valid request after it on
-	// the same connection was not.
+	// KindWedge: every line of the case was answered, then a valid CVR
+	// sent on the same connection got no reply within the wait.
 	KindWedge Kind = "wedge"
-	// KindReset: the target reset the connection instead of answering.
+	// KindLostReply: a valid CVR (one a conforming server answers with a
+	// CVR reply) got no reply while a line sent after it, or the probe,
+	// did: the server drops lines, as one that takes each read for one
+	// command does with pipelined lines.
+	KindLostReply Kind = "lost-reply"
+	// KindReset: the connection was reset with a line unanswered, after
+	// less than 1 KiB of input and no reply that ends the session (a
+	// numeric error or "VER n 0").
 	KindReset Kind = "reset"
-	// KindAmplification: a reply larger than any legitimate CVR reply.
+	// KindAmplification: the replies to a write of lines are at least
+	// AmplifyFactor times its bytes, and at least AmplifyFloor bytes for
+	// each of its lines.
 	KindAmplification Kind = "amplification"
-	// KindTrIDMismatch: a reply carrying another TrID than its request.
+	// KindTrIDMismatch: a reply carrying a TrID no request line of the
+	// write carried.
 	KindTrIDMismatch Kind = "trid-mismatch"
-	// KindMalformed: a reply line that is not a CVR, VER or error reply,
-	// or more reply lines than requests.
+	// KindMalformed: a reply line that is not a CVR, VER or numeric error
+	// reply, or more reply lines than request lines.
 	KindMalformed Kind = "malformed-reply"
 	// KindDeviation: a reply other than the spec's (no 731 for a
-	// malformed CVR, no disconnect after 731, 420 or 710 missing); a
-	// finding only with Strict.
+	// malformed CVR, no disconnect after 731, 420 or 710 missing, a valid
+	// CVR refused, a line ignored); a finding only with Strict.
 	KindDeviation Kind = "deviation"
 )
 
 // Kinds lists every kind, most severe first.
 func Kinds() []Kind {
-	return []Kind{KindCrash, KindHang, KindWedge, KindReset, KindAmplification, KindTrIDMismatch, KindMalformed, KindDeviation}
+	return []Kind{KindCrash, KindHang, KindWedge, KindLostReply, KindReset, KindAmplification, KindTrIDMismatch, KindMalformed, KindDeviation}
 }
 
 // severity orders kinds: higher is worse; 0 for none.
@@ -62,9 +76,14 @@ func (k Kind) severity() int {
 type Verdict struct {
 	Kind      Kind
 	Signature string // what findings are de-duplicated by
-	Detail    string // what happened, in a sentence
+	Detail    string // what was sent and what was observed, in a sentence
 	Exit      *ExitInfo
 	Stderr    string // for a crash of an [Exec] target: its stderr from the panic on
+	// For an amplification: the bytes of the write, of its replies, and
+	// their ratio.
+	RequestBytes int
+	ReplyBytes   int
+	Ratio        float64
 }
 
 func (v Verdict) worse(w Verdict) Verdict {
@@ -80,12 +99,16 @@ func verdict(k Kind, class, detail string) Verdict {
 
 // Defaults for an [Oracle].
 const (
-	// DefaultTimeout is how long a reply may take before the request
+	// DefaultTimeout is the longest wait for a reply before the request
 	// counts as unanswered.
 	DefaultTimeout = time.Second
-	// DefaultAmplifyLimit is the most reply bytes a case may draw: no
-	// legitimate CVR reply comes near it.
-	DefaultAmplifyLimit = 1024
+	// DefaultAmplifyFactor is how many times its request's bytes a reply
+	// must be to count as an amplification.
+	DefaultAmplifyFactor = 2.0
+	// DefaultAmplifyFloor is how many bytes a reply must be, at least, to
+	// count as an amplification: a short request may draw a normal CVR
+	// reply many times its size.
+	DefaultAmplifyFloor = 256
 )
 
 // Oracle judges cases against a target. Target is required (without
@@ -94,11 +117,15 @@ const (
 type Oracle struct {
 	// Target is the server; an *[Exec] is restarted when it crashed.
 	Target msnp.Target
-	// Timeout bounds every wait for a reply; 0 means DefaultTimeout.
+	// Timeout bounds every wait for a reply; 0 means DefaultTimeout. A
+	// run waits less once it has learned the target's reply times.
 	Timeout time.Duration
-	// AmplifyLimit is the most reply bytes a case may draw; 0 means
-	// DefaultAmplifyLimit.
-	AmplifyLimit int
+	// AmplifyFactor is the ratio of reply bytes to request bytes from
+	// which a reply is an amplification; 0 means DefaultAmplifyFactor.
+	AmplifyFactor float64
+	// AmplifyFloor is the fewest reply bytes, for each request line, an
+	// amplification has; 0 means DefaultAmplifyFloor.
+	AmplifyFloor int
 	// Strict reports deviations from the spec's replies as findings.
 	Strict bool
 	// Role is the kind of server the target is, for the spec's rules.
@@ -112,13 +139,21 @@ func (o *Oracle) timeout() time.Duration {
 	return o.Timeout
 }
 
-func (o *Oracle) exchanger() *exchanger {
-	limit := o.AmplifyLimit
-	if limit <= 0 {
-		limit = DefaultAmplifyLimit
+// amplify returns the factor and the floor of an amplification.
+func (o *Oracle) amplify() (factor float64, floor int) {
+	factor, floor = o.AmplifyFactor, o.AmplifyFloor
+	if factor == 0 {
+		factor = DefaultAmplifyFactor
 	}
-	t := o.timeout()
-	return &exchanger{target: o.Target, timeout: t, quiet: min(t/4, 50*time.Millisecond), limit: limit, strict: o.Strict}
+	if floor == 0 {
+		floor = DefaultAmplifyFloor
+	}
+	return factor, floor
+}
+
+// exchanger returns an exchanger that waits the whole timeout.
+func (o *Oracle) exchanger() *exchanger {
+	return &exchanger{target: o.Target, timeout: o.timeout(), strict: o.Strict}
 }
 
 // exec returns the target as an *Exec, or nil.
@@ -141,10 +176,7 @@ func (o *Oracle) ensureRunning(ctx context.Context) error {
 	if x == nil {
 		return nil
 	}
-	if _, exited := x.Exited(); !exited {
-		return nil
-	}
-	return x.Restart(ctx)
+	return x.Revive(ctx)
 }
 
 // liveness is the result of a liveness check.
@@ -214,41 +246,46 @@ func deadBy(err error) liveness {
 
 // Examine runs c on a fresh connection, sends a valid CVR after it on
 // the same connection, checks that the target still answers on a fresh
-// one, and judges the lot. An *[Exec] target that is down is restarted
-// first (not after: a crash leaves it down for the caller to see).
+// one, and judges the lot, waiting the whole timeout for each reply. An
+// *[Exec] target that is down is restarted first (not after: a crash
+// leaves it down for the caller to see).
 func (o *Oracle) Examine(ctx context.Context, c corpus.Case) (Verdict, error) {
-	return o.examine(ctx, c, true)
+	return o.examine(ctx, o.exchanger(), c, true, nil)
 }
 
-// examine is Examine; with grace, after a case its connection closed on
-// unanswered, it gives an [Exec] target exitGrace to exit. A process
-// that panics drops its connections (deferred closes run) a moment
-// before it exits, and its listener still accepts meanwhile: without
-// that moment the crash shows on the next case. Callers that hunt for
-// a crash take the time; the others do not.
-func (o *Oracle) examine(ctx context.Context, c corpus.Case, grace bool) (Verdict, error) {
+// examine is Examine with the exchanger x, keeping what the case showed
+// in seen when it is not nil; with grace, after a case its
+// connection closed on unanswered, it gives an [Exec] target exitGrace
+// to exit. A process that panics drops its connections (deferred closes
+// run) a moment before it exits, and its listener still accepts
+// meanwhile: without that moment the crash shows on the next case.
+// Callers that hunt for a crash take the time; the others do not.
+func (o *Oracle) examine(ctx context.Context, x *exchanger, c corpus.Case, grace bool, seen *observation) (Verdict, error) {
 	if err := o.Validate(); err != nil {
 		return Verdict{}, err
 	}
 	if err := o.ensureRunning(ctx); err != nil {
 		return Verdict{}, err
 	}
-	x := o.exchanger()
 	var obs observation
-	wedged := false
+	var after phase // a valid CVR after the case, on its connection
 	cn := x.open(ctx, c.VER, o.generation(), &obs)
 	if cn != nil {
 		if len(c.VER) == 0 || obs.VER.End == endOpen {
 			x.runCVR(ctx, cn, c.CVR, &obs)
 		}
 		if obs.end() == endOpen && obs.CVR.Probe == probeNone && endsLine(c.CVR) && endsLine(c.VER) {
-			var p phase
-			x.run(ctx, cn, probeLine(cn.dialect), nil, &p)
-			wedged = p.End == endTimeout
+			x.run(ctx, cn, probeLine(cn.dialect), nil, &after)
 		}
 		cn.close()
 	}
 	v, sus := o.judge(&obs)
+	if seen != nil {
+		*seen = obs
+	}
+	if v.Kind == KindAmplification {
+		v = o.attribute(ctx, x, c, &obs, v)
+	}
 	if x := o.exec(); x != nil && grace && (sus == suspectClosed || sus == suspectReset) {
 		x.WaitExit(ctx, exitGrace)
 	}
@@ -257,17 +294,16 @@ func (o *Oracle) examine(ctx context.Context, c corpus.Case, grace bool) (Verdic
 		return o.crashVerdict(ctx, &obs, state), ctx.Err()
 	case state == silent:
 		v = v.worse(verdict(KindHang, "the server stops answering new connections",
-			"after this case the target accepts connections but answers no valid VER and CVR within "+x.timeout.String()))
+			"after this case the target accepts connections but answers no valid VER and CVR within "+o.timeout().String()))
 	}
 	switch sus {
 	case suspectHang:
-		v = v.worse(o.hangVerdict(&obs))
+		v = v.worse(hangVerdict(&obs))
 	case suspectReset:
-		v = v.worse(o.resetVerdict(&obs))
+		v = v.worse(resetVerdict(&obs))
 	}
-	if wedged {
-		v = v.worse(verdict(KindWedge, "no reply to a valid CVR after "+lastReplyClass(&obs),
-			"the case was answered, then a valid CVR on the same connection got no reply within "+x.timeout.String()))
+	if after.Sent && after.End == endTimeout {
+		v = v.worse(wedgeVerdict(&obs, after.Wait))
 	}
 	return v, ctx.Err()
 }
@@ -290,68 +326,78 @@ type suspicion uint8
 const (
 	suspectNone   suspicion = iota
 	suspectClosed           // the connection closed before every line was answered
-	suspectReset            // it was reset before every line was answered
+	suspectReset            // it was reset before every line was answered, with no refusal before
 	suspectHang             // a line got no reply and the probe none either
 )
 
 // judge decides what it can from the replies: amplification, malformed
-// replies, TrID mismatches and, with Strict, deviations; and says what
-// needs a liveness check or a replay to decide.
+// replies, TrID mismatches, lost replies and, with Strict, deviations;
+// and says what needs a liveness check or a replay to decide.
 func (o *Oracle) judge(obs *observation) (Verdict, suspicion) {
 	var v Verdict
 	sus := suspectNone
 	if obs.DialErr != nil {
 		return v, suspectClosed
 	}
-	limit := o.AmplifyLimit
-	if limit <= 0 {
-		limit = DefaultAmplifyLimit
-	}
-	refused := false // the server answered with an error: it may close
+	refused := false // a reply entitled the server to close
 	for _, p := range [...]*phase{&obs.VER, &obs.CVR} {
 		if !p.Sent {
 			continue
 		}
-		verb := pendingVerb(p)
-		switch {
-		case p.End == endTooLong:
-			v = v.worse(verdict(KindAmplification, "reply over "+strconv.Itoa(limit)+" bytes to "+lastVerb(p),
-				fmt.Sprintf("a reply line to the %s line is longer than %d bytes", lastVerb(p), limit)))
-		case p.Bytes > limit*max(1, p.Lines):
-			v = v.worse(verdict(KindAmplification, "reply over "+strconv.Itoa(limit)+" bytes to "+lastVerb(p),
-				fmt.Sprintf("%d request lines, the last a %s, drew %d reply bytes (limit %d a line)", p.Lines, lastVerb(p), p.Bytes, limit)))
-		}
+		v = v.worse(o.amplified(p))
 		v = v.worse(judgeReplies(p))
-		if !p.answered() {
-			switch p.End {
-			case endReset:
-				// A server that closes with input unread makes its kernel
-				// reset the connection: after a long input that is
-				// bounding memory, not a defect.
-				if p.Unread <= resetMaxUnread && !refused {
-					sus = max(sus, suspectReset)
-				} else {
-					sus = max(sus, suspectClosed)
-				}
-			case endTimeout:
-				if p.Probe != probeAnswered {
-					sus = max(sus, suspectHang)
-				}
-			case endEOF, endError:
+		refused = refused || endsSession(p)
+		if p == &obs.CVR {
+			v = v.worse(o.lostReply(obs))
+		}
+		if p.answered() {
+			continue
+		}
+		switch p.End {
+		case endReset:
+			// A server that closes with input unread makes its kernel
+			// reset the connection: after a long input that is bounding
+			// memory, and after a refusal it is the session's end.
+			if p.Unread <= resetMaxUnread && !refused {
+				sus = max(sus, suspectReset)
+			} else {
 				sus = max(sus, suspectClosed)
-			case endOpen:
-				if p.Probe == probeAnswered && o.Strict {
-					v = v.worse(verdict(KindDeviation, "no reply and no disconnect for the "+verb+" line",
-						"the "+verb+" line got no reply while a valid CVR after it on the same connection did"))
-				}
+			}
+		case endTimeout:
+			sus = max(sus, suspectHang)
+		case endEOF, endError:
+			sus = max(sus, suspectClosed)
+		case endOpen:
+			if p.Probe == probeAnswered && o.Strict {
+				c := pending(p).Command
+				v = v.worse(verdict(KindDeviation, "no reply and no disconnect for the "+c+" line",
+					"the "+c+" line got no reply while a valid "+probeCommand(p)+" sent after it on the same connection did"))
 			}
 		}
-		refused = refused || endsSession(p)
 	}
 	if o.Strict {
 		v = v.worse(o.deviation(obs))
 	}
 	return v, sus
+}
+
+// amplified judges the size of a phase's replies against its request:
+// at least the factor times its bytes, and the floor for each of its
+// lines (a normal reply to a short line may be a few times its size).
+func (o *Oracle) amplified(p *phase) Verdict {
+	factor, floor := o.amplify()
+	reply := p.Bytes
+	if p.End == endTooLong {
+		reply = max(reply, maxReplyLine)
+	} else if reply < floor*max(1, len(p.Requests)) || float64(reply) < factor*float64(p.Written) {
+		return Verdict{}
+	}
+	ratio := float64(reply) / float64(max(1, p.Written))
+	v := verdict(KindAmplification, grownCommand(p)+" reply", fmt.Sprintf(
+		"%d request bytes in one write drew %d reply bytes, %.1f times as many (an amplification from %g times and %d bytes)",
+		p.Written, reply, ratio, factor, floor))
+	v.RequestBytes, v.ReplyBytes, v.Ratio = p.Written, reply, ratio
+	return v
 }
 
 // endsSession reports whether a reply of the phase entitles the server
@@ -369,55 +415,94 @@ func endsSession(p *phase) bool {
 }
 
 // judgeReplies checks each reply line: it parses, answers one request
-// and carries that request's TrID.
+// and carries that request's TrID; it marks the requests answered.
 func judgeReplies(p *phase) Verdict {
 	var v Verdict
 	j := 0 // the next request a reply may answer
 	for _, r := range p.Replies {
 		if r.Class == "malformed" {
-			after := lastVerb(p)
+			after := lastCommand(p)
 			if j < len(p.Requests) {
-				after = verbName(p.Requests[j]) // the request it stands in for
+				after = p.Requests[j].Command // the request it stands in for
+				p.Requests[j].Answered = true
+				j++
 			}
 			v = v.worse(verdict(KindMalformed, r.Err+" after "+after,
 				fmt.Sprintf("reply %q: %s", r.Text, r.Err)))
 			continue
 		}
 		k := j
-		for k < len(p.TrIDs) && p.TrIDs[k] >= 0 && p.TrIDs[k] != int64(r.TrID) {
+		for k < len(p.Requests) && p.Requests[k].TrID >= 0 && p.Requests[k].TrID != int64(r.TrID) {
 			k++
 		}
-		if k == len(p.TrIDs) {
-			req := lastVerb(p)
+		if k == len(p.Requests) {
+			req := lastCommand(p)
 			if j < len(p.Requests) {
-				req = verbName(p.Requests[j])
+				req = p.Requests[j].Command
 			}
 			v = v.worse(verdict(KindTrIDMismatch, r.Class+" reply to "+req,
-				fmt.Sprintf("reply %q carries TrID %d, which no request sent", r.Text, r.TrID)))
+				fmt.Sprintf("reply %q carries TrID %d, which no request line sent", r.Text, r.TrID)))
 			continue
 		}
+		p.Requests[k].Answered = true
 		j = k + 1
 	}
 	if p.Extra > 0 {
-		v = v.worse(verdict(KindMalformed, "more reply lines than requests after "+lastVerb(p),
-			fmt.Sprintf("%d reply lines beyond one per request", p.Extra)))
+		v = v.worse(verdict(KindMalformed, "more reply lines than requests after "+lastCommand(p),
+			fmt.Sprintf("%d reply lines beyond one per request line", p.Extra)))
 	}
 	return v
 }
 
+// lostReply finds a valid CVR of the CVR phase that got no reply while a
+// later line of the phase, or the probe, did. It looks no further than
+// a line a conforming server closes after, or a line whose framing is
+// the server's choice (a bare LF, an overlong or unterminated line).
+func (o *Oracle) lostReply(obs *observation) Verdict {
+	p := &obs.CVR
+	v, err := msnp.Lookup(obs.Dialect)
+	if err != nil || !v.AcceptsCVR(o.Role) {
+		return Verdict{}
+	}
+	answeredAfter := -1 // the last request answered
+	for i, r := range p.Requests {
+		if r.Answered {
+			answeredAfter = i
+		}
+	}
+	for i, r := range p.Requests {
+		if r.BareLF || r.Ended || len(r.Line) > msnp.DefaultMaxLineLength {
+			break
+		}
+		want := msnp.Expect(r.Line, v, o.Role)
+		if !r.Answered && want.Reply && want.Code == 0 && (i < answeredAfter || p.Probe == probeAnswered) {
+			by := fmt.Sprintf("line %d was", answeredAfter+1)
+			if i > answeredAfter {
+				by = "a valid " + probeCommand(p) + " sent after them was"
+			}
+			return verdict(KindLostReply, "no reply to a valid "+r.Command+" sent with other lines in one write",
+				fmt.Sprintf("of %d lines sent in one write, line %d, a valid %s with TrID %d, got no reply, while %s answered; the connection stayed open",
+					len(p.Requests), i+1, r.Command, r.TrID, by))
+		}
+		if want.Close {
+			break
+		}
+	}
+	return Verdict{}
+}
+
 // deviation compares the reply to a single CVR line after a single VER
-// with what msnp.CheckRequest says a conforming server answers.
+// with what msnp.Expect says a conforming server answers.
 func (o *Oracle) deviation(obs *observation) Verdict {
-	if obs.VER.Lines != 1 || len(obs.VER.Replies) != 1 || obs.VER.Replies[0].Class != "VER" ||
-		obs.CVR.Lines != 1 || len(obs.CVR.Requests) != 1 {
+	if len(obs.VER.Requests) != 1 || len(obs.VER.Replies) != 1 || obs.VER.Replies[0].Class != "VER" ||
+		len(obs.CVR.Requests) != 1 || obs.CVR.Requests[0].Ended {
 		return Verdict{}
 	}
 	v, err := msnp.Lookup(obs.Dialect)
 	if err != nil || !v.AcceptsCVR(o.Role) {
 		return Verdict{}
 	}
-	verb := obs.CVR.Requests[0]
-	if verb != "CVR" && verb != "CVQ" {
+	if verb := msnp.Verb(obs.CVR.Requests[0].Line); verb != "CVR" && verb != "CVQ" {
 		return Verdict{}
 	}
 	want := o.expected(obs, v)
@@ -467,15 +552,7 @@ func (o *Oracle) crashVerdict(ctx context.Context, obs *observation, state liven
 	after := "after " + lastReplyClass(obs)
 	if x := o.exec(); x != nil {
 		if info, exited := x.WaitExit(ctx, o.timeout()); exited {
-			v := Verdict{Kind: KindCrash, Exit: &info, Stderr: stderrExcerpt(info.Stderr)}
-			if p, ok := ParsePanic(info.Stderr); ok {
-				v.Signature = "crash: " + p.Signature()
-				v.Detail = fmt.Sprintf("the target exited (%s) with %q", info, p.Message)
-			} else {
-				v.Signature = "crash: " + info.String()
-				v.Detail = fmt.Sprintf("the target exited (%s) %s", info, after)
-			}
-			return v
+			return exitVerdict(info, after)
 		}
 	}
 	if state == closedConn {
@@ -485,55 +562,118 @@ func (o *Oracle) crashVerdict(ctx context.Context, obs *observation, state liven
 	return verdict(KindCrash, "the target stops accepting "+after, "after this case the target refuses connections")
 }
 
-func (o *Oracle) hangVerdict(obs *observation) Verdict {
-	p := &obs.CVR
-	if !p.Sent || (obs.VER.Sent && !obs.VER.answered()) {
-		p = &obs.VER
+// exitVerdict names the exit of an [Exec] target's process: by the Go
+// panic in its stderr, else by its exit status or signal.
+func exitVerdict(info ExitInfo, after string) Verdict {
+	v := Verdict{Kind: KindCrash, Exit: &info, Stderr: stderrExcerpt(info.Stderr)}
+	if p, ok := ParsePanic(info.Stderr); ok {
+		v.Signature = "crash: " + p.Signature()
+		v.Detail = fmt.Sprintf("the target exited (%s) with %q", info, p.Message)
+	} else {
+		v.Signature = "crash: " + info.String()
+		v.Detail = fmt.Sprintf("the target exited (%s) %s", info, after)
 	}
-	verb := pendingVerb(p)
-	return verdict(KindHang, "no reply to "+verb,
-		fmt.Sprintf("the %s line got no reply within the timeout and neither did a valid request after it; the connection stayed open", verb))
+	return v
 }
 
-func (o *Oracle) resetVerdict(obs *observation) Verdict {
-	p := &obs.CVR
-	if !p.Sent || (obs.VER.Sent && !obs.VER.answered()) {
-		p = &obs.VER
+// unansweredPhase returns the phase with the first unanswered line.
+func unansweredPhase(obs *observation) *phase {
+	if !obs.CVR.Sent || (obs.VER.Sent && !obs.VER.answered()) {
+		return &obs.VER
 	}
-	verb := pendingVerb(p)
-	return verdict(KindReset, "reset instead of a reply to "+verb,
-		fmt.Sprintf("the target reset the connection after the %s line without answering it", verb))
+	return &obs.CVR
 }
 
-// pendingVerb names the first request of the phase that got no reply.
-func pendingVerb(p *phase) string {
-	i := len(p.Replies)
-	if i >= len(p.Requests) {
-		if p.Lines == 0 {
-			return "partial line"
+// hangVerdict says what was sent and what did not come back.
+func hangVerdict(obs *observation) Verdict {
+	p := unansweredPhase(obs)
+	r := pending(p)
+	what := "the " + lineName(r)
+	detail := fmt.Sprintf("%s got no reply within %s", what, p.Wait)
+	if p.Probe == probeUnanswered {
+		detail += fmt.Sprintf(", and a valid %s sent after it on a line of its own got none within %s either", probeCommand(p), p.Wait)
+	}
+	if p.ended() {
+		detail += " (the case's last line was sent without its end: CRLF ended it before the probe)"
+	}
+	return verdict(KindHang, "no reply to "+signatureName(r), detail+"; the connection stayed open")
+}
+
+func resetVerdict(obs *observation) Verdict {
+	p := unansweredPhase(obs)
+	r := pending(p)
+	return verdict(KindReset, "reset instead of a reply to "+signatureName(r),
+		fmt.Sprintf("the target reset the connection after the %s without answering it (%d bytes sent, no reply refusing the session before)",
+			lineName(r), p.Unread))
+}
+
+func wedgeVerdict(obs *observation, wait time.Duration) Verdict {
+	return verdict(KindWedge, "no reply to a valid CVR after "+lastReplyClass(obs),
+		"every line of the case was answered, then a valid CVR sent on the same connection got no reply within "+wait.String())
+}
+
+// pending returns the first request of the phase that no reply answers,
+// or, when there is none, its last request.
+func pending(p *phase) request {
+	for _, r := range p.Requests {
+		if !r.Answered {
+			return r
 		}
-		return lastVerb(p)
 	}
-	return verbName(p.Requests[i])
+	if len(p.Requests) > 0 {
+		return p.Requests[len(p.Requests)-1]
+	}
+	return request{Command: "partial line"}
 }
 
-// lastVerb names the last complete request line of the phase.
-func lastVerb(p *phase) string {
+// signatureName names a request in a signature: its command, and how it
+// ends when that is not CRLF.
+func signatureName(r request) string {
+	switch {
+	case r.BareLF:
+		return r.Command + " ending in a bare LF"
+	case r.Ended:
+		return r.Command + " sent without a line end"
+	}
+	return r.Command
+}
+
+// lineName names a request in a sentence.
+func lineName(r request) string {
+	switch {
+	case r.Command == "partial line":
+		return r.Command
+	case r.BareLF:
+		return r.Command + " line ending in a bare LF"
+	case r.Ended:
+		return r.Command + " line sent without a line end"
+	}
+	return r.Command + " line"
+}
+
+// lastCommand names the last complete request line of the phase.
+func lastCommand(p *phase) string {
 	if len(p.Requests) == 0 {
 		return "partial line"
 	}
-	return verbName(p.Requests[len(p.Requests)-1])
+	return p.Requests[len(p.Requests)-1].Command
 }
 
-// verbName names a request's command for a signature: VER, CVR, CVQ, or
-// "other command" for anything else, so that a fuzzed command name does
-// not make a new signature of a known defect.
-func verbName(v string) string {
-	switch v {
-	case "VER", "CVR", "CVQ":
-		return v
+// probeCommand names the probe a phase sends: VER after VER bytes, else
+// CVR.
+func probeCommand(p *phase) string {
+	if p.ProbeCommand == "" {
+		return "CVR"
 	}
-	return "other command"
+	return p.ProbeCommand
+}
+
+// grownCommand names the request whose reply is the longest.
+func grownCommand(p *phase) string {
+	if i := grownLine(p); i >= 0 {
+		return p.Requests[i].Command
+	}
+	return lastCommand(p)
 }
 
 // lastReplyClass names the last reply of the case, or what ended it.
@@ -544,10 +684,10 @@ func lastReplyClass(obs *observation) string {
 		}
 	}
 	if obs.CVR.Sent {
-		return "no reply to " + pendingVerb(&obs.CVR)
+		return "no reply to " + pending(&obs.CVR).Command
 	}
 	if obs.VER.Sent {
-		return "no reply to " + pendingVerb(&obs.VER)
+		return "no reply to " + pending(&obs.VER).Command
 	}
 	return "connecting"
 }

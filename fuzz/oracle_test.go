@@ -82,7 +82,7 @@ func TestOracleClasses(t *testing.T) {
 		{"a long reply", func(_ string, trid uint32) (string, bool) {
 			return cvrReply(trid)[:40] + strings.Repeat("a", 2000) + "\r\n", false
 		},
-			valid, false, "amplification: reply over 1024 bytes to CVR"},
+			valid, false, "amplification: CVR reply, not driven by one field's length"},
 		{"no 731, not strict", func(_ string, trid uint32) (string, bool) { return cvrReply(trid), false }, malformedCVR, false, ""},
 		{"no 731, strict", func(_ string, trid uint32) (string, bool) { return cvrReply(trid), false }, malformedCVR, true,
 			"deviation: no 731 for a malformed CVR (got CVR)"},

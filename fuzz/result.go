@@ -49,7 +49,7 @@ type Result struct {
 func (r *Result) WriteFile(path string) error {
 	data, err := json.MarshalIndent(r, "", "  ")
 	if err == nil {
-		err = corpus.WriteFileAtomic(path, append(data, '\n'))
+		err = corpus.WriteFile(path, append(data, '\n'))
 	}
 	if err != nil {
 		return fmt.Errorf("fuzz: write result: %w", err)

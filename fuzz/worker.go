@@ -9,13 +9,14 @@ import (
 // worker runs blocks of cases on a connection it keeps while the target
 // answers.
 type worker struct {
-	f       *Fuzzer
-	id      int
-	gen     Generator
-	cn      *conn
-	verSeen phase  // the VER phase the connection opened with
-	history []Case // the cases run on cn, oldest first
-	last    atomic.Pointer[Case]
+	f         *Fuzzer
+	id        int
+	gen       Generator
+	cn        *conn
+	verSeen   phase  // the VER phase the connection opened with
+	history   []Case // the cases run on cn, oldest first
+	lastReply string // the class of the last reply on cn, for a wedge's signature
+	last      atomic.Pointer[Case]
 	// unsure is a case that closed without an answer, not yet known
 	// harmless; other workers read it when the target dies.
 	unsure atomic.Pointer[Case]
@@ -38,7 +39,7 @@ func (w *worker) loop(ctx context.Context) {
 	for ctx.Err() == nil {
 		block := f.nextBlock.Add(1) - 1
 		first := block * BlockSize
-		if f.cfg.Cases > 0 && int64(first) >= f.cfg.Cases {
+		if f.noMore.Load() || (f.cfg.Cases > 0 && int64(first) >= f.cfg.Cases) {
 			if u := w.unsure.Load(); u != nil && !w.check(ctx) {
 				c := *u
 				w.unsure.Store(nil)
@@ -70,6 +71,7 @@ func (w *worker) loop(ctx context.Context) {
 		}
 		if ctx.Err() == nil {
 			f.fb.blockDone(block)
+			w.shrinkSome(ctx)
 		}
 	}
 }
@@ -86,31 +88,52 @@ type caseState uint8
 
 const (
 	caseHealthy caseState = iota // every line answered, nothing wrong: the connection is kept for the next case
-	caseDone                     // nothing to pursue, but the connection is not reusable: it is dropped
+	caseDone                     // nothing new to pursue, but the connection is not reusable: it is dropped
 	caseUnsure                   // closed without an answer: harmless unless the target died, which the next case tells
-	caseSuspect                  // a verdict or a failure to pin on a case: triage
+	caseSuspect                  // a new signature, to confirm on a fresh connection and pin on a case
 )
 
-// state judges what the case showed and what its worker must do next.
+// state says what the judged case asks of its worker. A case that shows
+// the signature of a confirmed finding (or of one being confirmed) is a
+// hit: counted, not confirmed again.
 func (w *worker) state(c Case, obs *observation, v Verdict, sus suspicion) caseState {
 	switch {
-	case sus != suspectNone && sus != suspectClosed:
+	case v.Kind != "" && !w.f.hit(v.Signature, sus != suspectHang):
 		return caseSuspect
-	case v.Kind != "" && !w.f.hit(v.Signature):
-		return caseSuspect
+	case v.Kind != "":
+		return caseDone
 	case sus == suspectClosed:
 		return caseUnsure
-	case v.Kind == "" && w.cn != nil && obs.end() == endOpen && obs.CVR.answered() && obs.CVR.Probe == probeNone &&
+	case w.cn != nil && obs.end() == endOpen && obs.CVR.answered() && obs.CVR.Probe == probeNone &&
 		endsLine(c.CVR) && len(obs.CVR.Replies) > 0 && reusable(obs.CVR.Replies[len(obs.CVR.Replies)-1].Class):
 		return caseHealthy
 	}
 	return caseDone
 }
 
+// sign completes the verdict on a case with what its suspicion claims: a
+// hang or a reset, and what drives an amplification, so that a hit of a
+// known signature needs nothing more.
+func (w *worker) sign(ctx context.Context, c Case, obs *observation, v Verdict, sus suspicion) Verdict {
+	switch sus {
+	case suspectHang:
+		v = v.worse(hangVerdict(obs))
+	case suspectReset:
+		v = v.worse(resetVerdict(obs))
+	}
+	if v.Kind == KindAmplification {
+		w.f.gate.RLock()
+		v = w.f.oracle.attribute(ctx, w.f.x, c.Case, obs, v)
+		w.f.gate.RUnlock()
+	}
+	return v
+}
+
 // runCase runs one case and handles what it shows; false means the run
 // is over.
 func (w *worker) runCase(ctx context.Context, c Case) bool {
 	f := w.f
+	c.gen = f.oracle.generation()
 	w.last.Store(&c)
 	f.gate.RLock()
 	obs, reused := w.exchange(ctx, c)
@@ -124,7 +147,9 @@ func (w *worker) runCase(ctx context.Context, c Case) bool {
 		return false
 	}
 	v, sus := f.oracle.judge(&obs)
-	f.fb.observe(c, obs.key())
+	if sus != suspectHang {
+		f.fb.observe(c, obs.key())
+	}
 	if u := w.unsure.Load(); u != nil {
 		// The last case closed its connection without an answer: this
 		// one tells whether the target still answers. Until then other
@@ -137,27 +162,31 @@ func (w *worker) runCase(ctx context.Context, c Case) bool {
 			return ctx.Err() == nil
 		}
 	}
+	v = w.sign(ctx, c, &obs, v, sus)
 	switch w.state(c, &obs, v, sus) {
 	case caseHealthy:
 		w.history = append(w.history, c)
 		if len(w.history) > historyLen {
 			w.history = append(w.history[:0], w.history[1:]...)
 		}
+		w.lastReply = lastReplyClass(&obs)
 	case caseDone:
 		w.drop()
 	case caseUnsure:
-		if x := f.oracle.exec(); x != nil {
-			if _, exited := x.Exited(); exited {
-				w.triage(ctx, c)
-				return ctx.Err() == nil
-			}
-		}
 		// Other workers' triage reads it while the target's fate is
 		// open.
 		w.unsure.Store(&c)
 		w.drop()
+		if x := f.oracle.exec(); x != nil {
+			if _, exited := x.Exited(); exited {
+				w.unsure.Store(nil)
+				w.triageWith(ctx, c, nil)
+			}
+		}
 	case caseSuspect:
-		w.triage(ctx, c)
+		hist := append([]Case(nil), w.history...)
+		w.drop()
+		w.confirm(ctx, c, hist, v)
 	}
 	return ctx.Err() == nil
 }
@@ -173,7 +202,8 @@ func reusable(class string) bool {
 // one. It reports whether the connection was reused.
 func (w *worker) exchange(ctx context.Context, c Case) (obs observation, reused bool) {
 	f := w.f
-	gen := f.oracle.generation()
+	gen := c.gen
+	obs.Gen = gen
 	if w.cn != nil && (w.cn.gen != gen || len(c.VER) == 0 || !bytes.Equal(w.cn.ver, c.VER)) {
 		w.retire(ctx)
 	}
@@ -212,9 +242,13 @@ func (w *worker) retire(ctx context.Context) {
 	}
 	last := w.history[len(w.history)-1]
 	hist := append([]Case(nil), w.history[:len(w.history)-1]...)
+	v := verdict(KindWedge, "no reply to a valid CVR after "+w.lastReply, "")
 	w.drop()
-	// retire runs under the shared gate: hand the triage over to after it.
+	if w.f.hit(v.Signature, true) {
+		return
+	}
+	// retire runs under the shared gate, as confirm takes it.
 	w.f.gate.RUnlock()
-	w.triageWith(ctx, last, hist)
+	w.confirm(ctx, last, hist, v)
 	w.f.gate.RLock()
 }

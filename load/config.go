@@ -1,10 +1,12 @@
 package load
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"time"
 
@@ -30,6 +32,10 @@ const (
 type Config struct {
 	// Target is the server's "host:port".
 	Target string
+	// Dial, when set, opens the connections to Target in place of a
+	// net.Dialer (through a proxy, or to a test's in-memory server); the
+	// context it is given ends after Timeout.
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
 	// Schedule says when each request is due; the zero Schedule offers
 	// none, which Validate refuses, and [Unbounded] is the schedule with
 	// no limit. It is the whole run's schedule: with a Shard, this process

@@ -315,8 +315,13 @@ func (e *engine) dial() (net.Conn, outcome) {
 	}
 	ch := make(chan dialed, 1)
 	go func() {
-		d := net.Dialer{Timeout: e.timeout}
-		conn, err := d.DialContext(e.ctx, "tcp", e.cfg.Target)
+		dial := e.cfg.Dial
+		if dial == nil {
+			dial = (&net.Dialer{}).DialContext
+		}
+		ctx, cancel := context.WithTimeout(e.ctx, e.timeout)
+		defer cancel()
+		conn, err := dial(ctx, "tcp", e.cfg.Target)
 		ch <- dialed{conn, err}
 	}()
 	r := <-ch

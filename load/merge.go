@@ -56,6 +56,14 @@ func (e *MergeError) Unwrap() error { return e.Err }
 // settings differ; [MergeOptions.Force] merges them anyway.
 var ErrMismatch = errors.New("load: results differ")
 
+// mismatch names the fields in which two results' targets or settings
+// differ; it is an [ErrMismatch].
+type mismatch string
+
+func (m mismatch) Error() string { return string(m) }
+
+func (m mismatch) Is(target error) bool { return target == ErrMismatch }
+
 // Merge combines the results of runs made at the same time (the shards of
 // one load, or independent runs of the same settings) into the result of
 // the whole, with the zero [MergeOptions].
@@ -90,37 +98,66 @@ func Merge(results ...*Result) (*Result, error) {
 // that are unreadable, of another geometry or disagree with their
 // summaries.
 func (o MergeOptions) Merge(results ...*Result) (*Result, error) {
-	if len(results) == 0 {
-		return nil, errors.New("load: merge: no results")
-	}
-	for i, r := range results {
-		if r == nil {
-			return nil, &MergeError{Index: i, With: -1, Err: errors.New("nil result")}
-		}
-		if r.Version != ResultVersion {
-			return nil, &MergeError{Index: i, With: -1, Err: fmt.Errorf("result format version %d, want %d", r.Version, ResultVersion)}
-		}
-		if err := checkShards(r); err != nil {
-			return nil, &MergeError{Index: i, With: -1, Err: err}
-		}
-		if i > 0 && !o.Force {
-			if diff := mismatch(results[0], r); diff != "" {
-				return nil, &MergeError{Index: i, With: 0, Err: fmt.Errorf("%w: %s", ErrMismatch, diff)}
-			}
-		}
+	if err := o.check(results); err != nil {
+		return nil, err
 	}
 	runs, err := mergedRuns(results)
 	if err != nil {
 		return nil, err
 	}
+	m := addUp(results)
+	m.Merged = runs
+	if err := mergeHistograms(m, results); err != nil {
+		return nil, err
+	}
+	if m.Series, err = mergeSeries(results); err != nil {
+		return nil, err
+	}
+	if m.Settings.SLO != "" {
+		objs, err := ParseSLO(m.Settings.SLO)
+		if err != nil {
+			return nil, &MergeError{Index: 0, With: -1, Err: fmt.Errorf("settings.slo: %w", err)}
+		}
+		m.SLO = EvaluateSLO(objs, m)
+	}
+	return m, nil
+}
 
+// check refuses what cannot be merged: no result, a result of another
+// format version or whose shard labels contradict its shard count, and
+// (unless o.Force) targets or settings that differ from the first's.
+func (o MergeOptions) check(results []*Result) error {
+	if len(results) == 0 {
+		return errors.New("load: merge: no results")
+	}
+	for i, r := range results {
+		if r == nil {
+			return &MergeError{Index: i, With: -1, Err: errors.New("nil result")}
+		}
+		if r.Version != ResultVersion {
+			return &MergeError{Index: i, With: -1, Err: fmt.Errorf("result format version %d, want %d", r.Version, ResultVersion)}
+		}
+		if err := checkShards(r); err != nil {
+			return &MergeError{Index: i, With: -1, Err: err}
+		}
+		if i > 0 && !o.Force {
+			if diff := differences(results[0], r); diff != "" {
+				return &MergeError{Index: i, With: 0, Err: mismatch(diff)}
+			}
+		}
+	}
+	return nil
+}
+
+// addUp returns the merge of the results' counts, rates, targets and
+// spans, with the first result's settings.
+func addUp(results []*Result) *Result {
 	first := results[0]
 	m := &Result{
 		Version:     ResultVersion,
 		Target:      first.Target,
 		Embedded:    first.Embedded,
 		Settings:    first.Settings,
-		Merged:      runs,
 		Outcomes:    map[string]int64{},
 		ByKind:      OutcomesByKind{Valid: map[string]int64{}, Mutated: map[string]int64{}},
 		Connections: Connections{Failures: map[string]int64{}},
@@ -155,7 +192,12 @@ func (o MergeOptions) Merge(results ...*Result) (*Result, error) {
 	if m.DurationS > 0 {
 		m.Rate.Achieved = completed / m.DurationS
 	}
+	return m
+}
 
+// mergeHistograms merges the results' histograms into m's, bucket by
+// bucket, and reads m's summaries off them.
+func mergeHistograms(m *Result, results []*Result) error {
 	for _, h := range []struct {
 		name string
 		enc  func(*Result) (string, Summary)
@@ -171,26 +213,47 @@ func (o MergeOptions) Merge(results ...*Result) (*Result, error) {
 		for i, r := range results {
 			enc, sum := h.enc(r)
 			if err := mergeHistogram(acc, enc, sum.Count); err != nil {
-				return nil, &MergeError{Index: i, With: -1, Err: fmt.Errorf("%s histogram: %w", h.name, err)}
+				return &MergeError{Index: i, With: -1, Err: fmt.Errorf("%s histogram: %w", h.name, err)}
 			}
 		}
+		var err error
 		if *h.out, err = EncodeHistogram(acc); err != nil {
-			return nil, err
+			return err
 		}
 		*h.sum = Summarize(acc)
 	}
+	return nil
+}
 
-	if m.Series, err = mergeSeries(results); err != nil {
-		return nil, err
-	}
-	if m.Settings.SLO != "" {
-		objs, err := ParseSLO(m.Settings.SLO)
-		if err != nil {
-			return nil, &MergeError{Index: 0, With: -1, Err: fmt.Errorf("settings.slo: %w", err)}
+// MergeWarnings says what makes merged, the merge of results, cover less
+// than one whole run: two results whose runs did not overlap in time
+// (shards of different runs, most likely), and shards of the run that no
+// result holds. names labels the results, such as the files they were
+// read from.
+func MergeWarnings(merged *Result, results []*Result, names []string) []string {
+	var warnings []string
+	label := func(i int) string {
+		if i < len(names) {
+			return names[i]
 		}
-		m.SLO = EvaluateSLO(objs, m)
+		return fmt.Sprintf("result %d", i+1)
 	}
-	return m, nil
+apart:
+	for i, a := range results {
+		for j, b := range results[:i] {
+			sa, sb := spanOf(a.Start, a.DurationS), spanOf(b.Start, b.DurationS)
+			if sa.start.After(sb.end) || sb.start.After(sa.end) {
+				warnings = append(warnings, fmt.Sprintf("%s (from %s) and %s (from %s) did not run at the same time: the per-second series and the achieved rate leave out the time between them",
+					label(j), b.Start.UTC().Format(time.RFC3339), label(i), a.Start.UTC().Format(time.RFC3339)))
+				break apart
+			}
+		}
+	}
+	if missing := merged.MissingShards(); len(missing) > 0 {
+		warnings = append(warnings, fmt.Sprintf("%d of %d shards missing (%s): the figures cover only the shards given",
+			len(missing), merged.Settings.Shards, strings.Join(missing, ", ")))
+	}
+	return warnings
 }
 
 // MissingShards returns the shards ("i/n") of r's run that r does not
@@ -276,9 +339,9 @@ func mergedRuns(results []*Result) ([]MergedRun, error) {
 	return runs, nil
 }
 
-// mismatch names every field in which b's target or settings differ
+// differences names every field in which b's target or settings differ
 // from a's, or returns "".
-func mismatch(a, b *Result) string {
+func differences(a, b *Result) string {
 	var diffs []string
 	if a.Target != b.Target {
 		diffs = append(diffs, fmt.Sprintf("target is %q, not %q", b.Target, a.Target))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -465,5 +466,27 @@ func BenchmarkMerge(b *testing.B) {
 		if _, err := Merge(shards...); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestMergeWarnings(t *testing.T) {
+	t.Parallel()
+	a, b := testResult(t, "1/3", 3, []sample{{0, 10}}, 2), testResult(t, "2/3", 3, []sample{{0, 10}}, 2)
+	m, err := Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := MergeWarnings(m, []*Result{a, b}, []string{"a.json", "b.json"}),
+		[]string{"1 of 3 shards missing (3/3): the figures cover only the shards given"}; !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	b.Start = a.Start.Add(time.Hour)
+	if m, err = Merge(a, b); err != nil {
+		t.Fatal(err)
+	}
+	got := MergeWarnings(m, []*Result{a, b}, nil)
+	if len(got) != 2 || !strings.HasPrefix(got[0], "result 1 (from ") || !strings.Contains(got[0], "and result 2 (from ") ||
+		!strings.Contains(got[0], "did not run at the same time") {
+		t.Errorf("got %q, want the runs apart, by number, then the missing shard", got)
 	}
 }

@@ -193,7 +193,7 @@ func WriteResult(path string, r *Result) error {
 	if err != nil {
 		return fmt.Errorf("load: %w", err)
 	}
-	return corpus.WriteFileAtomic(path, append(b, '\n'))
+	return corpus.WriteFile(path, append(b, '\n'))
 }
 
 // NotResultError is the error of a file that holds no cvrswarm result.

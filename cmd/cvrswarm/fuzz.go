@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -24,16 +25,46 @@ func init() {
 	register(&command{
 		name: "fuzz", order: 30, summary: "fuzz a server's VER/CVR parser; shrink, de-duplicate and save what breaks it",
 		example: "cvrswarm fuzz -duration 10s -findings ./findings",
+		details: fuzzDetails,
 		run:     runFuzz,
 	})
 }
+
+// fuzzDetails is what `cvrswarm fuzz -h` says beyond the flags.
+const fuzzDetails = `What each kind of finding means, exactly as it is checked:
+  crash            after the case the target refuses new connections, or closes them with a valid
+                   VER and CVR unanswered, or its -exec process exited (signed by its Go panic)
+  hang             a line got no reply within the wait, and a valid request sent after it on a line
+                   of its own (CRLF first ends a line the case left unterminated) got none either
+  wedge            every line was answered, then a valid CVR on the same connection was not
+  lost-reply       a valid CVR got no reply while a later line of the write, or the probe, did
+  reset            the connection was reset with a line unanswered, after under 1 KiB of input and
+                   no reply that ends the session (a numeric error or "VER n 0")
+  amplification    the replies to one write are -amplify-factor times its bytes or more, and at
+                   least -amplify-floor bytes a line; signed by the field whose lengthening grows
+                   the reply fastest (faster than an echo), or as driven by no one field
+  trid-mismatch    a reply carries a TrID no line of the write carried
+  malformed-reply  a reply that is not a CVR, VER or numeric error line, or more replies than lines
+  deviation        with -strict: not the spec's reply (no 731, no disconnect after 731, 420 or 710
+                   missing, a valid CVR refused, a line ignored)
+
+Waits: once the target has answered 256 lines, a reply is waited for max(20ms, 50 x their p99)
+and a probe sent after max(2ms, 5 x p99), -timeout being the bound. A new signature is confirmed
+on a fresh connection with the whole -timeout; later cases with it are counted as hits. Findings
+are saved when confirmed and shrunk later, once each, within -minimize-share of the run.
+
+Each finding is findings/<kind>-<hash>/: the input as a go test fuzz v1 file, and record.json
+(signature, detail, hits, input and shrunk input, seed and case index, mutators, byte counts of an
+amplification, the target's stderr). 'cvrswarm replay' judges it again with the same checks.
+`
 
 // fuzzTargetFlags are the flags fuzz and replay share: where the target
 // is and how it is judged.
 type fuzzTargetFlags struct {
 	target, exec, role string
 	timeout            time.Duration
-	amplify            int
+	amplifyFactor      float64
+	amplifyFloor       int
 	strict             bool
 }
 
@@ -41,54 +72,65 @@ func (f *fuzzTargetFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.target, "target", "", "host:port of a running server (default: the embedded reference server)")
 	fs.StringVar(&f.exec, "exec", "", "run this command as the target, '{addr}' replaced by a free loopback address; restarted after a crash")
 	fs.StringVar(&f.role, "role", "ns", "the target's role for the spec's rules: ns or ds")
-	fs.DurationVar(&f.timeout, "timeout", fuzz.DefaultTimeout, "how long a reply may take before the request counts as unanswered")
-	fs.IntVar(&f.amplify, "amplify", fuzz.DefaultAmplifyLimit, "most reply bytes a case may draw before it is an amplification")
+	fs.DurationVar(&f.timeout, "timeout", fuzz.DefaultTimeout, "the longest a reply may take before the request counts as unanswered; fuzz waits less once it has learned the target's reply times (50 times its p99, at least 20ms), and confirms a finding with the whole timeout")
+	fs.Float64Var(&f.amplifyFactor, "amplify-factor", fuzz.DefaultAmplifyFactor, "an amplification is a write of lines whose replies are at least this many times its bytes (and -amplify-floor bytes)")
+	fs.IntVar(&f.amplifyFloor, "amplify-floor", fuzz.DefaultAmplifyFloor, "the fewest reply bytes an amplification has, for each line of the write")
 	fs.BoolVar(&f.strict, "strict", false, "also report deviations from the spec's replies (no 731, no disconnect after 731, 420/710 missing)")
 }
 
-// open checks the flags and starts the target: the -exec command, the
-// -target address or the embedded reference server. replay is the
-// replay command line that reaches the same target; stop releases it.
-func (f *fuzzTargetFlags) open(ctx context.Context, name string, stderr io.Writer) (o fuzz.Oracle, replay string, stop func(), err error) {
+// oracle returns the oracle the flags set up, checked, with a stand-in
+// for its target until start starts it.
+func (f *fuzzTargetFlags) oracle() (fuzz.Oracle, error) {
 	role, err := msnp.ParseRole(f.role)
 	if err != nil {
-		return o, "", nil, fmt.Errorf("-role %q: want ns or ds", f.role)
+		return fuzz.Oracle{}, badFlag("role", "%q: want ns or ds", f.role)
 	}
-	switch {
-	case f.target != "" && f.exec != "":
-		return o, "", nil, errors.New("-target and -exec: give one")
-	case f.timeout <= 0:
-		return o, "", nil, fmt.Errorf("-timeout %v: want more than 0", f.timeout)
-	case f.amplify <= 0:
-		return o, "", nil, fmt.Errorf("-amplify %d: want more than 0 bytes", f.amplify)
+	if f.target != "" && f.exec != "" {
+		return fuzz.Oracle{}, badFlag("", "-target and -exec: give one")
 	}
-	o = fuzz.Oracle{Timeout: f.timeout, AmplifyLimit: f.amplify, Strict: f.strict, Role: role}
-	replay = "cvrswarm replay"
-	if role == msnp.DS {
+	if f.exec != "" {
+		if err := (fuzz.ExecConfig{Command: f.exec}).Validate(); err != nil {
+			return fuzz.Oracle{}, err
+		}
+	}
+	o := fuzz.Oracle{Target: unstarted{}, Timeout: f.timeout, AmplifyFactor: f.amplifyFactor, AmplifyFloor: f.amplifyFloor,
+		Strict: f.strict, Role: role}
+	return o, o.Validate()
+}
+
+// unstarted stands for the target until it is started.
+type unstarted struct{}
+
+func (unstarted) Dial(context.Context) (net.Conn, error) {
+	return nil, errors.New("target not started")
+}
+
+// start starts the target the flags name: the -exec command, the -target
+// address or the embedded reference server, and puts it into o. replay is
+// the replay command line that reaches the same target; stop releases it.
+func (f *fuzzTargetFlags) start(ctx context.Context, name string, stderr io.Writer, o *fuzz.Oracle) (replay string, stop func(), err error) {
+	replay, stop = "cvrswarm replay", func() {}
+	if o.Role == msnp.DS {
 		replay += " -role ds"
 	}
 	switch {
 	case f.exec != "":
-		if !strings.Contains(f.exec, fuzz.AddrPlaceholder) {
-			return o, "", nil, fmt.Errorf("-exec %q: put %s where the command takes its listen address", f.exec, fuzz.AddrPlaceholder)
-		}
 		x, err := fuzz.StartExec(ctx, fuzz.ExecConfig{Command: f.exec})
 		if err != nil {
-			return o, "", nil, err
+			return "", nil, err
 		}
 		fmt.Fprintf(stderr, "cvrswarm %s: started %s on %s\n", name, x, x.Addr())
-		o.Target = x
-		return o, replay + " -exec " + fuzz.ShellQuote(f.exec), func() { x.Close() }, nil
+		o.Target, replay, stop = x, replay+" -exec "+fuzz.ShellQuote(f.exec), func() { x.Close() }
 	case f.target != "":
-		o.Target = msnp.TCPTarget(f.target)
-		return o, replay + " -target " + fuzz.ShellQuote(f.target), func() {}, nil
+		o.Target, replay = msnp.TCPTarget(f.target), replay+" -target "+fuzz.ShellQuote(f.target)
+	default:
+		addr, stopEmbedded, err := startEmbedded(refserver.Config{Role: o.Role}, stderr)
+		if err != nil {
+			return "", nil, err
+		}
+		o.Target, stop = msnp.TCPTarget(addr), stopEmbedded
 	}
-	addr, stopEmbedded, err := startEmbedded(refserver.Config{Role: role}, stderr)
-	if err != nil {
-		return o, "", nil, err
-	}
-	o.Target = msnp.TCPTarget(addr)
-	return o, replay, stopEmbedded, nil
+	return replay, stop, nil
 }
 
 // fuzzFlags are the fuzz command's flags, bound onto a fuzz.Config
@@ -110,52 +152,40 @@ func (f *fuzzFlags) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&cfg.Duration, "duration", 0, "stop after this long (0: until -cases or Ctrl-C)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "at most this many cases per second, to spare a shared server (0: as fast as it answers)")
 	fs.IntVar(&cfg.Conns, "conns", fuzz.DefaultConns, "connections fuzzing at once")
-	fs.StringVar(&cfg.FindingsDir, "findings", fuzz.DefaultFindingsDir, "save each finding in `DIR`: a go test fuzz v1 input and its record.json")
+	fs.StringVar(&cfg.FindingsDir, "findings", fuzz.DefaultFindingsDir, "save each finding in `DIR`: a go test fuzz v1 input and its record.json (\"\": save none)")
 	fs.StringVar(&f.jsonPath, "json", "", "write the run's result as JSON to this `FILE`")
 	fs.StringVar(&f.corpusDir, "corpus", "", "derive cases from the corpus files in this `DIR` instead of the embedded seeds")
 	fs.StringVar(&f.muts, "mutators", "all", "mutators to stack: names (field-trid) or groups (field, text, byte), comma-separated")
-	fs.Float64Var(&cfg.SequenceShare, "sequence", fuzz.DefaultSequenceShare, "share of cases that also mutate the sequence: CVR before VER, VER twice, two CVRs, a mutated VER")
+	fs.Float64Var(&cfg.SequenceShare, "sequence", fuzz.DefaultSequenceShare, "share of cases that also mutate the sequence: CVR before VER, VER twice, two CVRs, a mutated VER, valid CVRs pipelined in one write")
 	fs.BoolVar(&cfg.NoFeedback, "no-feedback", false, "keep deriving from the seeds only, not from inputs with new reply sequences")
 	fs.IntVar(&cfg.MinimizeRuns, "minimize-runs", fuzz.DefaultMinimizeRuns, "most executions spent shrinking one finding (0: do not shrink)")
 	fs.DurationVar(&cfg.MinimizeTime, "minimize-time", fuzz.DefaultMinimizeTime, "most time spent shrinking one finding")
+	fs.Float64Var(&cfg.MinimizeShare, "minimize-share", fuzz.DefaultMinimizeShare, "most of the run's time that shrinking findings may take, from 0 to 1 (1: no cap); each new signature is shrunk once, in steps between cases")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress on stderr")
 	fs.StringVar(&f.printCases, "print-cases", "", "print cases `N` or N-M of the -seed (and -corpus, -mutators, -sequence) run, without a target, and exit")
 	f.pictures.bind(fs)
 }
 
-// complete fills the config from the flags that name files or lists.
-func (f *fuzzFlags) complete() (usage string) {
-	switch cfg := f.cfg; {
-	case cfg.Cases < 0:
-		return fmt.Sprintf("-cases %d: want 0 (no limit) or more", cfg.Cases)
-	case cfg.Duration < 0:
-		return fmt.Sprintf("-duration %v: want 0 (no limit) or more", cfg.Duration)
-	case cfg.Rate < 0:
-		return fmt.Sprintf("-rate %v: want 0 (no limit) or more", cfg.Rate)
-	case cfg.Conns < 1:
-		return fmt.Sprintf("-conns %d: want 1 or more", cfg.Conns)
-	case cfg.SequenceShare < 0 || cfg.SequenceShare > 1:
-		return fmt.Sprintf("-sequence %v: want a share from 0 to 1", cfg.SequenceShare)
-	case cfg.MinimizeRuns < 0:
-		return fmt.Sprintf("-minimize-runs %d: want 0 (do not shrink) or more", cfg.MinimizeRuns)
-	}
+// complete fills the config from the flags that name files or lists,
+// and the seed.
+func (f *fuzzFlags) complete() error {
 	var err error
 	if f.cfg.Mutators, err = fuzz.SelectMutators(f.muts); err != nil {
-		return "-mutators: " + err.Error()
+		return badFlag("mutators", "%w", err)
 	}
 	if f.corpusDir != "" {
 		if f.cfg.Seeds, err = corpus.Load(f.corpusDir); err != nil {
-			return "-corpus: " + err.Error()
+			return badFlag("corpus", "%w", err)
 		}
 	}
 	if f.printCases != "" && f.seed == 0 {
-		return "-print-cases: give the -seed of the run"
+		return badFlag("print-cases", "give the -seed of the run")
 	}
 	if f.seed == 0 {
 		f.seed = time.Now().UnixNano() & (1<<53 - 1)
 	}
 	f.cfg.Seed = uint64(f.seed)
-	return ""
+	return nil
 }
 
 func runFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -168,18 +198,23 @@ func runFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		return usageError(stderr, "fuzz", fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	}
-	if msg := ff.complete(); msg != "" {
-		return usageError(stderr, "fuzz", msg)
+	if err := ff.complete(); err != nil {
+		return exitError(stderr, "fuzz", err)
 	}
 	if ff.printCases != "" {
 		return fuzzPrintCases(stdout, stderr, ff.cfg, ff.printCases)
 	}
-	oracle, replay, stop, err := ff.target.open(ctx, "fuzz", stderr)
+	oracle, err := ff.target.oracle()
 	if err != nil {
-		if strings.HasPrefix(err.Error(), "-") {
-			return usageError(stderr, "fuzz", err.Error())
-		}
-		return failure(stderr, "fuzz", err)
+		return exitError(stderr, "fuzz", err)
+	}
+	ff.cfg.Oracle = oracle
+	if err := ff.cfg.Validate(); err != nil {
+		return exitError(stderr, "fuzz", err)
+	}
+	replay, stop, err := ff.target.start(ctx, "fuzz", stderr, &ff.cfg.Oracle)
+	if err != nil {
+		return exitError(stderr, "fuzz", err)
 	}
 	defer stop()
 	if dir := ff.cfg.FindingsDir; dir != "" { // before the campaign, not at its first finding
@@ -187,7 +222,7 @@ func runFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return usageError(stderr, "fuzz", fmt.Sprintf("-findings %s: %v", dir, err))
 		}
 	}
-	ff.cfg.Oracle, ff.cfg.ReplayCommand = oracle, replay
+	ff.cfg.ReplayCommand = replay
 	res, runErr := fuzzRun(ctx, ff.cfg, ff.quiet, stderr)
 	stoppedByCtx := runErr != nil && ctx.Err() != nil && errors.Is(runErr, ctx.Err())
 	if res != nil {
@@ -317,6 +352,9 @@ func fuzzStatus(p fuzz.Progress) string {
 	if p.Findings > 0 {
 		s += " (" + fuzz.KindCounts(p.ByKind) + ")"
 	}
+	if p.Restarts > 0 {
+		s += fmt.Sprintf("  restarts %d (%.1f/s)", p.Restarts, float64(p.Restarts)/p.Elapsed.Seconds())
+	}
 	return s + fmt.Sprintf("  corpus %d", p.Corpus)
 }
 
@@ -325,12 +363,12 @@ func fuzzStatus(p fuzz.Progress) string {
 func fuzzPrintCases(stdout, stderr io.Writer, cfg fuzz.Config, spec string) int {
 	lo, hi, err := fuzzCaseRange(spec)
 	if err != nil {
-		return usageError(stderr, "fuzz", err.Error())
+		return exitError(stderr, "fuzz", err)
 	}
 	for i := lo; i <= hi; i++ {
 		c, err := fuzz.MakeCase(cfg, i)
 		if err != nil {
-			return failure(stderr, "fuzz", err)
+			return exitError(stderr, "fuzz", err)
 		}
 		fmt.Fprintf(stdout, "case %d of seed %d, mutators %s, parent %s\n  %q\n",
 			i, cfg.Seed, strings.Join(c.Mutators, " "), c.Parent, string(c.VER)+string(c.CVR))
@@ -347,7 +385,7 @@ func fuzzCaseRange(spec string) (lo, hi uint64, err error) {
 		hi, err = strconv.ParseUint(b, 10, 64)
 	}
 	if err != nil || hi < lo || hi-lo >= 100000 {
-		return 0, 0, fmt.Errorf("-print-cases %q: want a case index N or a range N-M of at most 100000 cases", spec)
+		return 0, 0, badFlag("print-cases", "%q: want a case index N or a range N-M of at most 100000 cases", spec)
 	}
 	return lo, hi, nil
 }

@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/cvrswarm/cvrswarm/fuzz"
 	"github.com/cvrswarm/cvrswarm/msnp"
 	"github.com/cvrswarm/cvrswarm/msnp/msnptest"
 	"github.com/cvrswarm/cvrswarm/msnp/refserver"
@@ -84,7 +86,7 @@ func TestFuzzThenReplay(t *testing.T) {
 	dir := t.TempDir()
 	status, stdout, stderr := runMain(t, "fuzz", "-target", srv.Addr(), "-cases", "3000", "-seed", "4", "-quiet",
 		"-mutators", "text-silly", "-minimize-runs", "40", "-findings", dir)
-	if status != exitFail || !strings.Contains(stdout, "amplification: reply over 1024 bytes to CVR") {
+	if status != exitFail || !strings.Contains(stdout, "reply, not driven by one field's length") {
 		t.Fatalf("fuzz: exit status %d, want %d and an amplification finding; stdout %s stderr %s", status, exitFail, stdout, stderr)
 	}
 	if !strings.Contains(stdout, "replay     cvrswarm replay -target "+srv.Addr()+" ") {
@@ -133,8 +135,11 @@ func TestFuzzUsageErrors(t *testing.T) {
 		{[]string{"fuzz", "-target", "127.0.0.1:1", "-exec", "srv {addr}"}, "-target and -exec"},
 		{[]string{"fuzz", "-exec", "srv"}, "{addr}"},
 		{[]string{"fuzz", "-mutators", "nope"}, "-mutators"},
-		{[]string{"fuzz", "-conns", "0"}, "-conns 0"},
-		{[]string{"fuzz", "-sequence", "2"}, "-sequence 2"},
+		{[]string{"fuzz", "-conns", "-1"}, "-conns: must not be negative"},
+		{[]string{"fuzz", "-sequence", "2"}, "-sequence: 2: want a share from 0 to 1"},
+		{[]string{"fuzz", "-timeout", "-1s", "-amplify-factor", "0.5"}, "-timeout: must not be negative; -amplify-factor: 0.5: want a ratio over 1"},
+		{[]string{"fuzz", "-minimize-share", "1.5"}, "-minimize-share: 1.5: want a share from 0 to 1"},
+		{[]string{"replay", "-exec", "srv", "x"}, "-exec: \"srv\": put {addr}"},
 		{[]string{"replay"}, "name at least one"},
 		{[]string{"replay", "findings"}, "give -target or -exec"},
 		{[]string{"fuzz", "-print-cases", "3"}, "-seed"},
@@ -217,5 +222,15 @@ func TestFuzzFindingsFolder(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "stopped by error: save finding: mkdir "+blocked+"/") {
 		t.Errorf("summary %q: want it stopped by the error, without package prefixes", stdout)
+	}
+}
+
+// TestFuzzStatus: the progress line shows the confirmed findings by
+// kind, the cases per second and the restarts of an -exec target.
+func TestFuzzStatus(t *testing.T) {
+	got := fuzzStatus(fuzz.Progress{Cases: 3000, Findings: 2, ByKind: map[fuzz.Kind]int{fuzz.KindCrash: 1, fuzz.KindHang: 1},
+		Restarts: 24, Corpus: 40, Elapsed: 2 * time.Second})
+	if want := "cases 3000  1500/s  findings 2 (crash 1, hang 1)  restarts 24 (12.0/s)  corpus 40"; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }

@@ -334,7 +334,7 @@ func loadWrite(f *loadFlags, r *load.Result, stderr io.Writer) error {
 		var b bytes.Buffer
 		err := out.write(&b, r)
 		if err == nil {
-			err = corpus.WriteFileAtomic(out.path, b.Bytes())
+			err = corpus.WriteFile(out.path, b.Bytes())
 		}
 		if err != nil {
 			fail(out.flag, out.path, err)

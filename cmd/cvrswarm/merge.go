@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strings"
-	"time"
 
 	"github.com/cvrswarm/cvrswarm/load"
 	"github.com/cvrswarm/cvrswarm/load/report"
@@ -77,12 +75,8 @@ func runMerge(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return failure(stderr, "merge", mergeExplain(err, files))
 	}
-	if msg := mergeApart(results, files); msg != "" {
-		fmt.Fprintf(stderr, "cvrswarm merge: warning: %s\n", msg)
-	}
-	if missing := m.MissingShards(); len(missing) > 0 {
-		fmt.Fprintf(stderr, "cvrswarm merge: warning: %d of %d shards missing (%s): the figures cover only the shards given\n",
-			len(missing), m.Settings.Shards, strings.Join(missing, ", "))
+	for _, w := range load.MergeWarnings(m, results, files) {
+		fmt.Fprintf(stderr, "cvrswarm merge: warning: %s\n", w)
 	}
 	if slo != nil {
 		m.Settings.SLO, m.SLO = f.slo, load.EvaluateSLO(slo, m)
@@ -92,7 +86,7 @@ func runMerge(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return failure(stderr, "merge", err)
 	}
 	var text bytes.Buffer
-	if err := mergeWriteText(&text, m); err != nil {
+	if err := report.WriteMergedText(&text, m); err != nil {
 		return failure(stderr, "merge", err)
 	}
 	if _, err := stdout.Write(text.Bytes()); err != nil {
@@ -113,51 +107,15 @@ func runMerge(_ context.Context, args []string, stdout, stderr io.Writer) int {
 
 // mergeExplain rewrites a merge error in terms of the files given.
 func mergeExplain(err error, files []string) error {
-	var me *load.MergeError
-	if !errors.As(err, &me) || me.Index >= len(files) || me.With >= len(files) {
+	me, ok := errors.AsType[*load.MergeError](err)
+	if !ok || me.Index >= len(files) || me.With >= len(files) {
 		return err
 	}
-	msg := strings.TrimPrefix(me.Err.Error(), load.ErrMismatch.Error()+": ")
 	switch {
 	case me.With >= 0 && errors.Is(err, load.ErrMismatch):
-		return fmt.Errorf("%s differs from %s: %s (-force merges them anyway)", files[me.Index], files[me.With], msg)
+		return fmt.Errorf("%s differs from %s: %w (-force merges them anyway)", files[me.Index], files[me.With], me.Err)
 	case me.With >= 0:
-		return fmt.Errorf("%s conflicts with %s: %s", files[me.Index], files[me.With], msg)
+		return fmt.Errorf("%s conflicts with %s: %w", files[me.Index], files[me.With], me.Err)
 	}
-	return fmt.Errorf("%s: %s", files[me.Index], msg)
-}
-
-// mergeApart names the first two files whose runs did not overlap in
-// time (shards of different runs, most likely), or returns "".
-func mergeApart(results []*load.Result, files []string) string {
-	end := func(r *load.Result) time.Time { return r.Start.Add(time.Duration(r.DurationS * float64(time.Second))) }
-	for i, a := range results {
-		for j, b := range results[:i] {
-			if a.Start.After(end(b)) || b.Start.After(end(a)) {
-				return fmt.Sprintf("%s (from %s) and %s (from %s) did not run at the same time: the per-second series and the achieved rate leave out the time between them",
-					files[j], b.Start.UTC().Format(time.RFC3339), files[i], a.Start.UTC().Format(time.RFC3339))
-			}
-		}
-	}
-	return ""
-}
-
-// mergeWriteText writes the report of the merged result, headed by the
-// runs it combines.
-func mergeWriteText(w io.Writer, m *load.Result) error {
-	runs := make([]string, 0, len(m.Merged))
-	for _, run := range m.Merged {
-		s := run.Shard
-		if s == "" {
-			s = "unsharded run"
-		}
-		if run.Partial {
-			s += " (interrupted)"
-		}
-		runs = append(runs, s)
-	}
-	if _, err := fmt.Fprintf(w, "merged       %d runs: %s\n", len(runs), strings.Join(runs, ", ")); err != nil {
-		return err
-	}
-	return report.WriteText(w, m)
+	return fmt.Errorf("%s: %w", files[me.Index], me.Err)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/cvrswarm/cvrswarm/fuzz"
 )
@@ -32,6 +31,10 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		// a finding that does not reproduce on some other server says nothing of the one it came from
 		return usageError(stderr, "replay", "give -target or -exec: the server to replay against ('cvrswarm serve' runs the reference server)")
 	}
+	oracle, err := tf.oracle()
+	if err != nil {
+		return exitError(stderr, "replay", err)
+	}
 	var inputs []fuzz.Input
 	for _, path := range fs.Args() {
 		in, err := fuzz.LoadInputs(path)
@@ -40,12 +43,9 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		inputs = append(inputs, in...)
 	}
-	oracle, _, stop, err := tf.open(ctx, "replay", stderr)
+	_, stop, err := tf.start(ctx, "replay", stderr, &oracle)
 	if err != nil {
-		if strings.HasPrefix(err.Error(), "-") {
-			return usageError(stderr, "replay", err.Error())
-		}
-		return failure(stderr, "replay", err)
+		return exitError(stderr, "replay", err)
 	}
 	defer stop()
 	if err := oracle.Check(ctx); err != nil {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cvrswarm/cvrswarm/fuzz"
 	"github.com/cvrswarm/cvrswarm/load"
 	"github.com/cvrswarm/cvrswarm/load/capacity"
 	"github.com/cvrswarm/cvrswarm/msnp/conformance"
@@ -37,6 +38,7 @@ type command struct {
 	order   int    // position in the usage text
 	summary string // one line
 	example string // a command line that works as it is
+	details string // more for -h, after the example; "" for none
 	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
@@ -117,6 +119,9 @@ func flagSet(name string, stdout io.Writer) *flag.FlagSet {
 	fs.Usage = func() {
 		c := commands[name]
 		fmt.Fprintf(fs.Output(), "cvrswarm %s: %s\n\nExample:\n  %s\n", name, c.summary, c.example)
+		if c.details != "" {
+			fmt.Fprintf(fs.Output(), "\n%s", c.details)
+		}
 		hasFlags := false
 		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
 		if hasFlags {
@@ -191,6 +196,11 @@ var fieldFlags = map[string]string{
 
 	"conformance.Target": "target", "conformance.Role": "role", "conformance.Dialects": "dialects",
 	"conformance.Timeout": "timeout", "conformance.LongLine": "long-line", "conformance.Run": "run",
+
+	"fuzz.Target": "target", "fuzz.Command": "exec", "fuzz.Timeout": "timeout", "fuzz.AmplifyFactor": "amplify-factor",
+	"fuzz.AmplifyFloor": "amplify-floor", "fuzz.Cases": "cases", "fuzz.Duration": "duration", "fuzz.Rate": "rate",
+	"fuzz.Conns": "conns", "fuzz.Seeds": "corpus", "fuzz.SequenceShare": "sequence", "fuzz.MinimizeRuns": "minimize-runs",
+	"fuzz.MinimizeTime": "minimize-time", "fuzz.MinimizeShare": "minimize-share",
 }
 
 // fieldProblem returns the flag that sets the field a package's FieldError
@@ -203,6 +213,8 @@ func fieldProblem(err error) (flag, problem string, ok bool) {
 		field, problem = "capacity."+fe.Field, fe.Problem
 	} else if fe, ok := errors.AsType[*conformance.FieldError](err); ok {
 		field, problem = "conformance."+fe.Field, fe.Problem
+	} else if fe, ok := errors.AsType[*fuzz.FieldError](err); ok {
+		field, problem = "fuzz."+fe.Field, fe.Problem
 	} else {
 		return "", "", false
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cvrswarm/cvrswarm/fuzz"
 	"github.com/cvrswarm/cvrswarm/load"
 	"github.com/cvrswarm/cvrswarm/load/capacity"
 	"github.com/cvrswarm/cvrswarm/msnp/conformance"
@@ -134,6 +135,7 @@ func TestFieldFlags(t *testing.T) {
 		"load":        {"load", []reflect.Type{reflect.TypeFor[load.Config]()}},
 		"capacity":    {"capacity", []reflect.Type{reflect.TypeFor[capacity.Config](), reflect.TypeFor[capacity.SyncConfig]()}},
 		"conformance": {"check", []reflect.Type{reflect.TypeFor[conformance.Config]()}},
+		"fuzz":        {"fuzz", []reflect.Type{reflect.TypeFor[fuzz.Config](), reflect.TypeFor[fuzz.Oracle](), reflect.TypeFor[fuzz.ExecConfig]()}},
 	}
 	help := map[string]string{}
 	for key, name := range fieldFlags {

@@ -461,7 +461,7 @@ func WriteResult(path string, c *Result) error {
 	if err != nil {
 		return fmt.Errorf("capacity: %w", err)
 	}
-	if err := corpus.WriteFileAtomic(path, append(b, '\n')); err != nil {
+	if err := corpus.WriteFile(path, append(b, '\n')); err != nil {
 		return fmt.Errorf("capacity: %w", err)
 	}
 	return nil

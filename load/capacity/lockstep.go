@@ -179,7 +179,7 @@ func (s *shardedSteps) RunStep(ctx context.Context, step StepSpec) (*load.Result
 // fail leaves a note that this shard's step failed, so that the other
 // shards stop waiting for it, and returns err.
 func (s *shardedSteps) fail(step int, err error) error {
-	_ = corpus.WriteFileAtomic(s.path(step, s.cfg.Shard.Index, ".failed"), []byte(err.Error()+"\n"))
+	_ = corpus.WriteFile(s.path(step, s.cfg.Shard.Index, ".failed"), []byte(err.Error()+"\n"))
 	return err
 }
 

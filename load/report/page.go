@@ -150,7 +150,7 @@ func WriteHTML(path string, p Page) error {
 	if err != nil {
 		return err
 	}
-	if err := corpus.WriteFileAtomic(path, b); err != nil {
+	if err := corpus.WriteFile(path, b); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil
@@ -169,7 +169,7 @@ func WritePNGs(dir string, charts []Chart) ([]string, error) {
 			return paths, err
 		}
 		path := filepath.Join(dir, c.Name+".png")
-		if err := corpus.WriteFileAtomic(path, b); err != nil {
+		if err := corpus.WriteFile(path, b); err != nil {
 			return paths, fmt.Errorf("report: %w", err)
 		}
 		paths = append(paths, path)

@@ -25,6 +25,26 @@ func Share(part, whole int64) string {
 	return fmt.Sprintf("%.2f%%", 100*float64(part)/float64(whole))
 }
 
+// WriteMergedText writes the text report of a merged result, headed by
+// the runs it combines: "merged       2 runs: 1/2, 2/2 (interrupted)".
+func WriteMergedText(w io.Writer, m *load.Result) error {
+	runs := make([]string, 0, len(m.Merged))
+	for _, run := range m.Merged {
+		s := run.Shard
+		if s == "" {
+			s = "unsharded run"
+		}
+		if run.Partial {
+			s += " (interrupted)"
+		}
+		runs = append(runs, s)
+	}
+	if _, err := fmt.Fprintf(w, "merged       %d runs: %s\n", len(runs), strings.Join(runs, ", ")); err != nil {
+		return err
+	}
+	return WriteText(w, m)
+}
+
 // WriteText writes the text report of a load run to w: target and
 // settings, requested and achieved rate, the latency summaries, the
 // outcome table (with valid and mutated requests apart) and the SLO
