@@ -37,6 +37,7 @@ type engine struct {
 	open, maxOpen, opened, failed, dropped atomic.Int64
 	failures                               sync.Map // outcome -> *atomic.Int64
 	late                                   atomic.Int64
+	causes                                 causes
 }
 
 // Run drives the load Config describes and returns what it measured.
@@ -56,7 +57,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	if cfg.Monitor != nil {
 		cfg.Monitor.attach(e)
-		defer cfg.Monitor.detach()
 	}
 
 	// open the first connections, then wait for the start time
@@ -113,7 +113,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		end = e.start
 	}
 	e.rec.harvest(math.MaxInt64)
-	return e.result(end, partial || ctx.Err() != nil), nil
+	r := e.result(end, partial || ctx.Err() != nil)
+	if cfg.Monitor != nil {
+		cfg.Monitor.detach(r)
+	}
+	return r, nil
 }
 
 // waitUnbounded waits for the end of an unbounded run: its duration, its
@@ -326,7 +330,7 @@ func (e *engine) dial() (net.Conn, outcome) {
 	}()
 	r := <-ch
 	if r.err != nil {
-		return nil, classifyDial(r.err)
+		return nil, e.causes.noteErr(classifyDial(r.err), "", r.err)
 	}
 	return r.conn, ocOK
 }
@@ -366,7 +370,7 @@ func (e *engine) result(end time.Time, partial bool) *Result {
 		Version: ResultVersion, Target: e.cfg.Target, Partial: partial, Shard: e.cfg.Shard.String(),
 		Start: measure, DurationS: window.Seconds(), End: end, Requests: requests,
 		Late: e.late.Load(), Latency: Summarize(lat), Service: Summarize(svc), Connect: Summarize(conn),
-		Handshake: Summarize(hs), Outcomes: outcomeMap(&all),
+		Handshake: Summarize(hs), Outcomes: outcomeMap(&all), FirstErrors: e.causes.texts(&all),
 		ByKind:   OutcomesByKind{Valid: outcomeMap(&byKind[kindValid]), Mutated: outcomeMap(&byKind[kindMutated])},
 		Settings: e.settings(),
 		Connections: Connections{Opened: e.opened.Load(), MaxOpen: e.maxOpen.Load(), Failed: e.failed.Load(),
@@ -374,8 +378,8 @@ func (e *engine) result(end time.Time, partial bool) *Result {
 	}
 	r.Rate.Requested = requested
 	if window > 0 {
-		// throughput within the window: requests the server answered in it;
-		// failures, and requests still in flight at its end, do not count
+		// throughput within the window: well-formed replies in it; failures,
+		// malformed replies and requests still in flight at its end do not count
 		r.Rate.Achieved = float64(min(e.rec.completedInWindow(), sent)) / window.Seconds()
 	}
 	e.failures.Range(func(k, v any) bool {

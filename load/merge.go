@@ -73,6 +73,7 @@ func Merge(results ...*Result) (*Result, error) {
 
 // Merge combines results into the result of the whole:
 //
+//   - each outcome's first error text is the first result's that has one;
 //   - counts add up: requests, late requests, outcomes (overall and by
 //     kind), connections opened, failed (by outcome) and dropped, and the
 //     most connections open at once (summed, since the runs overlap, so
@@ -159,6 +160,7 @@ func addUp(results []*Result) *Result {
 		Embedded:    first.Embedded,
 		Settings:    first.Settings,
 		Outcomes:    map[string]int64{},
+		FirstErrors: map[string]string{},
 		ByKind:      OutcomesByKind{Valid: map[string]int64{}, Mutated: map[string]int64{}},
 		Connections: Connections{Failures: map[string]int64{}},
 	}
@@ -179,6 +181,11 @@ func addUp(results []*Result) *Result {
 		m.Rate.Requested += r.Rate.Requested
 		completed += r.Rate.Achieved * r.DurationS
 		addCounts(m.Outcomes, r.Outcomes)
+		for name, text := range r.FirstErrors {
+			if _, ok := m.FirstErrors[name]; !ok { // the earliest result's, in the order given
+				m.FirstErrors[name] = text
+			}
+		}
 		addCounts(m.ByKind.Valid, r.ByKind.Valid)
 		addCounts(m.ByKind.Mutated, r.ByKind.Mutated)
 		m.Connections.Opened += r.Connections.Opened

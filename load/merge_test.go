@@ -99,6 +99,9 @@ func TestMergeAddsUp(t *testing.T) {
 	c.Connections = Connections{Opened: 10, MaxOpen: 3, Failed: 4, Dropped: 6, Failures: map[string]int64{"refused": 3, "timeout": 1}}
 	a.Connections.Failed, a.Connections.Dropped, a.Connections.Failures = 2, 1, map[string]int64{"refused": 2}
 	c.Series[1].Offered += 4
+	b.FirstErrors = map[string]string{"420": `CVR reply "420 9"`}
+	a.FirstErrors = map[string]string{"420": `CVR reply "420 3"`}
+	c.FirstErrors = map[string]string{"refused": "dial tcp 127.0.0.1:9: connect: connection refused"}
 
 	m, err := Merge(c, a, b)
 	if err != nil {
@@ -111,6 +114,7 @@ func TestMergeAddsUp(t *testing.T) {
 		{"requests", m.Requests, int64(1807)},
 		{"late", m.Late, int64(5)},
 		{"outcomes", m.Outcomes, map[string]int64{"ok": 1800, "420": 7}},
+		{"first errors", m.FirstErrors, map[string]string{"420": `CVR reply "420 3"`, "refused": c.FirstErrors["refused"]}},
 		{"by kind valid", m.ByKind.Valid, map[string]int64{"ok": 1800}},
 		{"by kind mutated", m.ByKind.Mutated, map[string]int64{"420": 7}},
 		{"connections", m.Connections, Connections{Opened: 14, MaxOpen: 7, Failed: 6, Dropped: 7,

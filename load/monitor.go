@@ -24,7 +24,7 @@ type Progress struct {
 	Sent    int64         // requests sent (or tried) so far
 	OK      int64         // requests answered with a CVR reply
 	Errors  int64         // requests with any other outcome
-	Rate    float64       // requests completed in the latest whole second; once the run ended, per second over the run
+	Rate    float64       // well-formed replies in the latest whole second; once the run ended, the Result's achieved rate
 	P99     time.Duration // response time p99 so far, as of the latest whole second
 }
 
@@ -34,20 +34,15 @@ func (m *Monitor) attach(e *engine) {
 	m.mu.Unlock()
 }
 
-func (m *Monitor) detach() {
+// detach ends the monitoring with the run's result r.
+func (m *Monitor) detach(r *Result) {
 	m.mu.Lock()
 	e := m.e
 	m.e = nil
 	m.mu.Unlock()
 	final := snapshot(e)
 	final.Running = false
-	// the latest second is cut short by the end: show the run's average
-	if span := final.Elapsed; span > 0 {
-		if final.Total > 0 {
-			span = min(span, final.Total)
-		}
-		final.Rate = float64(final.Sent) / span.Seconds()
-	}
+	final.Rate = r.Rate.Achieved // the latest second is cut short by the end: the report's figure
 	m.mu.Lock()
 	m.final = final
 	m.mu.Unlock()

@@ -3,10 +3,13 @@ package load
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/cvrswarm/cvrswarm/msnp"
@@ -84,19 +87,110 @@ func (o outcome) String() string {
 	return strconv.Itoa(int(o - codeBase))
 }
 
-// sent reports whether the request went out on the wire (or tried to):
-// only those count in the latency histograms and the achieved rate.
+// sent reports whether the request went out on the wire (or tried to).
 func (o outcome) sent() bool { return o != ocUnsent && o != ocInterrupted }
 
-// answered reports whether the server replied to the request, whatever
-// the reply: only those count in the achieved rate, so that a server that
-// refuses, resets or ignores its clients does not seem to keep up.
+// answered reports whether a reply to the request arrived, whatever it
+// was: only those have a response time, so only they count in the latency
+// histograms. A refused, reset, closed or silent request waited for
+// nothing.
 func (o outcome) answered() bool {
 	switch o {
-	case ocOK, ocVER0, ocMalformed, ocBareLF, ocUnexpected, ocTrIDMismatch, ocLineTooLong:
+	case ocMalformed, ocBareLF, ocLineTooLong:
+		return true
+	}
+	return o.wellFormed()
+}
+
+// wellFormed reports whether the request's reply followed the grammar,
+// error codes included: only those count in the achieved rate, so that a
+// server that refuses, resets, ignores its clients or answers in another
+// protocol does not seem to keep up.
+func (o outcome) wellFormed() bool {
+	switch o {
+	case ocOK, ocVER0, ocUnexpected, ocTrIDMismatch:
 		return true
 	}
 	return o.isCode()
+}
+
+// outcomeByName returns the outcome a [Result.Outcomes] key names.
+func outcomeByName(name string) (outcome, bool) {
+	for i, n := range outcomeNames {
+		if n == name {
+			return outcome(i), true
+		}
+	}
+	code, err := strconv.Atoi(name)
+	if err != nil || code < 0 || code > 999 || strconv.Itoa(code) != name {
+		return 0, false
+	}
+	return codeOutcome(code), true
+}
+
+// outcomeMeanings say what an outcome is when no error text came with it.
+var outcomeMeanings = map[outcome]string{
+	ocAborted:     "in flight on a pipelined connection given up after another request's abnormal reply",
+	ocUnsent:      "due, but never sent: every connection was busy until the run ended",
+	ocInterrupted: "in flight when the run was interrupted",
+}
+
+// causes keeps the first error text seen for each outcome, as vegeta lists
+// its errors. Noting costs one atomic load once an outcome has its text:
+// the text is built only the first time.
+type causes struct {
+	first [numOutcomes]atomic.Pointer[string]
+}
+
+// maxQuoted bounds the part of a reply line quoted in an error text.
+const maxQuoted = 64
+
+// noteErr keeps what+": "+err as oc's first error text ("" what: err
+// alone), unless oc has one, and returns oc.
+func (c *causes) noteErr(oc outcome, what string, err error) outcome {
+	if oc == ocOK || err == nil || c.first[oc].Load() != nil {
+		return oc
+	}
+	text := strings.TrimPrefix(err.Error(), "msnp: ")
+	if what != "" {
+		text = what + ": " + text
+	}
+	c.first[oc].CompareAndSwap(nil, &text)
+	return oc
+}
+
+// noteReply keeps what and the quoted reply line (its start, when long)
+// as oc's first error text, unless oc has one, and returns oc.
+func (c *causes) noteReply(oc outcome, what string, line []byte) outcome {
+	if oc == ocOK || c.first[oc].Load() != nil {
+		return oc
+	}
+	quoted := strconv.Quote(string(line[:min(len(line), maxQuoted)]))
+	if len(line) > maxQuoted {
+		quoted += fmt.Sprintf(" (%d more bytes)", len(line)-maxQuoted)
+	}
+	text := what + " " + quoted
+	c.first[oc].CompareAndSwap(nil, &text)
+	return oc
+}
+
+// texts returns the first error text of each outcome counted in all that
+// is not ok, by outcome name; an outcome that came with no error text
+// gets its meaning.
+func (c *causes) texts(all *counts) map[string]string {
+	m := map[string]string{}
+	for i, n := range all {
+		oc := outcome(i)
+		if n == 0 || oc == ocOK {
+			continue
+		}
+		if p := c.first[oc].Load(); p != nil {
+			m[oc.String()] = *p
+		} else if meaning, ok := outcomeMeanings[oc]; ok {
+			m[oc.String()] = meaning
+		}
+	}
+	return m
 }
 
 // classifyReply judges one reply line (terminator removed) to a CVR whose

@@ -99,9 +99,9 @@ func (p *pipe) send(t ticket) {
 		return
 	}
 	if _, err := conn.Write(line); err != nil {
-		oc := classifyIO(err, false)
-		if w.e.ctx.Err() != nil {
-			oc = ocInterrupted
+		oc := ocInterrupted
+		if w.e.ctx.Err() == nil {
+			oc = w.e.causes.noteErr(classifyIO(err, false), "send CVR", err)
 		}
 		p.fail(-1, oc, oc)
 	}
@@ -155,9 +155,9 @@ func (p *pipe) read(conn net.Conn, rd *msnp.Reader) {
 		line, err := rd.ReadLine()
 		end := time.Now()
 		if err != nil && !errors.Is(err, msnp.ErrBareLF) {
-			oc := classifyIO(err, rd.Buffered() > 0)
-			if w.e.ctx.Err() != nil {
-				oc = ocInterrupted
+			oc := ocInterrupted
+			if w.e.ctx.Err() == nil {
+				oc = w.e.causes.noteErr(classifyIO(err, rd.Buffered() > 0), "read CVR reply", err)
 			}
 			p.fail(-1, oc, oc)
 			return
@@ -195,6 +195,7 @@ func (p *pipe) read(conn net.Conn, rd *msnp.Reader) {
 		if oc == ocOK && err != nil {
 			oc = ocBareLF
 		}
+		w.e.causes.noteReply(oc, "CVR reply", line)
 		if oc != ocOK && oc != ocBareLF && !p.pending[idx].mutated {
 			p.mu.Unlock()
 			p.fail(idx, oc, ocAborted)

@@ -34,7 +34,7 @@ type recShard struct {
 	mu                                   sync.Mutex
 	latency, service, connect, handshake *hdrhistogram.Histogram
 	byKind                               [2]counts
-	inWindow                             int64 // requests answered by the window's end
+	inWindow                             int64 // well-formed replies by the window's end
 	slots                                [slotsPerShard]slot
 	windowEnd                            time.Time // when the measured window ends; zero for the run\'s end
 }
@@ -76,22 +76,22 @@ func (s *recShard) slot(t time.Time) *slot {
 	return sl
 }
 
-// done records one request: its outcome at end, its response time from
-// due and its service time from sent (zero when it was never sent).
+// done records one request: its outcome at end and, when it was
+// answered, its response time from due and its service time from sent.
 func (s *recShard) done(kind int, oc outcome, due, sent, end time.Time) {
 	s.mu.Lock()
 	s.byKind[kind][oc]++
 	sl := s.slot(end)
 	sl.outcomes[oc]++
-	if oc.sent() {
+	if oc.answered() {
 		lat := micros(end.Sub(due))
 		s.latency.RecordValue(lat)
 		sl.latency.RecordValue(lat)
+		s.service.RecordValue(micros(end.Sub(sent)))
+	}
+	if oc.wellFormed() {
 		sl.achieved++
-		if !sent.IsZero() {
-			s.service.RecordValue(micros(end.Sub(sent)))
-		}
-		if oc.answered() && (s.windowEnd.IsZero() || !end.After(s.windowEnd)) {
+		if s.windowEnd.IsZero() || !end.After(s.windowEnd) {
 			s.inWindow++
 		}
 	}
@@ -130,8 +130,8 @@ func (r *recorder) totals() (byKind [2]counts) {
 	return byKind
 }
 
-// completedInWindow counts the requests the server answered by the end
-// of the measured window.
+// completedInWindow counts the requests the server answered with a
+// well-formed reply by the end of the measured window.
 func (r *recorder) completedInWindow() int64 {
 	var n int64
 	for _, s := range r.shards {

@@ -49,26 +49,35 @@ type Result struct {
 	// DurationS. A merged result's is the latest of its runs'.
 	End time.Time `json:"end,omitzero"`
 	// Requests counts every request that was due, each exactly once in Outcomes.
-	Requests    int64            `json:"requests"`
-	Rate        Rate             `json:"rate"`
-	Late        int64            `json:"late"`         // requests sent after their due time for want of a free connection
-	Latency     Summary          `json:"latency_us"`   // response time from the due time
-	Service     Summary          `json:"service_us"`   // from the actual send
-	Connect     Summary          `json:"connect_us"`   // TCP connect, per connection
-	Handshake   Summary          `json:"handshake_us"` // VER exchange, per connection
-	Outcomes    map[string]int64 `json:"outcomes"`
-	ByKind      OutcomesByKind   `json:"outcomes_by_kind"`
-	Connections Connections      `json:"connections"`
-	Histograms  Histograms       `json:"histograms"`
-	Series      []Second         `json:"series"`
-	Settings    Settings         `json:"settings"`
-	SLO         []SLOVerdict     `json:"slo,omitempty"`
+	Requests int64 `json:"requests"`
+	Rate     Rate  `json:"rate"`
+	Late     int64 `json:"late"` // requests sent after their due time for want of a free connection
+	// Latency is the response time from the due time of the requests
+	// that were answered (any reply, malformed included): its Count says
+	// how many. Requests that waited for nothing (refused, reset, closed,
+	// unsent) and those that timed out (silent, partial) are left out.
+	Latency   Summary          `json:"latency_us"`
+	Service   Summary          `json:"service_us"`   // of the same requests, from the actual send
+	Connect   Summary          `json:"connect_us"`   // TCP connect, per connection
+	Handshake Summary          `json:"handshake_us"` // VER exchange, per connection
+	Outcomes  map[string]int64 `json:"outcomes"`
+	// FirstErrors holds, for each outcome but ok, the first error text
+	// seen: the error or the reply line (quoted) that gave it, or what the
+	// outcome means when it comes with neither (unsent, aborted).
+	FirstErrors map[string]string `json:"first_errors,omitempty"`
+	ByKind      OutcomesByKind    `json:"outcomes_by_kind"`
+	Connections Connections       `json:"connections"`
+	Histograms  Histograms        `json:"histograms"`
+	Series      []Second          `json:"series"`
+	Settings    Settings          `json:"settings"`
+	SLO         []SLOVerdict      `json:"slo,omitempty"`
 }
 
 // Rate is the offered and the achieved request rate per second. Requested
 // is 0 for an unbounded rate ("inf"). Achieved counts the requests the
-// server answered (any reply, error codes included) within the measured
-// window: refused, reset, closed, silent and unsent ones do not.
+// server answered with a well-formed reply (error codes included) within
+// the measured window: malformed replies, and refused, reset, closed,
+// silent and unsent requests, do not.
 type Rate struct {
 	Requested float64 `json:"requested"`
 	Achieved  float64 `json:"achieved"`
@@ -132,7 +141,7 @@ type Histograms struct {
 type Second struct {
 	Unix     int64            `json:"t"`        // the second, as Unix time
 	Offered  int64            `json:"offered"`  // requests due in it
-	Achieved int64            `json:"achieved"` // requests answered or failed in it
+	Achieved int64            `json:"achieved"` // well-formed replies in it
 	Outcomes map[string]int64 `json:"outcomes"`
 	Latency  Summary          `json:"latency_us"`   // of the requests completed in it
 	Hist     string           `json:"latency_hist"` // the same, encoded, for exact merging
@@ -163,6 +172,59 @@ type SLOVerdict struct {
 	Objective string  `json:"objective"` // as given: "p99<20ms"
 	Value     float64 `json:"value"`     // what was measured, in the objective's unit
 	Met       bool    `json:"met"`
+}
+
+// Answered counts the requests that got a reply, and among them those
+// whose reply was well-formed (error codes included).
+func (r *Result) Answered() (answered, wellFormed int64) {
+	for name, n := range r.Outcomes {
+		if oc, ok := outcomeByName(name); ok && oc.answered() {
+			answered += n
+			if oc.wellFormed() {
+				wellFormed += n
+			}
+		}
+	}
+	return answered, wellFormed
+}
+
+// Timeouts counts the requests that got no complete reply within the
+// timeout on a connection that stayed open: silent and partial.
+func (r *Result) Timeouts() int64 {
+	return r.Outcomes[OutcomeSilent] + r.Outcomes[OutcomePartial]
+}
+
+// An UnansweredError says that a run offered requests and none got a
+// well-formed reply: Outcome is the most common outcome, Count its count
+// and FirstError its first error text.
+type UnansweredError struct {
+	Outcome    string
+	Count      int64
+	FirstError string
+}
+
+func (e *UnansweredError) Error() string {
+	msg := fmt.Sprintf("load: no request was answered: %d %s", e.Count, e.Outcome)
+	if e.FirstError != "" {
+		msg += " (" + e.FirstError + ")"
+	}
+	return msg
+}
+
+// CheckAnswered returns an [*UnansweredError] when r counts requests and
+// none of them got a well-formed reply, nil otherwise.
+func (r *Result) CheckAnswered() error {
+	if _, wellFormed := r.Answered(); wellFormed > 0 || r.Requests == 0 {
+		return nil
+	}
+	e := &UnansweredError{}
+	for name, n := range r.Outcomes {
+		if n > e.Count || (n == e.Count && name < e.Outcome) {
+			e.Outcome, e.Count = name, n
+		}
+	}
+	e.FirstError = r.FirstErrors[e.Outcome]
+	return e
 }
 
 // EncodeHistogram returns h in the V2 compressed encoding, base64.

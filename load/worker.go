@@ -137,29 +137,31 @@ func (w *worker) serve(t ticket) {
 // exchange writes line and reads one reply line within the timeout.
 func (w *worker) exchange(line []byte, trid uint32, checkTrID bool) outcome {
 	if err := msnp.SetDeadline(w.e.ctx, w.conn, time.Now().Add(w.e.timeout)); err != nil {
-		return w.ioOutcome(err)
+		return w.ioOutcome("send CVR", err)
 	}
 	if _, err := w.conn.Write(line); err != nil {
-		return w.ioOutcome(err)
+		return w.ioOutcome("send CVR", err)
 	}
 	reply, err := w.rd.ReadLine()
 	switch {
 	case err == nil:
-		return classifyReply(reply, trid, checkTrID)
+		return w.e.causes.noteReply(classifyReply(reply, trid, checkTrID), "CVR reply", reply)
 	case errors.Is(err, msnp.ErrBareLF):
-		if oc := classifyReply(reply, trid, checkTrID); oc != ocOK {
-			return oc
+		oc := classifyReply(reply, trid, checkTrID)
+		if oc == ocOK {
+			oc = ocBareLF
 		}
-		return ocBareLF
+		return w.e.causes.noteReply(oc, "CVR reply", reply)
 	}
-	return w.ioOutcome(err)
+	return w.ioOutcome("read CVR reply", err)
 }
 
-func (w *worker) ioOutcome(err error) outcome {
+// ioOutcome classifies an I/O error met doing what, and notes it.
+func (w *worker) ioOutcome(what string, err error) outcome {
 	if w.e.ctx.Err() != nil {
 		return ocInterrupted
 	}
-	return classifyIO(err, w.rd.Buffered() > 0)
+	return w.e.causes.noteErr(classifyIO(err, w.rd.Buffered() > 0), what, err)
 }
 
 // line returns a CVR line for the negotiated dialect with the given TrID.
@@ -199,7 +201,7 @@ func (w *worker) connect() outcome {
 	w.e.connOpened()
 	unhook, err := msnp.BindDeadline(w.e.ctx, conn, connected.Add(w.e.timeout))
 	if err != nil {
-		oc = w.ioOutcome(err)
+		oc = w.ioOutcome("connect", err)
 	} else {
 		w.unhook = unhook
 		oc = w.handshake()
@@ -220,10 +222,10 @@ func (w *worker) handshake() outcome {
 	w.buf = req.Append(w.buf[:0])
 	n, err := msnp.Handshake(w.conn, w.rd, w.buf, trid, w.e.dialects)
 	if err != nil {
-		return w.ioOutcome(err)
+		return w.ioOutcome("", err) // err names the step of the VER exchange
 	}
 	if n.Class != msnp.ClassOK {
-		return replyOutcome(n.Class, n.Reply.Code)
+		return w.e.causes.noteReply(replyOutcome(n.Class, n.Reply.Code), "VER reply", n.Line)
 	}
 	w.lines = w.e.book[n.Dialect]
 	return ocOK

@@ -254,6 +254,9 @@ func (c *capacitySearch) status() progressReport {
 			b += "?"
 		}
 	}
+	if r.Unit != "" {
+		r.Unit = "of the step's " + r.Unit
+	}
 	r.Detail = "bracket " + b
 	if c.last != "" {
 		r.Detail += "  last step: " + c.last

@@ -221,11 +221,14 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := loadWrite(&f, r, stderr); err != nil {
 		return failure(stderr, "load", err)
 	}
-	sloStatus := loadSLOStatus(stderr, "load", r.SLO)
 	if r.Partial {
+		loadSLOStatus(stderr, "load", r.SLO)
 		return interrupted(stderr, "load", "the report and the files cover the part that ran")
 	}
-	return sloStatus
+	if err := r.CheckAnswered(); err != nil {
+		return failure(stderr, "load", err)
+	}
+	return loadSLOStatus(stderr, "load", r.SLO)
 }
 
 // loadSLOStatus names the breached objectives of a result on stderr and
@@ -292,7 +295,9 @@ func loadCheckOutputs(paths map[string]string) error {
 // loadProgress turns a progress snapshot into the display's figures:
 // requests done of those planned, or for an unbounded rate run for a
 // duration, milliseconds elapsed of the total. The status leads with
-// what a reader watches: the rate, p99 and errors.
+// what a reader watches: the achieved rate (well-formed replies per
+// second in the latest whole second, and once the run has ended, the
+// report's), p99 and errors.
 func loadProgress(p load.Progress) progressReport {
 	if !p.Running && p.Done == 0 {
 		return progressReport{Status: "starting"}
@@ -305,7 +310,7 @@ func loadProgress(p load.Progress) progressReport {
 	if p.P99 > 0 {
 		p99 = report.Micros(p.P99.Microseconds())
 	}
-	r.Status = fmt.Sprintf("rate %.0f/s  p99 %s  ok %d  err %d  sent %d", p.Rate, p99, p.OK, p.Errors, p.Sent)
+	r.Status = fmt.Sprintf("achieved %.1f/s  p99 %s  ok %d  err %d  sent %d", p.Rate, p99, p.OK, p.Errors, p.Sent)
 	return r
 }
 

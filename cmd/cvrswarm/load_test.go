@@ -171,7 +171,7 @@ func TestLoadConfigFromFlags(t *testing.T) {
 func TestLoadProgressLine(t *testing.T) {
 	got := loadProgress(load.Progress{Running: true, Elapsed: 2 * time.Second, Total: 10 * time.Second,
 		Done: 1000, Planned: 5000, Sent: 1000, OK: 990, Errors: 10, Rate: 500, P99: 1200 * time.Microsecond})
-	want := progressReport{Done: 1000, Total: 5000, Unit: "requests", Status: "rate 500/s  p99 1.20ms  ok 990  err 10  sent 1000"}
+	want := progressReport{Done: 1000, Total: 5000, Unit: "requests", Status: "achieved 500.0/s  p99 1.20ms  ok 990  err 10  sent 1000"}
 	if got != want {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
@@ -224,5 +224,62 @@ func TestLoadWarnLimitsPerShard(t *testing.T) {
 	loadWarnLimits("load", shard, &b)
 	if strings.Contains(b.String(), "open-file") {
 		t.Errorf("got %q for shard 1/4 of %d connections, want no open-file warning", b.String(), whole.MaxConns)
+	}
+}
+
+func TestLoadFailsWhenNothingIsAnswered(t *testing.T) {
+	srv, err := msnptest.NewServer(msnptest.HTTPResponder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	dead := msnptest.ClosedAddr(t)
+	tests := []struct {
+		name, target, wantErr, wantFirst string
+	}{
+		{"dead port", dead, "cvrswarm load: no request was answered: 30 refused (dial tcp " + dead + ": connect: connection refused)\n",
+			"  refused  dial tcp " + dead + ": connect: connection refused"},
+		{"HTTP responder", srv.Addr(), `cvrswarm load: no request was answered: 30 malformed (VER reply "HTTP/1.1 400 Bad Request")` + "\n",
+			`  malformed  VER reply "HTTP/1.1 400 Bad Request"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			js := filepath.Join(t.TempDir(), "r.json")
+			status, stdout, stderr := runMain(t, "load", "-target", tt.target, "-rate", "1000/s", "-requests", "30", "-quiet", "-json", js)
+			if want := "cvrswarm: wrote " + js + "\n" + tt.wantErr; status != exitFail || stderr != want {
+				t.Errorf("got status %d, stderr %q; want %d, %q", status, stderr, exitFail, want)
+			}
+			for _, want := range []string{"achieved 0.0/s", "well-formed 0", tt.wantFirst} {
+				if !strings.Contains(stdout, want) {
+					t.Errorf("report lacks %q:\n%s", want, stdout)
+				}
+			}
+			r, err := load.ReadResult(js)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.FirstErrors) != 1 {
+				t.Errorf("got first errors %v in the JSON, want the one outcome's", r.FirstErrors)
+			}
+		})
+	}
+}
+
+func TestLoadLastProgressLineAgreesWithTheReport(t *testing.T) {
+	srv, err := msnptest.NewCanned()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	status, stdout, stderr := runMain(t, "load", "-target", srv.Addr(), "-rate", "2000/s", "-requests", "300")
+	if status != exitOK {
+		t.Fatalf("got status %d, stderr %q", status, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	last := lines[len(lines)-1]
+	_, after, _ := strings.Cut(stdout, "achieved ")
+	achieved, _, _ := strings.Cut(after, " ")
+	if achieved == "" || !strings.Contains(last, "300/300 requests") || !strings.Contains(last, "achieved "+achieved+" ") {
+		t.Errorf("got last progress line %q, want 300/300 requests achieved at the report's %s", last, achieved)
 	}
 }

@@ -64,10 +64,6 @@ func buildLoadFixture() *load.Result {
 		h := load.NewHistogram()
 		out := map[string]int64{}
 		for i := range int(achieved) {
-			v := latencyAt(sec, i, int(achieved))
-			h.RecordValue(v)
-			lat.RecordValue(v)
-			svc.RecordValue(v * 4 / 5)
 			name, kind := "ok", r.ByKind.Valid
 			switch {
 			case i%50 == 7:
@@ -80,14 +76,24 @@ func buildLoadFixture() *load.Result {
 			out[name]++
 			kind[name]++
 			r.Outcomes[name]++
+			if name == "silent" { // no response time
+				continue
+			}
+			v := latencyAt(sec, i, int(achieved))
+			h.RecordValue(v)
+			lat.RecordValue(v)
+			svc.RecordValue(v * 4 / 5)
 		}
+		achieved -= out["silent"]
 		enc, err := load.EncodeHistogram(h)
 		must(err)
 		r.Series = append(r.Series, load.Second{Unix: start.Unix() + int64(sec), Offered: offered, Achieved: achieved,
 			Outcomes: out, Latency: load.Summarize(h), Hist: enc})
-		r.Requests += achieved
+		r.Requests += achieved + out["silent"]
 	}
-	r.Rate.Achieved = float64(r.Requests) / r.DurationS
+	r.Rate.Achieved = float64(r.Requests-r.Outcomes["silent"]) / r.DurationS
+	r.FirstErrors = map[string]string{"420": `CVR reply "420 8"`, "731": `CVR reply "731 1093"`,
+		"silent": "read CVR reply: read tcp 127.0.0.1:50124->127.0.0.1:1863: i/o timeout"}
 	r.Latency, r.Service, r.Connect, r.Handshake = load.Summarize(lat), load.Summarize(svc), load.Summarize(conn), load.Summarize(hs)
 	for _, e := range []struct {
 		h   *hdrhistogram.Histogram

@@ -13,7 +13,7 @@ func TestReadSaved(t *testing.T) {
 		kind string
 		text string // a line its text report shows
 	}{
-		{loadFixture, "load", "requests     10000  requested 1000.0/s  achieved 1000.0/s  late 0"},
+		{loadFixture, "load", "requests     10000  requested 1000.0/s  achieved 999.1/s  late 0"},
 		{capacityFixture, "capacity", "capacity 3875/s (bracket 3875/s..4000/s, converged in 9 steps)"},
 		{fuzzFixture, "fuzz", "fuzz: 152919 cases in 30.2s (5064/s) against 127.0.0.1:1863, seed 1; stopped by duration"},
 	}

@@ -46,9 +46,10 @@ func WriteMergedText(w io.Writer, m *load.Result) error {
 }
 
 // WriteText writes the text report of a load run to w: target and
-// settings, requested and achieved rate, the latency summaries, the
-// outcome table (with valid and mutated requests apart) and the SLO
-// verdicts.
+// settings, requested and achieved rate, how many requests were answered
+// and how many timed out, the latency summaries (of the answered
+// requests), the outcome table (with valid and mutated requests apart),
+// the first error text of each failing outcome and the SLO verdicts.
 func WriteText(w io.Writer, r *load.Result) error {
 	ew := &errWriter{w: w}
 	fmt.Fprintf(ew, "target       %s\n", targetName(r.Target, r.Embedded))
@@ -68,7 +69,12 @@ func WriteText(w io.Writer, r *load.Result) error {
 		requested = "inf"
 	}
 	fmt.Fprintf(ew, "requests     %d  requested %s  achieved %.1f/s  late %d\n", r.Requests, requested, r.Rate.Achieved, r.Late)
+	answered, wellFormed := r.Answered()
+	fmt.Fprintf(ew, "answered     %d  well-formed %d  (achieved counts well-formed replies only, error codes included)\n", answered, wellFormed)
+	fmt.Fprintf(ew, "timeouts     %d  (no complete reply within %s; not in the latency)\n", r.Timeouts(), orDash(s.Timeout))
 	fmt.Fprintf(ew, "connections  opened %d  max open %d\n\n", r.Connections.Opened, r.Connections.MaxOpen)
+
+	fmt.Fprintf(ew, "response and service times over the %d answered requests\n", r.Latency.Count)
 
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "latency\tcount\tp50\tp90\tp99\tp99.9\tmax\tmean\t\n")
@@ -76,6 +82,10 @@ func WriteText(w io.Writer, r *load.Result) error {
 		name string
 		s    load.Summary
 	}{{"response", r.Latency}, {"service", r.Service}, {"connect", r.Connect}, {"handshake", r.Handshake}} {
+		if row.s.Count == 0 { // no figures, rather than zeros that read as fast
+			fmt.Fprintf(tw, "%s\t0\t-\t-\t-\t-\t-\t-\t\n", row.name)
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", row.name, row.s.Count, Micros(row.s.P50), Micros(row.s.P90),
 			Micros(row.s.P99), Micros(row.s.P999), Micros(row.s.Max), Micros(int64(math.Round(row.s.Mean))))
 	}
@@ -89,6 +99,17 @@ func WriteText(w io.Writer, r *load.Result) error {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t\n", name, n, Share(n, r.Requests), r.ByKind.Valid[name], r.ByKind.Mutated[name])
 	}
 	tw.Flush()
+
+	if len(r.FirstErrors) > 0 {
+		fmt.Fprintln(ew, "\nfirst error")
+		tw = tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+		for _, name := range sortedOutcomes(r.Outcomes) {
+			if text, ok := r.FirstErrors[name]; ok {
+				fmt.Fprintf(tw, "  %s\t%s\n", name, text)
+			}
+		}
+		tw.Flush()
+	}
 
 	if len(r.SLO) > 0 {
 		fmt.Fprintln(ew)

@@ -139,6 +139,19 @@ func tokens(line []byte) (a, b, c []byte) {
 // NewCanned starts a server running [Canned].
 func NewCanned() (*Server, error) { return NewServer(Canned) }
 
+// HTTPBadRequest is what [HTTPResponder] answers.
+const HTTPBadRequest = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 11\r\nConnection: close\r\n\r\nBad Request"
+
+// HTTPResponder plays a web server on the wrong port: it answers the
+// first line it reads, whatever it is, with [HTTPBadRequest] and closes
+// the connection.
+func HTTPResponder(conn net.Conn) {
+	if _, err := msnp.NewReader(conn, 0).ReadLine(); err != nil && !errors.Is(err, msnp.ErrBareLF) {
+		return
+	}
+	conn.Write([]byte(HTTPBadRequest))
+}
+
 // ClosedAddr returns a loopback address nothing listens on: a port
 // Listen handed out, closed again, so a dial there is refused.
 func ClosedAddr(t testing.TB) string {

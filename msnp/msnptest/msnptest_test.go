@@ -2,6 +2,8 @@ package msnptest_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,6 +37,26 @@ func TestCannedAnswersVERAndCVR(t *testing.T) {
 	}
 	if reply.Kind != msnp.ReplyCVR || reply.TrID != 2 || reply.CVR.Recommended != "8.5.1302" {
 		t.Errorf("reply = %+v, want a CVR reply with TrID 2", reply)
+	}
+}
+
+func TestHTTPResponderAnswersHTTPAndCloses(t *testing.T) {
+	srv, err := msnptest.NewServer(msnptest.HTTPResponder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := msnp.Dial(ctx, srv.Target(), msnp.ClientConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Handshake(ctx)
+	var se *msnp.SyntaxError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "HTTP/1.1 400 Bad Request") {
+		t.Errorf("Handshake: got %v, want a syntax error quoting the HTTP status line", err)
 	}
 }
 
