@@ -12,11 +12,14 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cvrswarm/cvrswarm/corpus"
 	"github.com/cvrswarm/cvrswarm/fuzz"
+	"github.com/cvrswarm/cvrswarm/load"
 	"github.com/cvrswarm/cvrswarm/load/report"
+	"github.com/cvrswarm/cvrswarm/metrics"
 	"github.com/cvrswarm/cvrswarm/msnp"
 	"github.com/cvrswarm/cvrswarm/msnp/refserver"
 )
@@ -142,6 +145,7 @@ type fuzzFlags struct {
 	jsonPath, corpusDir, muts, printCases string
 	quiet                                 bool
 	pictures                              reportFlags
+	metrics                               metricsFlags
 }
 
 func (f *fuzzFlags) bind(fs *flag.FlagSet) {
@@ -164,6 +168,7 @@ func (f *fuzzFlags) bind(fs *flag.FlagSet) {
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress on stderr")
 	fs.StringVar(&f.printCases, "print-cases", "", "print cases `N` or N-M of the -seed (and -corpus, -mutators, -sequence) run, without a target, and exit")
 	f.pictures.bind(fs)
+	f.metrics.bind(fs)
 }
 
 // complete fills the config from the flags that name files or lists,
@@ -180,6 +185,9 @@ func (f *fuzzFlags) complete() error {
 	}
 	if f.printCases != "" && f.seed == 0 {
 		return badFlag("print-cases", "give the -seed of the run")
+	}
+	if err := f.metrics.check(); err != nil {
+		return err
 	}
 	if f.seed == 0 {
 		f.seed = time.Now().UnixNano() & (1<<53 - 1)
@@ -212,6 +220,17 @@ func runFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := ff.cfg.Validate(); err != nil {
 		return exitError(stderr, "fuzz", err)
 	}
+	var running atomic.Pointer[fuzz.Fuzzer] // set once the run starts
+	stopMetrics, err := ff.metrics.serve("fuzz", stderr, load.Shard{}, time.Time{}, metrics.Fuzz(func() fuzz.Progress {
+		if fz := running.Load(); fz != nil {
+			return fz.Progress()
+		}
+		return fuzz.Progress{}
+	}))
+	if err != nil {
+		return exitError(stderr, "fuzz", err)
+	}
+	defer stopMetrics()
 	replay, stop, err := ff.target.start(ctx, "fuzz", stderr, &ff.cfg.Oracle)
 	if err != nil {
 		return exitError(stderr, "fuzz", err)
@@ -223,7 +242,7 @@ func runFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	ff.cfg.ReplayCommand = replay
-	res, runErr := fuzzRun(ctx, ff.cfg, ff.quiet, stderr)
+	res, runErr := fuzzRun(ctx, ff.cfg, ff.quiet, stderr, &running)
 	stoppedByCtx := runErr != nil && ctx.Err() != nil && errors.Is(runErr, ctx.Err())
 	if res != nil {
 		if runErr != nil && !stoppedByCtx {
@@ -284,13 +303,15 @@ func fuzzPrintUnsaved(stderr io.Writer, dir string, findings []fuzz.Finding) boo
 	return unsaved
 }
 
-// fuzzRun runs the fuzzer with progress on stderr. The result is nil
-// when the run could not start.
-func fuzzRun(ctx context.Context, cfg fuzz.Config, quiet bool, stderr io.Writer) (*fuzz.Result, error) {
+// fuzzRun runs the fuzzer with progress on stderr, and puts it in
+// running for the metrics. The result is nil when the run could not
+// start.
+func fuzzRun(ctx context.Context, cfg fuzz.Config, quiet bool, stderr io.Writer, running *atomic.Pointer[fuzz.Fuzzer]) (*fuzz.Result, error) {
 	fz, err := fuzz.New(cfg)
 	if err != nil {
 		return nil, err
 	}
+	running.Store(fz)
 	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "fuzz", Quiet: quiet}, func() progressReport {
 		return fuzzProgress(fz.Progress(), cfg)
 	})
@@ -322,10 +343,10 @@ func (f *fuzzFlags) writeResult(res *fuzz.Result, stdout, stderr io.Writer) erro
 }
 
 // fuzzProgress measures a run by the bound its config gives it: cases
-// done of -cases, or time of -duration, whichever ends it first; none
-// when neither does.
+// done of -cases, or time of -duration (the case count ahead of the
+// bar), whichever ends it first; none when neither does.
 func fuzzProgress(p fuzz.Progress, cfg fuzz.Config) progressReport {
-	r := progressReport{Done: p.Cases, Unit: "cases", Status: fuzzStatus(p)}
+	r := progressReport{Done: p.Cases, Unit: "cases", Head: fmt.Sprintf("%d cases", p.Cases), Status: fuzzStatus(p)}
 	byCases, byTime := -1.0, -1.0
 	if cfg.Cases > 0 {
 		byCases = float64(p.Cases) / float64(cfg.Cases)
@@ -335,20 +356,20 @@ func fuzzProgress(p fuzz.Progress, cfg fuzz.Config) progressReport {
 	}
 	switch {
 	case byCases >= byTime && byCases >= 0:
-		r.Total = cfg.Cases
+		r.Total, r.Head = cfg.Cases, "" // the count is the measure
 	case byTime >= 0:
 		r.Done, r.Total, r.Unit = min(p.Elapsed, cfg.Duration).Milliseconds(), cfg.Duration.Milliseconds(), "ms"
 	}
 	return r
 }
 
-// fuzzStatus is the progress line: cases, cases/s, findings by kind, corpus.
+// fuzzStatus is the progress line: cases/s, findings by kind, corpus.
 func fuzzStatus(p fuzz.Progress) string {
 	rate := 0.0
 	if p.Elapsed > 0 {
 		rate = float64(p.Cases) / p.Elapsed.Seconds()
 	}
-	s := fmt.Sprintf("cases %d  %.0f/s  findings %d", p.Cases, rate, p.Findings)
+	s := fmt.Sprintf("%.0f cases/s  findings %d", rate, p.Findings)
 	if p.Findings > 0 {
 		s += " (" + fuzz.KindCounts(p.ByKind) + ")"
 	}
