@@ -11,12 +11,14 @@ import (
 )
 
 // classicBounds are the upper bounds of the classic buckets, in seconds:
-// six a decade (1, 1.5, 2, 3, 5, 7) from 10µs to 10s, fine enough for a
-// server that answers in tens of microseconds.
+// ten a decade (1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8), each at most a
+// third above the one before, from 10µs to 10s: fine enough for a server
+// that answers in tens of microseconds, and for a p99 interpolated
+// within a bucket to stay close.
 var classicBounds = func() []float64 {
 	var b []float64
 	for exp := -5; exp <= 0; exp++ {
-		for _, m := range []string{"1", "1.5", "2", "3", "5", "7"} {
+		for _, m := range []string{"1", "1.25", "1.5", "2", "2.5", "3", "4", "5", "6", "8"} {
 			v, _ := strconv.ParseFloat(m+"e"+strconv.Itoa(exp), 64) // the exact decimal, not a product's rounding
 			b = append(b, v)
 		}

@@ -173,7 +173,7 @@ func TestHistogramBuckets(t *testing.T) {
 	if hist.GetSampleCount() != uint64(len(values)) || math.Abs(hist.GetSampleSum()-22.002520) > 0.02 {
 		t.Errorf("got count %d sum %v, want %d and 22.00252", hist.GetSampleCount(), hist.GetSampleSum(), len(values))
 	}
-	want := map[float64]uint64{1e-5: 2, 1.5e-5: 3, 7e-4: 3, 1e-3: 4, 1.5e-3: 5, 1.5: 5, 2: 6, 10: 6}
+	want := map[float64]uint64{1e-5: 2, 1.25e-5: 2, 1.5e-5: 3, 8e-4: 3, 1e-3: 4, 1.5e-3: 5, 1.5: 5, 2: 6, 10: 6}
 	for _, b := range hist.GetBucket() {
 		if n, ok := want[b.GetUpperBound()]; ok && b.GetCumulativeCount() != n {
 			t.Errorf("bucket le=%v: got %d, want %d", b.GetUpperBound(), b.GetCumulativeCount(), n)
