@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -153,6 +154,30 @@ func TestExporterServesARun(t *testing.T) {
 			t.Errorf("protobuf %v: got families %v, want the process's too", protobuf, families)
 		}
 	}
+}
+
+// TestScrapesAtOnce gathers a run's metrics from several goroutines at
+// once, as scrapes that overlap do: they share one reading (a data race
+// is the failure, under -race).
+func TestScrapesAtOnce(t *testing.T) {
+	t.Parallel()
+	var mon load.Monitor
+	runLoad(t, canned(t), &mon, 50)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics.Load(&mon))
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 10 {
+				families, err := reg.Gather()
+				if err != nil || len(families) == 0 {
+					t.Errorf("got %d families, %v", len(families), err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // TestHistogramBuckets checks the classic and the native buckets of
