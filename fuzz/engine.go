@@ -20,6 +20,8 @@ type Progress struct {
 	Corpus   int
 	Restarts int // of an [Exec] target
 	Elapsed  time.Duration
+
+	HitsByKind map[Kind]int // Hits split by the kind of the finding
 }
 
 // Fuzzer is one fuzzing run. Create it with [New], run it once with
@@ -42,6 +44,11 @@ type Fuzzer struct {
 	nextBlock atomic.Uint64
 	done      atomic.Int64
 	noMore    atomic.Bool // no new block of cases is started
+
+	parked    sync.WaitGroup // the goroutines of parked cases
+	parkSlots chan struct{}  // a token for each parked case
+	blockMu   sync.Mutex
+	open      map[uint64]uint64 // per block: its cases not yet settled, and one while its worker runs it
 
 	mu          sync.Mutex
 	findings    map[string]*Finding
@@ -75,7 +82,8 @@ func New(cfg Config) (*Fuzzer, error) {
 	if cfg.MinimizeShare == 0 {
 		cfg.MinimizeShare = DefaultMinimizeShare
 	}
-	f := &Fuzzer{cfg: cfg, findings: map[string]*Finding{}, confirming: map[string]int{}}
+	f := &Fuzzer{cfg: cfg, findings: map[string]*Finding{}, confirming: map[string]int{}, open: map[uint64]uint64{},
+		parkSlots: make(chan struct{}, maxParked*cfg.Conns)}
 	f.oracle = &f.cfg.Oracle
 	f.x = f.oracle.exchanger()
 	f.x.timer = &replyTimer{}
@@ -115,23 +123,7 @@ func (f *Fuzzer) Run(parent context.Context) (Result, error) {
 		defer t.Stop()
 	}
 	f.start = time.Now()
-	var series []Point
-	var wg sync.WaitGroup
-	tick := time.NewTicker(time.Second)
-	wg.Go(func() {
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case now := <-tick.C:
-				p := f.Progress()
-				f.mu.Lock()
-				series = append(series, Point{T: now.Unix(), Cases: p.Cases, Findings: p.Findings, Hits: p.Hits})
-				f.mu.Unlock()
-			}
-		}
-	})
+	seriesDone := f.keepSeries(ctx)
 	var workers sync.WaitGroup
 	for i := range f.cfg.Conns {
 		w := &worker{f: f, id: i}
@@ -142,9 +134,10 @@ func (f *Fuzzer) Run(parent context.Context) (Result, error) {
 		workers.Go(func() { w.loop(ctx) })
 	}
 	workers.Wait()
+	f.parked.Wait()
 	allDone := f.cfg.Cases > 0 && f.done.Load() >= f.cfg.Cases
 	cancel()
-	wg.Wait()
+	series := seriesDone()
 	f.fb.close()
 
 	elapsed := time.Since(f.start)
@@ -157,9 +150,7 @@ func (f *Fuzzer) Run(parent context.Context) (Result, error) {
 		stopped = "duration"
 	}
 	res := f.result(elapsed, stopped)
-	f.mu.Lock()
 	res.Series = append(series, Point{T: time.Now().Unix(), Cases: res.Cases, Findings: len(res.Findings), Hits: res.Hits})
-	f.mu.Unlock()
 	if err := f.saveAll(); err != nil {
 		return res, err
 	}
@@ -170,6 +161,59 @@ func (f *Fuzzer) Run(parent context.Context) (Result, error) {
 		return res, parent.Err()
 	}
 	return res, nil
+}
+
+// openBlock notes that a worker starts the n cases of a block.
+func (f *Fuzzer) openBlock(block, n uint64) {
+	f.blockMu.Lock()
+	f.open[block] = n + 1
+	f.blockMu.Unlock()
+}
+
+// caseFinished notes that a case of the block is settled.
+func (f *Fuzzer) caseFinished(block uint64) {
+	f.done.Add(1)
+	f.release(block)
+}
+
+// release takes one from what the block waits for: a case to settle, or
+// its worker to have run all its cases. When nothing is left the
+// feedback takes the block in.
+func (f *Fuzzer) release(block uint64) {
+	f.blockMu.Lock()
+	f.open[block]--
+	n := f.open[block]
+	if n == 0 {
+		delete(f.open, block)
+	}
+	f.blockMu.Unlock()
+	if n == 0 {
+		f.fb.blockDone(block)
+	}
+}
+
+// keepSeries records a Point every second until ctx ends; done waits for
+// that and returns the points.
+func (f *Fuzzer) keepSeries(ctx context.Context) (done func() []Point) {
+	var series []Point
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-tick.C:
+				p := f.Progress()
+				series = append(series, Point{T: now.Unix(), Cases: p.Cases, Findings: p.Findings, Hits: p.Hits})
+			}
+		}
+	})
+	return func() []Point {
+		wg.Wait()
+		return series
+	}
 }
 
 func targetName(t any) string {
@@ -205,8 +249,10 @@ func (f *Fuzzer) Progress() Progress {
 	if x := f.oracle.exec(); x != nil {
 		p.Restarts = x.Restarts()
 	}
+	p.HitsByKind = map[Kind]int{}
 	for _, fd := range f.findings {
 		p.ByKind[fd.Kind]++
+		p.HitsByKind[fd.Kind] += fd.Hits
 	}
 	if !f.start.IsZero() {
 		p.Elapsed = time.Since(f.start)

@@ -158,45 +158,52 @@ func TestReferenceServerHasNoFindings(t *testing.T) {
 	}
 }
 
-// TestRunIsDeterministic runs twice with the same seed against the
-// reference server, with feedback, and compares every case.
+// TestRunIsDeterministic runs twice with the same seed, with feedback,
+// and compares every case: against the reference server, and against a
+// lenient server, whose ignored lines leave cases parked while the probe
+// is answered.
 func TestRunIsDeterministic(t *testing.T) {
 	t.Parallel()
 	srv, err := refserver.Listen("127.0.0.1:0", refserver.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
-	digest := func(seed uint64) map[uint64][32]byte {
-		var mu sync.Mutex
-		got := map[uint64][32]byte{}
-		cfg := Config{Oracle: Oracle{Target: msnp.TCPTarget(srv.Addr())}, Seed: seed, Cases: 3 * EpochSize, Conns: 3, SequenceShare: DefaultSequenceShare}
-		cfg.onCase = func(c Case) {
-			h := sha256.Sum256(append(append(append([]byte(nil), c.VER...), 0), c.CVR...))
-			mu.Lock()
-			got[c.Index] = h
-			mu.Unlock()
-		}
-		if _, err := Run(context.Background(), cfg); err != nil {
-			t.Fatal(err)
-		}
-		return got
-	}
-	a, b, c := digest(5), digest(5), digest(6)
-	if len(a) != 3*EpochSize {
-		t.Fatalf("%d cases, want %d", len(a), 3*EpochSize)
-	}
-	same := 0
-	for i, h := range a {
-		if b[i] != h {
-			t.Fatalf("case %d differs between two runs with seed 5", i)
-		}
-		if c[i] == h {
-			same++
-		}
-	}
-	if same > len(a)/10 {
-		t.Errorf("%d of %d cases equal with another seed", same, len(a))
+	t.Cleanup(func() { srv.Close() })
+	for name, target := range map[string]msnp.Target{"reference": msnp.TCPTarget(srv.Addr()), "lenient": script{answer: lenient}.start(t).Target()} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			digest := func(seed uint64) map[uint64][32]byte {
+				var mu sync.Mutex
+				got := map[uint64][32]byte{}
+				cfg := Config{Oracle: Oracle{Target: target}, Seed: seed, Cases: 3 * EpochSize, Conns: 3, SequenceShare: DefaultSequenceShare}
+				cfg.onCase = func(c Case) {
+					h := sha256.Sum256(append(append(append([]byte(nil), c.VER...), 0), c.CVR...))
+					mu.Lock()
+					got[c.Index] = h
+					mu.Unlock()
+				}
+				if _, err := Run(context.Background(), cfg); err != nil {
+					t.Fatal(err)
+				}
+				return got
+			}
+			a, b, c := digest(5), digest(5), digest(6)
+			if len(a) != 3*EpochSize {
+				t.Fatalf("%d cases, want %d", len(a), 3*EpochSize)
+			}
+			same := 0
+			for i, h := range a {
+				if b[i] != h {
+					t.Fatalf("case %d differs between two runs with seed 5", i)
+				}
+				if c[i] == h {
+					same++
+				}
+			}
+			if same > len(a)/10 {
+				t.Errorf("%d of %d cases equal with another seed", same, len(a))
+			}
+		})
 	}
 }
 

@@ -23,12 +23,13 @@ const (
 	endEOF                    // the server closed the connection
 	endReset                  // the connection was reset
 	endTimeout                // no reply within the timeout, the connection open
-	endTooLong                // a reply line longer than the amplification limit
+	endTooLong                // a reply line longer than the reader's bound
 	endError                  // another I/O error
+	endPending                // the probe is sent, its answer not yet waited for (see exchanger.resume)
 )
 
 func (k endKind) String() string {
-	return [...]string{"open", "eof", "reset", "timeout", "too-long", "error"}[k]
+	return [...]string{"open", "eof", "reset", "timeout", "too-long", "error", "pending"}[k]
 }
 
 // probeState says whether a valid request sent on the same connection,
@@ -79,6 +80,7 @@ type phase struct {
 	End          endKind
 	Bytes        int           // reply bytes read, the probe's reply excluded
 	Wait         time.Duration // how long a reply was waited for
+	until        time.Time     // once the probe is sent: when waiting for its answer ends
 }
 
 // answered reports whether every line got a reply.
@@ -161,6 +163,9 @@ type conn struct {
 	gen       uint64 // the target's generation when it was dialled
 	pending   []byte // the start of a line sent without its end
 	truncated int    // how much of that line is not kept
+	// parkable: once a probe is sent, the exchange returns (End
+	// endPending) instead of waiting for its answer, for resume to wait.
+	parkable bool
 }
 
 // maxPending is how much of an unterminated line is kept: enough for
@@ -396,7 +401,10 @@ func commandOf(line []byte) string {
 // probe answered.
 func (x *exchanger) readReplies(ctx context.Context, c *conn, probe []byte, p *phase, sent time.Time, wait, quiet time.Duration) bool {
 	readUntil := sent.Add(quiet)
-	probed, timed := false, false
+	probed, timed := p.Probe != probeNone, false
+	if probed {
+		readUntil = p.until
+	}
 	for {
 		// Done when every line is answered (if the probe is still on its
 		// way, the connection is not reused), or when the probe is: a
@@ -420,6 +428,11 @@ func (x *exchanger) readReplies(ctx context.Context, c *conn, probe []byte, p *p
 					return false
 				}
 				readUntil = time.Now().Add(wait)
+				p.until = readUntil
+				if c.parkable {
+					p.End = endPending
+					return false
+				}
 				continue
 			}
 			p.End = k
@@ -440,6 +453,20 @@ func (x *exchanger) readReplies(ctx context.Context, c *conn, probe []byte, p *p
 		} else {
 			p.Replies = append(p.Replies, r)
 		}
+	}
+}
+
+// resume waits for the answer to the probe a parkable exchange sent, on
+// the connection it left pending, and ends the phase as run would have.
+func (x *exchanger) resume(ctx context.Context, c *conn, p *phase) {
+	stop, err := msnp.BindDeadline(ctx, c.c, p.until)
+	if err != nil {
+		p.End = endError
+		return
+	}
+	defer stop()
+	if x.readReplies(ctx, c, nil, p, time.Time{}, p.Wait, 0) {
+		p.End = endOpen
 	}
 }
 

@@ -44,43 +44,60 @@ func (f *Fuzzer) shrinkAllowance() time.Duration {
 	return time.Duration((share*float64(elapsed) - float64(f.shrink.spent)) / (1 - share))
 }
 
-// shrinkSome takes a step in shrinking the oldest finding waiting, when
-// the run has earned the time: with the target to itself for a crash
-// (shrinking restarts it), beside the other workers otherwise.
-func (w *worker) shrinkSome(ctx context.Context) {
-	f := w.f
+// shrinkStep is one step of shrinking a finding.
+type shrinkStep struct {
+	fd    *Finding
+	from  corpus.Case   // where the step starts: the smallest input so far
+	runs  int           // the runs left to the finding
+	allow time.Duration // how long the step may take
+}
+
+// nextShrink returns the step the oldest finding waiting to be shrunk
+// may take now, and marks shrinking busy; false when there is none, or
+// the run has not earned the time for it.
+func (f *Fuzzer) nextShrink() (shrinkStep, bool) {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	allow := f.shrinkAllowance()
 	if f.shrink.busy || len(f.shrink.sigs) == 0 || allow < minShrinkStep {
-		f.mu.Unlock()
-		return
+		return shrinkStep{}, false
 	}
 	f.shrink.busy = true
-	sig := f.shrink.sigs[0]
-	fd := f.findings[sig]
-	from := fd.shrunk
-	if from == nil {
-		from = &corpus.Case{VER: fd.MinimizedVER, CVR: fd.MinimizedCVR}
+	fd := f.findings[f.shrink.sigs[0]]
+	st := shrinkStep{fd: fd, runs: f.cfg.MinimizeRuns - fd.MinimizeRuns, allow: min(allow, f.cfg.MinimizeTime-fd.shrinkTime)}
+	st.from = fd.MinimizedCase()
+	if fd.shrunk != nil {
+		st.from = *fd.shrunk
 	}
-	runs, left := fd.MinimizeRuns, f.cfg.MinimizeTime-fd.shrinkTime
-	f.mu.Unlock()
+	return st, true
+}
 
-	crash := fd.Kind == KindCrash
+// shrinkSome takes a step in shrinking the oldest finding waiting, when
+// the run has earned the time: with the target to itself for a crash
+// (shrinking restarts it), beside the other workers otherwise. When the
+// finding's runs or time run out, or a step shrinks it no further, the
+// result is confirmed with the whole timeout and saved.
+func (w *worker) shrinkSome(ctx context.Context) {
+	f := w.f
+	st, ok := f.nextShrink()
+	if !ok {
+		return
+	}
+	crash := st.fd.Kind == KindCrash
 	if crash {
 		f.gate.Lock()
 	} else {
 		f.gate.RLock()
 	}
 	began := time.Now()
-	m := &minimizer{ctx: ctx, o: f.oracle, x: f.x, sig: sig, left: f.cfg.MinimizeRuns - runs,
-		deadline: began.Add(min(allow, left))}
-	out := m.run(*from)
-	done := ctx.Err() == nil && (!m.ranOut || m.left <= 0 || time.Since(began) >= left)
-	if done && caseLen(out) < caseLen(fd.MinimizedCase()) {
+	m := &minimizer{ctx: ctx, o: f.oracle, x: f.x, sig: st.fd.Signature, left: st.runs, deadline: began.Add(st.allow)}
+	out := m.run(st.from)
+	done := ctx.Err() == nil && (!m.ranOut || m.left <= 0 || time.Since(began) >= st.allow)
+	if done && caseLen(out) < caseLen(st.fd.MinimizedCase()) {
 		// The steps waited what the target's reply times taught; the
 		// record's input must show the signature with the whole timeout.
-		if v, err := f.oracle.examine(ctx, f.oracle.exchanger(), out, crash, nil); err != nil || v.Signature != sig {
-			out = fd.MinimizedCase()
+		if v, err := f.oracle.examine(ctx, f.oracle.exchanger(), out, crash, nil); err != nil || v.Signature != st.fd.Signature {
+			out = st.fd.MinimizedCase()
 		}
 	}
 	if crash {
@@ -89,13 +106,17 @@ func (w *worker) shrinkSome(ctx context.Context) {
 	} else {
 		f.gate.RUnlock()
 	}
-	spent := time.Since(began)
+	f.endShrink(st, out, st.runs-m.left, time.Since(began), done)
+}
 
+// endShrink takes in what a step found.
+func (f *Fuzzer) endShrink(st shrinkStep, out corpus.Case, runs int, spent time.Duration, done bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	fd := st.fd
 	f.shrink.busy = false
 	f.shrink.spent += spent
-	fd.MinimizeRuns += f.cfg.MinimizeRuns - runs - m.left
+	fd.MinimizeRuns += runs
 	fd.shrinkTime += spent
 	fd.shrunk = &out
 	if !done {

@@ -56,6 +56,7 @@ func (w *worker) loop(ctx context.Context) {
 		if f.cfg.Cases > 0 {
 			n = min(n, uint64(f.cfg.Cases)-first)
 		}
+		f.openBlock(block, n)
 		for i := first; i < first+n; i++ {
 			if err := f.limiter.Wait(ctx); err != nil {
 				return
@@ -64,13 +65,12 @@ func (w *worker) loop(ctx context.Context) {
 			if f.cfg.onCase != nil {
 				f.cfg.onCase(c)
 			}
-			if !w.runCase(ctx, c) {
+			if !w.runCase(ctx, c, block) {
 				return
 			}
-			f.done.Add(1)
 		}
+		f.release(block)
 		if ctx.Err() == nil {
-			f.fb.blockDone(block)
 			w.shrinkSome(ctx)
 		}
 	}
@@ -96,7 +96,7 @@ const (
 // state says what the judged case asks of its worker. A case that shows
 // the signature of a confirmed finding (or of one being confirmed) is a
 // hit: counted, not confirmed again.
-func (w *worker) state(c Case, obs *observation, v Verdict, sus suspicion) caseState {
+func (w *worker) state(c Case, obs *observation, v Verdict, sus suspicion, owned bool) caseState {
 	switch {
 	case v.Kind != "" && !w.f.hit(v.Signature, sus != suspectHang):
 		return caseSuspect
@@ -104,7 +104,7 @@ func (w *worker) state(c Case, obs *observation, v Verdict, sus suspicion) caseS
 		return caseDone
 	case sus == suspectClosed:
 		return caseUnsure
-	case w.cn != nil && obs.end() == endOpen && obs.CVR.answered() && obs.CVR.Probe == probeNone &&
+	case owned && w.cn != nil && obs.end() == endOpen && obs.CVR.answered() && obs.CVR.Probe == probeNone &&
 		endsLine(c.CVR) && len(obs.CVR.Replies) > 0 && reusable(obs.CVR.Replies[len(obs.CVR.Replies)-1].Class):
 		return caseHealthy
 	}
@@ -130,8 +130,9 @@ func (w *worker) sign(ctx context.Context, c Case, obs *observation, v Verdict, 
 }
 
 // runCase runs one case and handles what it shows; false means the run
-// is over.
-func (w *worker) runCase(ctx context.Context, c Case) bool {
+// is over. A case whose probe is waiting for its answer is parked: its
+// connection waits beside the worker, which goes on.
+func (w *worker) runCase(ctx context.Context, c Case, block uint64) bool {
 	f := w.f
 	c.gen = f.oracle.generation()
 	w.last.Store(&c)
@@ -146,11 +147,56 @@ func (w *worker) runCase(ctx context.Context, c Case) bool {
 	if ctx.Err() != nil {
 		return false
 	}
-	v, sus := f.oracle.judge(&obs)
+	if obs.CVR.End == endPending {
+		return w.park(ctx, c, &obs, block)
+	}
+	w.settle(ctx, c, &obs, nil, false)
+	f.caseFinished(block)
+	return ctx.Err() == nil
+}
+
+// maxParked is how many connections per worker may wait for a probe's
+// answer beside it.
+const maxParked = 4
+
+// park hands the case's connection to a goroutine of the run that waits
+// for the probe's answer and then settles the case; when maxParked
+// connections per worker wait already, it waits for one to end first.
+func (w *worker) park(ctx context.Context, c Case, obs *observation, block uint64) bool {
+	f := w.f
+	cn, hist := w.cn, append([]Case(nil), w.history...)
+	w.cn = nil
+	w.history = w.history[:0]
+	select {
+	case f.parkSlots <- struct{}{}:
+	case <-ctx.Done():
+		cn.close()
+		return false
+	}
+	f.parked.Go(func() {
+		defer func() { <-f.parkSlots }()
+		f.x.resume(ctx, cn, &obs.CVR)
+		cn.close()
+		if ctx.Err() == nil {
+			w.settle(ctx, c, obs, hist, true)
+			f.caseFinished(block)
+		}
+	})
+	return true
+}
+
+// settle judges a case that has run and does what it asks: keep the
+// worker's connection, drop it, leave the case for the next one to tell
+// whether the target died, or confirm a new signature. A parked case
+// (its connection gone, the earlier cases of its connection in hist) is
+// settled beside the worker, and touches none of the worker's own state.
+func (w *worker) settle(ctx context.Context, c Case, obs *observation, hist []Case, parked bool) {
+	f := w.f
+	v, sus := f.oracle.judge(obs)
 	if sus != suspectHang {
 		f.fb.observe(c, obs.key())
 	}
-	if u := w.unsure.Load(); u != nil {
+	if u := w.unsure.Load(); u != nil && !parked {
 		// The last case closed its connection without an answer: this
 		// one tells whether the target still answers. Until then other
 		// workers' triage sees it as a suspect.
@@ -159,20 +205,28 @@ func (w *worker) runCase(ctx context.Context, c Case) bool {
 		if dead {
 			w.drop()
 			w.triageWith(ctx, *u, []Case{c})
-			return ctx.Err() == nil
+			return
 		}
 	}
-	v = w.sign(ctx, c, &obs, v, sus)
-	switch w.state(c, &obs, v, sus) {
+	v = w.sign(ctx, c, obs, v, sus)
+	switch w.state(c, obs, v, sus, !parked) {
 	case caseHealthy:
 		w.history = append(w.history, c)
 		if len(w.history) > historyLen {
 			w.history = append(w.history[:0], w.history[1:]...)
 		}
-		w.lastReply = lastReplyClass(&obs)
+		w.lastReply = lastReplyClass(obs)
 	case caseDone:
-		w.drop()
+		if !parked {
+			w.drop()
+		}
 	case caseUnsure:
+		if parked {
+			if !w.check(ctx) {
+				w.triageWith(ctx, c, nil)
+			}
+			return
+		}
 		// Other workers' triage reads it while the target's fate is
 		// open.
 		w.unsure.Store(&c)
@@ -184,11 +238,12 @@ func (w *worker) runCase(ctx context.Context, c Case) bool {
 			}
 		}
 	case caseSuspect:
-		hist := append([]Case(nil), w.history...)
-		w.drop()
+		if !parked {
+			hist = append([]Case(nil), w.history...)
+			w.drop()
+		}
 		w.confirm(ctx, c, hist, v)
 	}
-	return ctx.Err() == nil
 }
 
 // reusable reports whether a connection stays usable after a reply of
@@ -222,7 +277,9 @@ func (w *worker) exchange(ctx context.Context, c Case) (obs observation, reused 
 			return obs, false
 		}
 	}
+	w.cn.parkable = true
 	f.x.runCVR(ctx, w.cn, c.CVR, &obs)
+	w.cn.parkable = false
 	return obs, reused
 }
 

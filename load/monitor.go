@@ -1,17 +1,22 @@
 package load
 
 import (
+	"slices"
 	"sync"
 	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // Monitor shows a run's progress while [Run] runs: set Config.Monitor and
-// call Progress from another goroutine. It is safe for concurrent use; the
-// zero value is ready.
+// call Progress or Measurements from another goroutine. One Monitor may
+// watch several runs, one after the other (the steps of a capacity
+// search). It is safe for concurrent use; the zero value is ready.
 type Monitor struct {
 	mu    sync.Mutex
 	e     *engine
 	final Progress // the state when the run ended
+	past  measured // the totals of the runs that ended
 }
 
 // Progress is a run's state so far.
@@ -39,6 +44,7 @@ func (m *Monitor) detach(r *Result) {
 	m.mu.Lock()
 	e := m.e
 	m.e = nil
+	e.addMeasured(&m.past)
 	m.mu.Unlock()
 	final := snapshot(e)
 	final.Running = false
@@ -102,4 +108,106 @@ func snapshot(e *engine) Progress {
 	}
 	b.mu.Unlock()
 	return p
+}
+
+// Measurements are the cumulative figures of every run a [Monitor] has
+// watched, the running one's so far, and the running one's state now:
+// what a live exporter reads at each scrape. They cost the runs nothing
+// while nobody asks: they are read from the recorder's own counts and
+// histograms.
+type Measurements struct {
+	// ByKind counts the requests with an outcome, by outcome name, as
+	// [Result.ByKind] does (warm-up not included).
+	ByKind OutcomesByKind
+	// Response and Service hold the response and service times, in
+	// microseconds, of the requests sent (as [Result.Histograms]).
+	Response, Service *hdrhistogram.Histogram
+	// Late counts the requests that found every connection busy at their
+	// due time, as [Result.Late].
+	Late int64
+	// Open is the running run's open connections; 0 between runs.
+	Open int64
+	// Requested is the running run's offered rate at this moment, this
+	// process's share, per second: +Inf when unbounded, 0 between runs.
+	Requested float64
+	// Achieved is the running run's requests completed in its latest whole
+	// second; 0 between runs.
+	Achieved float64
+}
+
+// Measurements returns the figures of the runs watched so far; see
+// [Measurements]. Each call merges the recorder's histograms: call it
+// about once a second, not per request.
+func (m *Monitor) Measurements() Measurements {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	total := m.past
+	total.response, total.service = slices.Clone(m.past.response), slices.Clone(m.past.service)
+	var out Measurements
+	if e := m.e; e != nil {
+		e.addMeasured(&total)
+		out.Open = e.open.Load()
+		select {
+		case <-e.begin:
+			if since := time.Since(e.start); e.end == 0 || since < e.end {
+				out.Requested = e.sched.Rate(since)
+			}
+			b := &e.rec.series
+			b.mu.Lock()
+			out.Achieved = float64(b.last.Achieved)
+			b.mu.Unlock()
+		default:
+		}
+	}
+	out.ByKind = OutcomesByKind{Valid: outcomeMap(&total.byKind[kindValid]), Mutated: outcomeMap(&total.byKind[kindMutated])}
+	out.Response, out.Service, out.Late = histogramOf(total.response), histogramOf(total.service), total.late
+	return out
+}
+
+// measured is what [Measurements] adds up over runs.
+type measured struct {
+	byKind            [2]counts
+	response, service []int64 // the histograms' counts, as [hdrhistogram.Histogram.Export] has them; nil for none
+	late              int64
+}
+
+// addMeasured adds the engine's counts and histograms so far to t. It
+// holds each recorder shard's lock only to copy its counts, so that the
+// requests recording into it barely wait.
+func (e *engine) addMeasured(t *measured) {
+	for _, s := range e.rec.shards {
+		s.mu.Lock()
+		for k := range t.byKind {
+			for i, n := range s.byKind[k] {
+				t.byKind[k][i] += n
+			}
+		}
+		lat, svc := s.latency.Export(), s.service.Export()
+		s.mu.Unlock()
+		addBins(&t.response, lat.Counts)
+		addBins(&t.service, svc.Counts)
+	}
+	t.late += e.late.Load()
+}
+
+// addBins adds the counts of a histogram of [NewHistogram]'s geometry.
+func addBins(dst *[]int64, src []int64) {
+	if *dst == nil {
+		*dst = make([]int64, len(src))
+	}
+	for i, n := range src {
+		(*dst)[i] += n
+	}
+}
+
+// histogramOf returns a histogram of [NewHistogram]'s geometry with the
+// given counts (none when nil).
+func histogramOf(counts []int64) *hdrhistogram.Histogram {
+	h := NewHistogram()
+	if counts != nil {
+		// Import sets the counts but not the extremes; a merge sets both
+		h.Merge(hdrhistogram.Import(&hdrhistogram.Snapshot{LowestTrackableValue: HistogramLowest,
+			HighestTrackableValue: HistogramHighest, SignificantFigures: HistogramDigits, Counts: counts}))
+	}
+	return h
 }

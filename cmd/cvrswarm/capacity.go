@@ -14,6 +14,7 @@ import (
 	"github.com/cvrswarm/cvrswarm/load"
 	"github.com/cvrswarm/cvrswarm/load/capacity"
 	"github.com/cvrswarm/cvrswarm/load/report"
+	"github.com/cvrswarm/cvrswarm/metrics"
 	"github.com/cvrswarm/cvrswarm/msnp"
 	"github.com/cvrswarm/cvrswarm/msnp/refserver"
 )
@@ -125,6 +126,7 @@ func capacityFlagSet(f *capacityFlags, stdout io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.jsonOut, "json", "", "write the search, every step included, as JSON to `FILE`")
 	fs.BoolVar(&l.quiet, "quiet", false, "no progress display")
 	f.report.bind(fs)
+	l.metrics.bind(fs)
 	return fs
 }
 
@@ -182,6 +184,7 @@ type capacitySearch struct {
 	step     capacity.StepSpec // the step running
 	bracket  capacity.Bracket
 	last     string         // the last step's verdict
+	judged   *capacity.Step // the last step judged
 	settings *load.Settings // of the steps' load, from the first step's result
 }
 
@@ -227,7 +230,7 @@ func (c *capacitySearch) steps() (capacity.StepRunner, error) {
 func (c *capacitySearch) onStep(s capacity.Step, b capacity.Bracket) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.bracket = b
+	c.bracket, c.judged = b, &s
 	c.last = fmt.Sprintf("%s passed", load.FormatRate(s.Offered))
 	if !s.Pass {
 		c.last = fmt.Sprintf("%s failed: %s", load.FormatRate(s.Offered), s.Reason)
@@ -259,6 +262,17 @@ func (c *capacitySearch) status() (done, total int64, unit, status string) {
 	return done, total, "of the step's " + unit, status
 }
 
+// metricsState is what the capacity metrics show of the search.
+func (c *capacitySearch) metricsState() metrics.CapacityState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := metrics.CapacityState{Step: c.step.Index, Offered: c.step.Rate, Low: c.bracket.Low, High: c.bracket.High}
+	if c.judged != nil {
+		st.Judged, st.Passed = true, c.judged.Pass
+	}
+	return st
+}
+
 // describe fills in what res records of the search beyond its steps.
 func (c *capacitySearch) describe(res *capacity.Result, embedded bool) {
 	c.mu.Lock()
@@ -281,22 +295,26 @@ func runCapacity(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if err == nil {
 		err = loadCheckOutputs(map[string]string{"json": f.jsonOut, "html": f.report.html})
 	}
+	c := &capacitySearch{load: stepCfg, sync: f.sync}
+	c.load.Monitor = &c.mon
+	var stopMetrics func()
+	if err == nil {
+		stopMetrics, err = f.load.metrics.serve("capacity", stderr, c.sync.Shard, c.sync.StartAt, metrics.Load(&c.mon), metrics.Capacity(c.metricsState))
+	}
 	if err != nil {
 		return exitError(stderr, "capacity", err)
 	}
+	defer stopMetrics()
 	loadWarnLimits("capacity", stepCfg, stderr)
-	embedded := stepCfg.Target == ""
+	embedded := c.load.Target == ""
 	if embedded {
 		addr, stop, err := startEmbedded(refserver.Config{ServiceTime: f.serviceTime, Workers: f.workers, MaxConns: f.load.maxConns + 16}, stderr)
 		if err != nil {
 			return failure(stderr, "capacity", err)
 		}
 		defer stop()
-		stepCfg.Target = addr
+		c.load.Target = addr
 	}
-
-	c := &capacitySearch{load: stepCfg, sync: f.sync}
-	c.load.Monitor = &c.mon
 	search.OnStep = c.onStep
 	steps, err := c.steps()
 	if err != nil {

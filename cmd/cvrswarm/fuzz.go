@@ -9,11 +9,14 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cvrswarm/cvrswarm/corpus"
 	"github.com/cvrswarm/cvrswarm/fuzz"
+	"github.com/cvrswarm/cvrswarm/load"
 	"github.com/cvrswarm/cvrswarm/load/report"
+	"github.com/cvrswarm/cvrswarm/metrics"
 	"github.com/cvrswarm/cvrswarm/msnp"
 	"github.com/cvrswarm/cvrswarm/msnp/refserver"
 )
@@ -139,6 +142,7 @@ type fuzzFlags struct {
 	jsonPath, corpusDir, muts, printCases string
 	quiet                                 bool
 	pictures                              reportFlags
+	metrics                               metricsFlags
 }
 
 func (f *fuzzFlags) bind(fs *flag.FlagSet) {
@@ -161,6 +165,7 @@ func (f *fuzzFlags) bind(fs *flag.FlagSet) {
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress on stderr")
 	fs.StringVar(&f.printCases, "print-cases", "", "print cases `N` or N-M of the -seed (and -corpus, -mutators, -sequence) run, without a target, and exit")
 	f.pictures.bind(fs)
+	f.metrics.bind(fs)
 }
 
 // complete fills the config from the flags that name files or lists,
@@ -177,6 +182,9 @@ func (f *fuzzFlags) complete() error {
 	}
 	if f.printCases != "" && f.seed == 0 {
 		return badFlag("print-cases", "give the -seed of the run")
+	}
+	if err := f.metrics.check(); err != nil {
+		return err
 	}
 	if f.seed == 0 {
 		f.seed = time.Now().UnixNano() & (1<<53 - 1)
@@ -209,13 +217,24 @@ func runFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := ff.cfg.Validate(); err != nil {
 		return exitError(stderr, "fuzz", err)
 	}
+	var running atomic.Pointer[fuzz.Fuzzer] // set once the run starts
+	stopMetrics, err := ff.metrics.serve("fuzz", stderr, load.Shard{}, time.Time{}, metrics.Fuzz(func() fuzz.Progress {
+		if fz := running.Load(); fz != nil {
+			return fz.Progress()
+		}
+		return fuzz.Progress{}
+	}))
+	if err != nil {
+		return exitError(stderr, "fuzz", err)
+	}
+	defer stopMetrics()
 	replay, stop, err := ff.target.start(ctx, "fuzz", stderr, &ff.cfg.Oracle)
 	if err != nil {
 		return exitError(stderr, "fuzz", err)
 	}
 	defer stop()
 	ff.cfg.ReplayCommand = replay
-	res, runErr := fuzzRun(ctx, ff.cfg, ff.quiet, stderr)
+	res, runErr := fuzzRun(ctx, ff.cfg, ff.quiet, stderr, &running)
 	if res != nil {
 		if err := ff.writeResult(res, stdout, stderr); err != nil {
 			return failure(stderr, "fuzz", err)
@@ -230,13 +249,15 @@ func runFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// fuzzRun runs the fuzzer with progress on stderr. The result is nil
-// when the run could not start.
-func fuzzRun(ctx context.Context, cfg fuzz.Config, quiet bool, stderr io.Writer) (*fuzz.Result, error) {
+// fuzzRun runs the fuzzer with progress on stderr, and puts it in
+// running for the metrics. The result is nil when the run could not
+// start.
+func fuzzRun(ctx context.Context, cfg fuzz.Config, quiet bool, stderr io.Writer, running *atomic.Pointer[fuzz.Fuzzer]) (*fuzz.Result, error) {
 	fz, err := fuzz.New(cfg)
 	if err != nil {
 		return nil, err
 	}
+	running.Store(fz)
 	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "fuzz", Quiet: quiet}, func() (int64, int64, string, string) {
 		p := fz.Progress()
 		return p.Cases, cfg.Cases, "cases", fuzzStatus(p)
@@ -273,7 +294,7 @@ func fuzzStatus(p fuzz.Progress) string {
 	if p.Elapsed > 0 {
 		rate = float64(p.Cases) / p.Elapsed.Seconds()
 	}
-	s := fmt.Sprintf("cases  %.0f/s  findings %d", rate, p.Findings)
+	s := fmt.Sprintf("%.0f cases/s  findings %d", rate, p.Findings)
 	if p.Findings > 0 {
 		s += " (" + fuzz.KindCounts(p.ByKind) + ")"
 	}

@@ -161,7 +161,7 @@ func TestFuzzTargetThatRefuses(t *testing.T) {
 func TestFuzzStatus(t *testing.T) {
 	got := fuzzStatus(fuzz.Progress{Cases: 3000, Findings: 2, ByKind: map[fuzz.Kind]int{fuzz.KindCrash: 1, fuzz.KindHang: 1},
 		Restarts: 24, Corpus: 40, Elapsed: 2 * time.Second})
-	if want := "cases  1500/s  findings 2 (crash 1, hang 1)  restarts 24 (12.0/s)  corpus 40"; got != want {
+	if want := "1500 cases/s  findings 2 (crash 1, hang 1)  restarts 24 (12.0/s)  corpus 40"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }

@@ -46,6 +46,7 @@ func runK8s(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&format, "o", "yaml", "output `format`: yaml or json (a v1 List)")
 	fs.BoolVar(&merge, "merge", false, "print the Job that merges the shards' results instead (apply it once the shards' Job completes)")
 	fs.StringVar(&cfg.SLO, "slo", "", "with -merge: `objectives` the merged result must meet, e.g. 'p99<20ms,errors<1%' (a breach fails the merge Job)")
+	fs.BoolVar(&cfg.PodMonitor, "pod-monitor", false, "also print a PodMonitor (monitoring.coreos.com/v1) that has the Prometheus Operator scrape every shard's metrics")
 
 	own, loadArgs, err := k8sSplit(fs, args)
 	if err != nil {
@@ -70,6 +71,9 @@ func runK8s(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		if len(loadArgs) > 0 {
 			return usageError(stderr, "k8s", fmt.Sprintf("-merge takes no load flags, got %q", loadArgs[0]))
+		}
+		if cfg.PodMonitor {
+			return usageError(stderr, "k8s", "-pod-monitor watches the shards: give it without -merge")
 		}
 		m, err = k8s.MergeJob(cfg)
 	} else {
@@ -142,7 +146,7 @@ func k8sIsBool(f *flag.Flag) bool {
 // k8sCheckLoadArgs checks the load flags as the pods' load command will,
 // so that a mistake shows now rather than in every pod at the start time.
 // The corpus directory is the pods' to read, and the manifest sets the
-// shard and the start itself.
+// shard, the start and the metrics' address itself.
 func k8sCheckLoadArgs(args []string) string {
 	var f loadFlags
 	fs := loadFlagSet(&f, io.Discard)
@@ -159,6 +163,9 @@ func k8sCheckLoadArgs(args []string) string {
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	f.corpusDir, f.shard, f.startAt = "", "", ""
+	if f.metrics.addr == "" {
+		f.metrics.addr = fmt.Sprintf("0.0.0.0:%d", k8s.MetricsPort) // what the manifest adds
+	}
 	noEnv := func(string) (string, bool) { return "", false }
 	if _, _, err := loadConfig(&f, set, noEnv); err != nil {
 		return "load flags: " + usageText(err)

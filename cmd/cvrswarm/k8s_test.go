@@ -83,6 +83,15 @@ func TestK8sCommand(t *testing.T) {
 			claim:    "nfs",
 			objects:  1,
 		},
+		{
+			name:     "a PodMonitor, and the run id the shards' metrics carry",
+			args:     []string{"-o", "json", "-shards", "2", "-pod-monitor", "-target", "h:1", "-run-id", "soak-7"},
+			shards:   2,
+			loadArgs: []string{"-target", "h:1", "-run-id", "soak-7"},
+			startAt:  "2026-03-01T12:00:31Z", // -start-in 2m, rounded up to the second
+			claim:    "cvrswarm-results",
+			objects:  3,
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -96,13 +105,16 @@ func TestK8sCommand(t *testing.T) {
 			if len(m.Items) != tc.objects {
 				t.Fatalf("got %d objects, want %d", len(m.Items), tc.objects)
 			}
-			job := m.Items[len(m.Items)-1]
+			job := m.Items[min(len(m.Items), 2)-1] // the claim, if any, then the Job, then the PodMonitor, if any
+			if tc.objects == 3 && m.Items[2].Kind != "PodMonitor" {
+				t.Errorf("got a %s last, want the PodMonitor", m.Items[2].Kind)
+			}
 			if job.Kind != "Job" || job.Metadata.Namespace != tc.namespace || job.Spec.CompletionMode != "Indexed" {
 				t.Errorf("got a %s in %q, mode %q; want an Indexed Job in %q", job.Kind, job.Metadata.Namespace, job.Spec.CompletionMode, tc.namespace)
 			}
 			c := job.Spec.Template.Spec.Containers[0]
 			want := append(append([]string{"load"}, tc.loadArgs...),
-				"-start-at", tc.startAt, "-json", "/results/shard-$(JOB_COMPLETION_INDEX).json")
+				"-start-at", tc.startAt, "-json", "/results/shard-$(JOB_COMPLETION_INDEX).json", "-metrics-addr", "0.0.0.0:9464")
 			if !slices.Equal(c.Args, want) {
 				t.Errorf("pod args:\n got %q\nwant %q", c.Args, want)
 			}
@@ -162,6 +174,8 @@ func TestK8sCommandErrors(t *testing.T) {
 		{"a bad SLO", []string{"-shards", "2", "-merge", "-slo", "p99"}, "-slo: objective"},
 		{"a -shard flag", []string{"-shards", "2", "-target", "h:1", "-shard", "1/2"}, "sets -shard itself"},
 		{"a -json flag", []string{"-shards", "2", "-target", "h:1", "-json", "x.json"}, "sets -json itself"},
+		{"a -metrics-addr flag", []string{"-shards", "2", "-target", "h:1", "-metrics-addr", ":9100"}, "sets -metrics-addr itself"},
+		{"a PodMonitor with -merge", []string{"-shards", "2", "-merge", "-pod-monitor"}, "-pod-monitor watches the shards"},
 		{"a mistyped load flag", []string{"-shards", "2", "-target", "h:1", "-rat", "300/s"}, "flag provided but not defined: -rat (neither a k8s nor a load flag)"},
 		{"a bad load flag value", []string{"-shards", "2", "-target", "h:1", "-conns", "many"}, `load flags: invalid value "many" for flag -conns`},
 		{"a bad rate", []string{"-shards", "2", "-target", "h:1", "-rate", "fast"}, `load flags: -rate: rate "fast": want N/s`},

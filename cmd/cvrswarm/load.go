@@ -17,6 +17,7 @@ import (
 	"github.com/cvrswarm/cvrswarm/fuzz"
 	"github.com/cvrswarm/cvrswarm/load"
 	"github.com/cvrswarm/cvrswarm/load/report"
+	"github.com/cvrswarm/cvrswarm/metrics"
 	"github.com/cvrswarm/cvrswarm/msnp"
 	"github.com/cvrswarm/cvrswarm/msnp/refserver"
 )
@@ -40,6 +41,7 @@ type loadFlags struct {
 	mutate                                                              float64
 	seed                                                                int64
 	report                                                              reportFlags
+	metrics                                                             metricsFlags
 }
 
 func loadFlagSet(f *loadFlags, stdout io.Writer) *flag.FlagSet {
@@ -69,6 +71,7 @@ func loadFlagSet(f *loadFlags, stdout io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.hgrm, "hgrm", "", "write the response-time percentile distribution (.hgrm, in ms) to `FILE`")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress display")
 	f.report.bind(fs)
+	f.metrics.bind(fs)
 	return fs
 }
 
@@ -115,6 +118,9 @@ func loadConfig(f *loadFlags, set map[string]bool, lookupEnv func(string) (strin
 	}
 	if err := zeroFlags(set, map[string]bool{"conns": f.conns == 0, "max-conns": f.maxConns == 0, "depth": f.depth == 0,
 		"timeout": f.timeout == 0, "max-line": f.maxLine == 0}); err != nil {
+		return cfg, nil, err
+	}
+	if err := f.metrics.check(); err != nil {
 		return cfg, nil, err
 	}
 	check := cfg
@@ -186,9 +192,16 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		err = loadCheckOutputs(map[string]string{"json": f.jsonOut, "hdr-log": f.hdrLog, "hgrm": f.hgrm, "html": f.report.html})
 	}
+	var mon load.Monitor
+	cfg.Monitor = &mon
+	var stopMetrics func()
+	if err == nil {
+		stopMetrics, err = f.metrics.serve("load", stderr, cfg.Shard, cfg.StartAt, metrics.Load(&mon))
+	}
 	if err != nil {
 		return exitError(stderr, "load", err)
 	}
+	defer stopMetrics()
 	loadWarnLimits("load", cfg, stderr)
 	embedded := cfg.Target == ""
 	if embedded {
@@ -200,8 +213,6 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cfg.Target = addr
 	}
 
-	var mon load.Monitor
-	cfg.Monitor = &mon
 	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "load", Quiet: f.quiet}, func() (int64, int64, string, string) {
 		return loadProgress(mon.Progress())
 	})

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cvrswarm/cvrswarm/load"
+	"github.com/cvrswarm/cvrswarm/metrics"
 	"github.com/cvrswarm/cvrswarm/msnp"
 	"github.com/cvrswarm/cvrswarm/msnp/refserver"
 )
@@ -47,6 +49,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&f.maxConns, "max-conns", refserver.DefaultMaxConns, "connections served at once; more are closed at once (0: no limit)")
 	fs.DurationVar(&f.serviceTime, "service-time", 0, "hold one of -workers this long per CVR: capacity -workers/-service-time per second")
 	fs.IntVar(&f.workers, "workers", 1, "CVRs served at once with -service-time")
+	var mf metricsFlags
+	mf.bind(fs)
 	if done, status := parseFlags(fs, args, stderr); done {
 		return status
 	}
@@ -54,6 +58,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return usageError(stderr, "serve", fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	}
 	cfg, err := serveConfig(f)
+	if err == nil {
+		err = mf.check()
+	}
 	if err != nil {
 		return usageError(stderr, "serve", err.Error())
 	}
@@ -61,6 +68,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return failure(stderr, "serve", err)
 	}
+	stopMetrics, err := mf.serve("serve", stderr, load.Shard{}, time.Time{}, metrics.Server(srv))
+	if err != nil {
+		srv.Close()
+		return exitError(stderr, "serve", err)
+	}
+	defer stopMetrics()
 	capacity := ""
 	if cfg.ServiceTime > 0 {
 		capacity = fmt.Sprintf(", capacity %.0f CVR/s", float64(cfg.Workers)/cfg.ServiceTime.Seconds())

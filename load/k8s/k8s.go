@@ -7,6 +7,14 @@
 // Indexed Job from 0 in JOB_COMPLETION_INDEX, and the manifest sets the
 // shard count in CVRSWARM_SHARDS, which cvrswarm load reads when it is
 // given no -shard flag.
+//
+// Each shard serves its live metrics on the pod's port named "metrics"
+// ([MetricsPort]), which the pod's prometheus.io/scrape annotations
+// announce; with [Config].PodMonitor the manifest also holds a
+// PodMonitor for clusters that run the Prometheus Operator. The
+// PodMonitor is a type of this package with the few fields it sets: the
+// Operator's own API module would bring its whole API and pin the
+// Kubernetes modules' versions, for three small structs.
 package k8s
 
 import (
@@ -36,6 +44,14 @@ const (
 	DefaultResultsSize = "1Gi"
 )
 
+// MetricsPort is the port on which each shard serves its metrics, on
+// every interface of its pod, at /metrics.
+const MetricsPort = 9464
+
+// MetricsInterval is how often the PodMonitor has Prometheus scrape a
+// shard.
+const MetricsInterval = "5s"
+
 // The environment a shard's pod runs with.
 const (
 	// IndexEnv is the pod's index in the Job, from 0, set by Kubernetes.
@@ -51,8 +67,10 @@ type Config struct {
 	Image     string // an image whose PATH holds cvrswarm; "" means DefaultImage
 	Shards    int    // how many pods share the load, at least 1
 	// LoadArgs are the flags of cvrswarm load, passed to every pod as they
-	// are. The manifest adds -start-at and -json; the shard comes from the
-	// environment, so -shard, -start-at and -json are refused here.
+	// are. The manifest adds -start-at, -json and -metrics-addr; the shard
+	// comes from the environment, so -shard, -start-at, -json and
+	// -metrics-addr are refused here. The metrics' run id is -start-at,
+	// which every shard shares, unless LoadArgs give -run-id.
 	LoadArgs []string
 	StartAt  time.Time // when every shard starts; it must leave time to schedule the pods
 	// ResultsClaim names an existing PersistentVolumeClaim, ReadWriteMany,
@@ -69,6 +87,9 @@ type Config struct {
 	// SLO, for the merge Job, holds the objectives it judges the merged
 	// result by ("p99<20ms,errors<1%"); a breach fails that Job.
 	SLO string
+	// PodMonitor adds a PodMonitor (monitoring.coreos.com/v1) that has
+	// the Prometheus Operator scrape every shard's metrics.
+	PodMonitor bool
 
 	createClaim bool                // set by withDefaults
 	quantities  corev1.ResourceList // CPU and Memory, parsed by withDefaults
@@ -91,7 +112,7 @@ const MergedPath = DefaultResultsDir + "/merged.json"
 
 // Manifest is a list of Kubernetes objects to apply together.
 type Manifest struct {
-	objects []any // *corev1.PersistentVolumeClaim and *batchv1.Job, in the order to apply them
+	objects []any // *corev1.PersistentVolumeClaim, *batchv1.Job and *podMonitor, in the order to apply them
 }
 
 // ShardJob returns the manifest of a sharded load: the results claim (unless
@@ -105,7 +126,7 @@ func ShardJob(cfg Config) (*Manifest, error) {
 		name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		if strings.HasPrefix(a, "-") {
 			switch name {
-			case "shard", "start-at", "json":
+			case "shard", "start-at", "json", "metrics-addr":
 				return nil, fmt.Errorf("k8s: the manifest sets -%s itself: leave it out of the load flags", name)
 			}
 		}
@@ -119,7 +140,8 @@ func ShardJob(cfg Config) (*Manifest, error) {
 	}
 	args = append(args,
 		"-start-at", cfg.StartAt.UTC().Format(time.RFC3339),
-		"-json", fmt.Sprintf("%s/shard-$(%s).json", DefaultResultsDir, IndexEnv))
+		"-json", fmt.Sprintf("%s/shard-$(%s).json", DefaultResultsDir, IndexEnv),
+		"-metrics-addr", fmt.Sprintf("0.0.0.0:%d", MetricsPort))
 	env := []corev1.EnvVar{
 		// Kubernetes sets it too, but only a variable the container spec
 		// declares may be used as $(JOB_COMPLETION_INDEX) in its args.
@@ -129,6 +151,13 @@ func ShardJob(cfg Config) (*Manifest, error) {
 	}
 	job := cfg.job(cfg.Name, "load", cfg.Shards, args, env)
 	job.Spec.CompletionMode = new(batchv1.IndexedCompletion)
+	pod := &job.Spec.Template
+	pod.Spec.Containers[0].Ports = []corev1.ContainerPort{{Name: "metrics", ContainerPort: MetricsPort, Protocol: corev1.ProtocolTCP}}
+	pod.Annotations = map[string]string{ // what a Prometheus that discovers pods by annotation reads
+		"prometheus.io/scrape": "true",
+		"prometheus.io/port":   strconv.Itoa(MetricsPort),
+		"prometheus.io/path":   "/metrics",
+	}
 	job.Spec.Template.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{
 		MaxSkew: 1, TopologyKey: corev1.LabelHostname, WhenUnsatisfiable: corev1.ScheduleAnyway,
 		LabelSelector: &metav1.LabelSelector{MatchLabels: cfg.labels("load")},
@@ -138,7 +167,41 @@ func ShardJob(cfg Config) (*Manifest, error) {
 		m.objects = append(m.objects, cfg.claim())
 	}
 	m.objects = append(m.objects, job)
+	if cfg.PodMonitor {
+		m.objects = append(m.objects, cfg.podMonitor())
+	}
 	return m, nil
+}
+
+// podMonitor is the Prometheus Operator's PodMonitor, with the fields
+// this package sets.
+type podMonitor struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              podMonitorSpec `json:"spec"`
+}
+
+type podMonitorSpec struct {
+	Selector            metav1.LabelSelector `json:"selector"`
+	PodMetricsEndpoints []podMetricsEndpoint `json:"podMetricsEndpoints"`
+}
+
+type podMetricsEndpoint struct {
+	Port     string `json:"port"`     // the name of the pod's port
+	Path     string `json:"path"`     // "/metrics"
+	Interval string `json:"interval"` // a Prometheus duration
+}
+
+// podMonitor returns a PodMonitor of the shards' pods.
+func (cfg Config) podMonitor() *podMonitor {
+	return &podMonitor{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "monitoring.coreos.com/v1", Kind: "PodMonitor"},
+		ObjectMeta: cfg.meta(cfg.Name, "load"),
+		Spec: podMonitorSpec{
+			Selector:            metav1.LabelSelector{MatchLabels: cfg.labels("load")},
+			PodMetricsEndpoints: []podMetricsEndpoint{{Port: "metrics", Path: "/metrics", Interval: MetricsInterval}},
+		},
+	}
 }
 
 // MergeJob returns the manifest of a Job, to apply once the shards'

@@ -32,8 +32,9 @@ func testConfig() Config {
 
 // parsed is the manifest as a cluster reads it back.
 type parsed struct {
-	claim *corev1.PersistentVolumeClaim // nil when the manifest creates none
-	jobs  []*batchv1.Job
+	claim   *corev1.PersistentVolumeClaim // nil when the manifest creates none
+	jobs    []*batchv1.Job
+	monitor *podMonitor // nil when the manifest holds none
 }
 
 // parse reads the YAML and the JSON form of m strictly, as the API server
@@ -104,8 +105,14 @@ func decodeObjects(t *testing.T, docs [][]byte, decode func([]byte, any) error) 
 			job := &batchv1.Job{}
 			p.jobs = append(p.jobs, job)
 			obj = job
+		case metav1.TypeMeta{APIVersion: "monitoring.coreos.com/v1", Kind: "PodMonitor"}:
+			if p.monitor != nil || len(p.jobs) == 0 {
+				t.Fatalf("object %d: a second PodMonitor, or one before the Job of its pods", i)
+			}
+			p.monitor = &podMonitor{}
+			obj = p.monitor
 		default:
-			t.Fatalf("object %d: got %+v, want a v1 PersistentVolumeClaim or a batch/v1 Job", i, tm)
+			t.Fatalf("object %d: got %+v, want a v1 PersistentVolumeClaim, a batch/v1 Job or a monitoring.coreos.com/v1 PodMonitor", i, tm)
 		}
 		if err := decode(doc, obj); err != nil {
 			t.Fatalf("object %d is not a valid %s: %v", i, tm.Kind, err)
@@ -153,7 +160,7 @@ func TestShardJob(t *testing.T) {
 	}
 	c := s.Template.Spec.Containers[0]
 	wantArgs := []string{"load", "-target", "msnp.example.net:1863", "-rate", "20000/s", "-duration=5m", "-dialects", "MSNP8,MSNP15",
-		"-start-at", "2026-03-01T14:00:00Z", "-json", "/results/shard-$(JOB_COMPLETION_INDEX).json"}
+		"-start-at", "2026-03-01T14:00:00Z", "-json", "/results/shard-$(JOB_COMPLETION_INDEX).json", "-metrics-addr", "0.0.0.0:9464"}
 	if c.Image != DefaultImage || !slices.Equal(c.Command, []string{"cvrswarm"}) || !slices.Equal(c.Args, wantArgs) {
 		t.Errorf("container: got %s %q %q, want %s [cvrswarm] %q", c.Image, c.Command, c.Args, DefaultImage, wantArgs)
 	}
@@ -178,11 +185,45 @@ func TestShardJob(t *testing.T) {
 	if sc := s.Template.Spec.SecurityContext; sc == nil || sc.FSGroup == nil || *sc.FSGroup != resultsGroup {
 		t.Errorf("security context: got %+v, want fsGroup %d: a non-root image could not write its result to the claim", sc, resultsGroup)
 	}
+	if want := []corev1.ContainerPort{{Name: "metrics", ContainerPort: 9464, Protocol: corev1.ProtocolTCP}}; !reflect.DeepEqual(c.Ports, want) {
+		t.Errorf("ports: got %+v, want %+v", c.Ports, want)
+	}
+	if want := map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": "9464", "prometheus.io/path": "/metrics"}; !reflect.DeepEqual(s.Template.Annotations, want) {
+		t.Errorf("pod annotations: got %v, want %v", s.Template.Annotations, want)
+	}
+	if p.monitor != nil {
+		t.Error("got a PodMonitor unasked")
+	}
 	vols := s.Template.Spec.Volumes
 	if len(c.VolumeMounts) != 1 || c.VolumeMounts[0].MountPath != DefaultResultsDir || len(vols) != 1 ||
 		vols[0].Name != c.VolumeMounts[0].Name || vols[0].PersistentVolumeClaim == nil ||
 		vols[0].PersistentVolumeClaim.ClaimName != claim.Name {
 		t.Errorf("volumes: got mounts %+v, volumes %+v; want the claim on %s", c.VolumeMounts, vols, DefaultResultsDir)
+	}
+}
+
+// TestShardJobPodMonitor checks that the PodMonitor selects the shards'
+// pods, and scrapes the port their container names.
+func TestShardJobPodMonitor(t *testing.T) {
+	cfg := testConfig()
+	cfg.Namespace, cfg.PodMonitor = "load", true
+	m, err := ShardJob(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := parse(t, m)
+	if p.monitor == nil {
+		t.Fatal("no PodMonitor")
+	}
+	pod, mon := p.jobs[0].Spec.Template, p.monitor
+	if mon.Name != "cvrswarm" || mon.Namespace != "load" || !reflect.DeepEqual(mon.Spec.Selector.MatchLabels, pod.Labels) ||
+		len(mon.Spec.Selector.MatchExpressions) != 0 {
+		t.Errorf("got PodMonitor %s/%s selecting %+v, want load/cvrswarm selecting the pods, labelled %v",
+			mon.Namespace, mon.Name, mon.Spec.Selector, pod.Labels)
+	}
+	ep := mon.Spec.PodMetricsEndpoints
+	if len(ep) != 1 || ep[0].Port != pod.Spec.Containers[0].Ports[0].Name || ep[0].Path != "/metrics" || ep[0].Interval != "5s" {
+		t.Errorf("got endpoints %+v, want the pods' port %q, /metrics, every 5s", ep, pod.Spec.Containers[0].Ports[0].Name)
 	}
 }
 
@@ -286,6 +327,7 @@ func TestConfigErrors(t *testing.T) {
 		{"a -shard flag", func(c *Config) { c.LoadArgs = append(c.LoadArgs, "-shard", "1/2") }, "sets -shard itself"},
 		{"a --json= flag", func(c *Config) { c.LoadArgs = append(c.LoadArgs, "--json=x.json") }, "sets -json itself"},
 		{"a -start-at flag", func(c *Config) { c.LoadArgs = append(c.LoadArgs, "-start-at", "x") }, "sets -start-at itself"},
+		{"a -metrics-addr flag", func(c *Config) { c.LoadArgs = append(c.LoadArgs, "-metrics-addr=:1") }, "sets -metrics-addr itself"},
 		{"no start", func(c *Config) { c.StartAt = time.Time{} }, "no start time"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -303,7 +345,7 @@ func TestConfigErrors(t *testing.T) {
 // has read back strictly as Kubernetes objects.
 func TestShardJobYAML(t *testing.T) {
 	cfg := testConfig()
-	cfg.CPU = "1500m"
+	cfg.CPU, cfg.PodMonitor = "1500m", true
 	m, err := ShardJob(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/cvrswarm/cvrswarm/msnp"
@@ -31,7 +32,17 @@ type conn struct {
 	accepts    bool         // the role takes the dialect's CVR (or CVQ)
 	dialect    [1]msnp.Dialect
 	timer      *time.Timer // the ServiceTime wait, reused
+
+	answers [numAnswers]atomic.Int64 // CVRs and CVQs by answer, read by Server.Stats
 }
+
+// How a CVR or CVQ was answered, as [Stats] counts them.
+const (
+	answerOK = iota
+	answerError
+	answerNone
+	numAnswers
+)
 
 func newConn(s *Server, ctx context.Context, nc net.Conn) *conn {
 	ctx, cancel := context.WithCancel(ctx)
@@ -183,13 +194,17 @@ func (c *conn) ver(line []byte) bool {
 func (c *conn) cvr(line []byte) bool {
 	ans := msnp.Expect(line, c.version, c.s.role)
 	if ans.Parsed && !c.serviceWait() {
+		c.answers[answerNone].Add(1)
 		return false
 	}
 	switch {
 	case !ans.Reply:
+		c.answers[answerNone].Add(1)
 	case ans.Code != 0:
+		c.answers[answerError].Add(1)
 		c.reply(msnp.Reply{Kind: msnp.ReplyError, Code: ans.Code, TrID: ans.TrID})
 	default:
+		c.answers[answerOK].Add(1)
 		c.out = append(c.out, ans.Request.Command...)
 		c.out = append(c.out, ' ')
 		c.out = strconv.AppendUint(c.out, uint64(ans.TrID), 10)

@@ -96,6 +96,33 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	wg        sync.WaitGroup // every handler and background Serve
+	served    Stats          // of the connections closed, and every accepted and refused one
+}
+
+// Stats counts what a [Server] has served since it started.
+type Stats struct {
+	Open     int64 // connections being served
+	Accepted int64 // connections served, open or closed
+	Refused  int64 // connections closed at once, past MaxConns
+	// CVR and CVQ requests after VER, by answer: the version reply, an
+	// error code, or none (the connection was closed instead).
+	OK, Errors, Unanswered int64
+}
+
+// Stats returns what the server has served so far. It reads counters
+// each connection keeps for itself, so that counting costs the requests
+// nothing but an uncontended increment.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.served
+	st.Open = int64(len(s.conns))
+	for c := range s.conns {
+		st.OK += c.answers[answerOK].Load()
+		st.Errors += c.answers[answerError].Load()
+		st.Unanswered += c.answers[answerNone].Load()
+	}
+	return st
 }
 
 // New returns a server that serves nothing until given a listener
@@ -268,11 +295,16 @@ func (s *Server) ServeConn(ctx context.Context, nc net.Conn) {
 func (s *Server) track(ctx context.Context, nc net.Conn) *conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || (s.maxConns > 0 && len(s.conns) >= s.maxConns) {
+	if s.closed {
+		return nil
+	}
+	if s.maxConns > 0 && len(s.conns) >= s.maxConns {
+		s.served.Refused++
 		return nil
 	}
 	c := newConn(s, ctx, nc)
 	s.conns[c] = struct{}{}
+	s.served.Accepted++
 	s.wg.Add(1)
 	return c
 }
@@ -281,6 +313,9 @@ func (s *Server) untrack(c *conn) {
 	c.close()
 	s.mu.Lock()
 	delete(s.conns, c)
+	s.served.OK += c.answers[answerOK].Load()
+	s.served.Errors += c.answers[answerError].Load()
+	s.served.Unanswered += c.answers[answerNone].Load()
 	s.mu.Unlock()
 	s.wg.Done()
 }
