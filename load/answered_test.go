@@ -113,7 +113,7 @@ func TestRecorderCountsReplies(t *testing.T) {
 	sh := rec.shards[0]
 	due := time.Now()
 	sent, end := due.Add(time.Millisecond), due.Add(3*time.Millisecond)
-	for _, oc := range []outcome{ocOK, codeOutcome(420), ocMalformed, ocLineTooLong, ocRefused, ocSilent, ocClosed, ocUnsent} {
+	for _, oc := range []Outcome{OutcomeOK, CodeOutcome(420), OutcomeMalformed, OutcomeLineTooLong, OutcomeRefused, OutcomeSilent, OutcomeClosed, OutcomeUnsent} {
 		sh.done(kindValid, oc, due, sent, end)
 	}
 	if got := rec.completedInWindow(); got != 2 {
@@ -131,17 +131,17 @@ func TestRecorderCountsReplies(t *testing.T) {
 
 func TestCausesKeepTheFirstText(t *testing.T) {
 	var c causes
-	c.noteReply(ocMalformed, "CVR reply", []byte("first"))
-	c.noteReply(ocMalformed, "CVR reply", []byte("second"))
-	c.noteReply(ocOK, "CVR reply", []byte("CVR 1 1 1 1"))
-	c.noteReply(codeOutcome(911), "CVR reply", []byte(strings.Repeat("x", 100)))
+	c.noteReply(OutcomeMalformed, "CVR reply", []byte("first"))
+	c.noteReply(OutcomeMalformed, "CVR reply", []byte("second"))
+	c.noteReply(OutcomeOK, "CVR reply", []byte("CVR 1 1 1 1"))
+	c.noteReply(CodeOutcome(911), "CVR reply", []byte(strings.Repeat("x", 100)))
 	all := counts{}
-	all[ocMalformed], all[ocOK], all[ocUnsent], all[codeOutcome(911)] = 2, 1, 3, 1
+	all[OutcomeMalformed], all[OutcomeOK], all[OutcomeUnsent], all[CodeOutcome(911)] = 2, 1, 3, 1
 	got := c.texts(&all)
-	want := map[string]string{
-		"malformed": `CVR reply "first"`,
-		"unsent":    outcomeMeanings[ocUnsent],
-		"911":       `CVR reply "` + strings.Repeat("x", maxQuoted) + `" (36 more bytes)`,
+	want := map[Outcome]string{
+		OutcomeMalformed: `CVR reply "first"`,
+		OutcomeUnsent:    outcomeMeanings[OutcomeUnsent],
+		CodeOutcome(911): `CVR reply "` + strings.Repeat("x", maxQuoted) + `" (36 more bytes)`,
 	}
 	if len(got) != len(want) {
 		t.Errorf("got %v, want %v", got, want)
@@ -156,8 +156,8 @@ func TestCausesKeepTheFirstText(t *testing.T) {
 func TestCausesAllocateOnlyTheFirstTime(t *testing.T) {
 	var c causes
 	err := &net.OpError{Op: "read", Net: "tcp", Err: errTimeoutForTest{}}
-	c.noteErr(ocSilent, "read CVR reply", err)
-	if n := testing.AllocsPerRun(100, func() { c.noteErr(ocSilent, "read CVR reply", err) }); n != 0 {
+	c.noteErr(OutcomeSilent, "read CVR reply", err)
+	if n := testing.AllocsPerRun(100, func() { c.noteErr(OutcomeSilent, "read CVR reply", err) }); n != 0 {
 		t.Errorf("got %v allocations per noted error once the text is kept, want 0", n)
 	}
 }

@@ -111,3 +111,14 @@ func BenchmarkVsBareLoop(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkClassifyReply is the judging of one reply on the hot path.
+func BenchmarkClassifyReply(b *testing.B) {
+	line := []byte("CVR 2 8.5.1302 8.5.1302 8.1.0178 http://example.com/setup.exe http://example.com")
+	b.ReportAllocs()
+	for b.Loop() {
+		if oc := classifyReply(line, 2, true); oc != OutcomeOK {
+			b.Fatal(oc)
+		}
+	}
+}

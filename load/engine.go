@@ -234,7 +234,7 @@ func (e *engine) pace() (interrupted bool) {
 
 func (e *engine) unsentTicket(t ticket) {
 	if !t.warm {
-		e.shardFor(0).done(kindValid, ocUnsent, t.due, time.Time{}, time.Now())
+		e.shardFor(0).done(kindValid, OutcomeUnsent, t.due, time.Time{}, time.Now())
 	}
 }
 
@@ -260,7 +260,7 @@ func (e *engine) unsent(pc *pacer, off time.Duration, until time.Time, measured 
 		}
 		measured++
 		sh.offered(due, 1)
-		sh.done(kindValid, ocUnsent, due, time.Time{}, until)
+		sh.done(kindValid, OutcomeUnsent, due, time.Time{}, until)
 	}
 }
 
@@ -303,7 +303,7 @@ func (e *engine) connOpened() {
 	}
 }
 
-func (e *engine) connFailed(oc outcome) {
+func (e *engine) connFailed(oc Outcome) {
 	e.failed.Add(1)
 	v, _ := e.failures.LoadOrStore(oc, new(atomic.Int64))
 	v.(*atomic.Int64).Add(1)
@@ -312,7 +312,7 @@ func (e *engine) connFailed(oc outcome) {
 // dial connects to the target within the timeout. The connect runs on a
 // goroutine of its own: its deep call stack then goes away with it, and
 // the worker's stack stays small (ten thousand of them add up).
-func (e *engine) dial() (net.Conn, outcome) {
+func (e *engine) dial() (net.Conn, Outcome) {
 	type dialed struct {
 		conn net.Conn
 		err  error
@@ -332,7 +332,7 @@ func (e *engine) dial() (net.Conn, outcome) {
 	if r.err != nil {
 		return nil, e.causes.noteErr(classifyDial(r.err), "", r.err)
 	}
-	return r.conn, ocOK
+	return r.conn, OutcomeOK
 }
 
 func (e *engine) result(end time.Time, partial bool) *Result {
@@ -346,7 +346,7 @@ func (e *engine) result(end time.Time, partial bool) *Result {
 	var requests, sent int64
 	for i, n := range all {
 		requests += n
-		if outcome(i).sent() {
+		if Outcome(i).sent() {
 			sent += n
 		}
 	}
@@ -374,7 +374,7 @@ func (e *engine) result(end time.Time, partial bool) *Result {
 		ByKind:   OutcomesByKind{Valid: outcomeMap(&byKind[kindValid]), Mutated: outcomeMap(&byKind[kindMutated])},
 		Settings: e.settings(),
 		Connections: Connections{Opened: e.opened.Load(), MaxOpen: e.maxOpen.Load(), Failed: e.failed.Load(),
-			Dropped: e.dropped.Load(), Failures: map[string]int64{}},
+			Dropped: e.dropped.Load(), Failures: Counts{}},
 	}
 	r.Rate.Requested = requested
 	if window > 0 {
@@ -383,7 +383,7 @@ func (e *engine) result(end time.Time, partial bool) *Result {
 		r.Rate.Achieved = float64(min(e.rec.completedInWindow(), sent)) / window.Seconds()
 	}
 	e.failures.Range(func(k, v any) bool {
-		r.Connections.Failures[k.(outcome).String()] = v.(*atomic.Int64).Load()
+		r.Connections.Failures[k.(Outcome)] = v.(*atomic.Int64).Load()
 		return true
 	})
 	r.Histograms.Latency, _ = EncodeHistogram(lat)

@@ -62,7 +62,7 @@ func run(t *testing.T, cfg Config) *Result {
 	return r
 }
 
-func sumOutcomes(m map[string]int64) int64 {
+func sumOutcomes(m Counts) int64 {
 	var n int64
 	for _, v := range m {
 		n += v
@@ -219,9 +219,9 @@ func TestHostileServers(t *testing.T) {
 		name    string
 		handler func(net.Conn)
 		depth   int
-		want    string
+		want    Outcome
 	}{
-		{name: "numeric error", want: "420", handler: scripted(func(c net.Conn, trid, _ string) { c.Write([]byte("420 " + trid + "\r\n")) })},
+		{name: "numeric error", want: CodeOutcome(420), handler: scripted(func(c net.Conn, trid, _ string) { c.Write([]byte("420 " + trid + "\r\n")) })},
 		{name: "wrong TrID", want: OutcomeTrIDMismatch, handler: scripted(func(c net.Conn, _, _ string) { c.Write([]byte("CVR 99999 1 1 1\r\n")) })},
 		{name: "bare LF", want: OutcomeBareLF, handler: scripted(func(c net.Conn, trid, _ string) { c.Write([]byte("CVR " + trid + " 1 1 1\n")) })},
 		{name: "silent", want: OutcomeSilent, handler: scripted(func(net.Conn, string, string) {})},
@@ -274,7 +274,7 @@ func TestHostileServers(t *testing.T) {
 				_ = b
 			}
 		}},
-		{name: "pipelined numeric error", depth: 4, want: "731", handler: scripted(func(c net.Conn, trid, _ string) { c.Write([]byte("731 " + trid + "\r\n")) })},
+		{name: "pipelined numeric error", depth: 4, want: CodeOutcome(731), handler: scripted(func(c net.Conn, trid, _ string) { c.Write([]byte("731 " + trid + "\r\n")) })},
 		{name: "pipelined silent", depth: 4, want: OutcomeSilent, handler: scripted(func(net.Conn, string, string) {})},
 		{name: "pipelined garbage", depth: 4, want: OutcomeMalformed, handler: scripted(func(c net.Conn, _, _ string) { c.Write([]byte("\x00\x01\x02\r\n")) })},
 		{name: "pipelined endless line", depth: 4, want: OutcomeLineTooLong, handler: scripted(func(c net.Conn, _, _ string) {
@@ -360,7 +360,7 @@ func TestMutate(t *testing.T) {
 		if mutated < 120 || mutated > 280 {
 			t.Errorf("depth %d: got %d mutated of 1000, want about 200", depth, mutated)
 		}
-		if r.ByKind.Mutated["731"] != mutated || r.ByKind.Valid[OutcomeOK] != valid {
+		if r.ByKind.Mutated[CodeOutcome(731)] != mutated || r.ByKind.Valid[OutcomeOK] != valid {
 			t.Errorf("depth %d: got by kind %+v, want mutated all 731 and valid all ok", depth, r.ByKind)
 		}
 		if r.Connections.Dropped < mutated {

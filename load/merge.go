@@ -159,10 +159,10 @@ func addUp(results []*Result) *Result {
 		Target:      first.Target,
 		Embedded:    first.Embedded,
 		Settings:    first.Settings,
-		Outcomes:    map[string]int64{},
-		FirstErrors: map[string]string{},
-		ByKind:      OutcomesByKind{Valid: map[string]int64{}, Mutated: map[string]int64{}},
-		Connections: Connections{Failures: map[string]int64{}},
+		Outcomes:    Counts{},
+		FirstErrors: map[Outcome]string{},
+		ByKind:      OutcomesByKind{Valid: Counts{}, Mutated: Counts{}},
+		Connections: Connections{Failures: Counts{}},
 	}
 	m.Settings.Dialects = slices.Clone(first.Settings.Dialects)
 	spans := make([]span, 0, len(results))
@@ -180,19 +180,19 @@ func addUp(results []*Result) *Result {
 		m.Late += r.Late
 		m.Rate.Requested += r.Rate.Requested
 		completed += r.Rate.Achieved * r.DurationS
-		addCounts(m.Outcomes, r.Outcomes)
+		m.Outcomes.Add(r.Outcomes)
 		for name, text := range r.FirstErrors {
 			if _, ok := m.FirstErrors[name]; !ok { // the earliest result's, in the order given
 				m.FirstErrors[name] = text
 			}
 		}
-		addCounts(m.ByKind.Valid, r.ByKind.Valid)
-		addCounts(m.ByKind.Mutated, r.ByKind.Mutated)
+		m.ByKind.Valid.Add(r.ByKind.Valid)
+		m.ByKind.Mutated.Add(r.ByKind.Mutated)
 		m.Connections.Opened += r.Connections.Opened
 		m.Connections.MaxOpen += r.Connections.MaxOpen
 		m.Connections.Failed += r.Connections.Failed
 		m.Connections.Dropped += r.Connections.Dropped
-		addCounts(m.Connections.Failures, r.Connections.Failures)
+		m.Connections.Failures.Add(r.Connections.Failures)
 		spans = append(spans, spanOf(r.Start, r.DurationS))
 	}
 	m.Start, m.DurationS = unionSpan(spans)
@@ -427,12 +427,12 @@ func mergeSeries(results []*Result) ([]Second, error) {
 	slices.Sort(seconds)
 	series := make([]Second, 0, len(seconds))
 	for _, t := range seconds {
-		out := Second{Unix: t, Outcomes: map[string]int64{}}
+		out := Second{Unix: t, Outcomes: Counts{}}
 		acc := NewHistogram()
 		for _, e := range bySecond[t] {
 			out.Offered += e.sec.Offered
 			out.Achieved += e.sec.Achieved
-			addCounts(out.Outcomes, e.sec.Outcomes)
+			out.Outcomes.Add(e.sec.Outcomes)
 			if err := mergeHistogram(acc, e.sec.Hist, e.sec.Latency.Count); err != nil {
 				return nil, &MergeError{Index: e.index, With: -1, Err: fmt.Errorf("latency histogram of second %d: %w", t, err)}
 			}
@@ -445,12 +445,6 @@ func mergeSeries(results []*Result) ([]Second, error) {
 		series = append(series, out)
 	}
 	return series, nil
-}
-
-func addCounts(dst, src map[string]int64) {
-	for k, v := range src {
-		dst[k] += v
-	}
 }
 
 // span is a run's wall-clock interval.

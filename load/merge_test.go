@@ -46,9 +46,9 @@ func testResult(t *testing.T, shard string, shards int, samples []sample, durati
 		Start: mergeStart, DurationS: durationS, Requests: n,
 		Rate:    Rate{Requested: float64(n) / durationS, Achieved: float64(n) / durationS},
 		Latency: Summarize(lat), Service: Summarize(svc), Connect: Summarize(conn), Handshake: Summarize(hs),
-		Outcomes:    map[string]int64{"ok": n},
-		ByKind:      OutcomesByKind{Valid: map[string]int64{"ok": n}, Mutated: map[string]int64{}},
-		Connections: Connections{Opened: 2, MaxOpen: 2, Failures: map[string]int64{}},
+		Outcomes:    Counts{OutcomeOK: n},
+		ByKind:      OutcomesByKind{Valid: Counts{OutcomeOK: n}, Mutated: Counts{}},
+		Connections: Connections{Opened: 2, MaxOpen: 2, Failures: Counts{}},
 		Histograms: Histograms{Latency: mustEncode(t, lat), Service: mustEncode(t, svc), Connect: mustEncode(t, conn),
 			Handshake: mustEncode(t, hs)},
 		Settings: Settings{Rate: "300/s", Duration: "3s", Dialects: []string{"MSNP8", "CVR0"}, Mode: "persistent",
@@ -64,7 +64,7 @@ func testResult(t *testing.T, shard string, shards int, samples []sample, durati
 		c := int64(len(perSec[sec]))
 		r.Series = append(r.Series, Second{
 			Unix: mergeStart.Unix() + sec, Offered: c, Achieved: c,
-			Outcomes: map[string]int64{"ok": c}, Latency: Summarize(h), Hist: mustEncode(t, h),
+			Outcomes: Counts{OutcomeOK: c}, Latency: Summarize(h), Hist: mustEncode(t, h),
 		})
 	}
 	return r
@@ -91,17 +91,17 @@ func TestMergeAddsUp(t *testing.T) {
 	b := testResult(t, "2/3", 3, randomSamples(rng, 600, 3), 3)
 	c := testResult(t, "3/3", 3, randomSamples(rng, 300, 3), 3)
 	b.Start = b.Start.Add(500 * time.Millisecond)
-	b.Outcomes["420"] = 7
+	b.Outcomes[CodeOutcome(420)] = 7
 	b.Requests += 7
-	b.ByKind.Mutated["420"] = 7
+	b.ByKind.Mutated[CodeOutcome(420)] = 7
 	b.Late = 5
 	c.Partial = true
-	c.Connections = Connections{Opened: 10, MaxOpen: 3, Failed: 4, Dropped: 6, Failures: map[string]int64{"refused": 3, "timeout": 1}}
-	a.Connections.Failed, a.Connections.Dropped, a.Connections.Failures = 2, 1, map[string]int64{"refused": 2}
+	c.Connections = Connections{Opened: 10, MaxOpen: 3, Failed: 4, Dropped: 6, Failures: Counts{OutcomeRefused: 3, OutcomeDialTimeout: 1}}
+	a.Connections.Failed, a.Connections.Dropped, a.Connections.Failures = 2, 1, Counts{OutcomeRefused: 2}
 	c.Series[1].Offered += 4
-	b.FirstErrors = map[string]string{"420": `CVR reply "420 9"`}
-	a.FirstErrors = map[string]string{"420": `CVR reply "420 3"`}
-	c.FirstErrors = map[string]string{"refused": "dial tcp 127.0.0.1:9: connect: connection refused"}
+	b.FirstErrors = map[Outcome]string{CodeOutcome(420): `CVR reply "420 9"`}
+	a.FirstErrors = map[Outcome]string{CodeOutcome(420): `CVR reply "420 3"`}
+	c.FirstErrors = map[Outcome]string{OutcomeRefused: "dial tcp 127.0.0.1:9: connect: connection refused"}
 
 	m, err := Merge(c, a, b)
 	if err != nil {
@@ -113,12 +113,12 @@ func TestMergeAddsUp(t *testing.T) {
 	}{
 		{"requests", m.Requests, int64(1807)},
 		{"late", m.Late, int64(5)},
-		{"outcomes", m.Outcomes, map[string]int64{"ok": 1800, "420": 7}},
-		{"first errors", m.FirstErrors, map[string]string{"420": `CVR reply "420 3"`, "refused": c.FirstErrors["refused"]}},
-		{"by kind valid", m.ByKind.Valid, map[string]int64{"ok": 1800}},
-		{"by kind mutated", m.ByKind.Mutated, map[string]int64{"420": 7}},
+		{"outcomes", m.Outcomes, Counts{OutcomeOK: 1800, CodeOutcome(420): 7}},
+		{"first errors", m.FirstErrors, map[Outcome]string{CodeOutcome(420): `CVR reply "420 3"`, OutcomeRefused: c.FirstErrors[OutcomeRefused]}},
+		{"by kind valid", m.ByKind.Valid, Counts{OutcomeOK: 1800}},
+		{"by kind mutated", m.ByKind.Mutated, Counts{CodeOutcome(420): 7}},
 		{"connections", m.Connections, Connections{Opened: 14, MaxOpen: 7, Failed: 6, Dropped: 7,
-			Failures: map[string]int64{"refused": 5, "timeout": 1}}},
+			Failures: Counts{OutcomeRefused: 5, OutcomeDialTimeout: 1}}},
 		{"partial", m.Partial, true},
 		{"start", m.Start, mergeStart},
 		{"duration", m.DurationS, 3.5},
@@ -182,7 +182,7 @@ func TestMergeSeriesAlignsSeconds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.Unix != w.unix || s.Offered != w.count || s.Achieved != w.count || s.Outcomes["ok"] != w.outcomeOK ||
+		if s.Unix != w.unix || s.Offered != w.count || s.Achieved != w.count || s.Outcomes[OutcomeOK] != w.outcomeOK ||
 			s.Latency.Count != w.count || h.TotalCount() != w.count ||
 			!h.ValuesAreEquivalent(s.Latency.Max, w.max) || !h.ValuesAreEquivalent(s.Latency.P50, w.p50) {
 			t.Errorf("second %d: got %+v, want %+v", i, s, w)

@@ -90,10 +90,10 @@ func snapshot(e *engine) Progress {
 	for k := range byKind {
 		for i, n := range byKind[k] {
 			p.Done += n
-			if outcome(i).sent() {
+			if Outcome(i).sent() {
 				p.Sent += n
 			}
-			if outcome(i) == ocOK {
+			if Outcome(i) == OutcomeOK {
 				p.OK += n
 			} else {
 				p.Errors += n

@@ -2,10 +2,13 @@ package load
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -54,7 +57,7 @@ func TestClassifyReply(t *testing.T) {
 func TestClassifyErrors(t *testing.T) {
 	tests := []struct {
 		name string
-		got  outcome
+		got  Outcome
 		want string
 	}{
 		{"deadline", classifyIO(os.ErrDeadlineExceeded, false), "silent"},
@@ -77,5 +80,63 @@ func TestClassifyErrors(t *testing.T) {
 				t.Errorf("got %s, want %s", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestOutcomeNames(t *testing.T) {
+	t.Parallel()
+	seen := map[string]Outcome{}
+	for o := range numOutcomes {
+		b, err := o.MarshalText()
+		if err != nil {
+			t.Fatalf("%d: MarshalText: %v", o, err)
+		}
+		if prev, dup := seen[string(b)]; dup {
+			t.Fatalf("%d and %d are both named %q", prev, o, b)
+		}
+		seen[string(b)] = o
+		var back Outcome
+		if err := back.UnmarshalText(b); err != nil || back != o {
+			t.Errorf("%q reads back as %d, %v, want %d", b, back, err, o)
+		}
+	}
+	for _, bad := range []string{"", "OK", "timeout", "1000", "-1", "0420", "4 2"} {
+		if o, err := ParseOutcome(bad); err == nil {
+			t.Errorf("ParseOutcome(%q) = %v, want an error", bad, o)
+		}
+	}
+	if _, err := numOutcomes.MarshalText(); err == nil {
+		t.Errorf("MarshalText of %d: no error", numOutcomes)
+	}
+	if code, ok := CodeOutcome(731).Code(); code != 731 || !ok {
+		t.Errorf("CodeOutcome(731).Code() = %d, %v", code, ok)
+	}
+	if _, ok := OutcomeOK.Code(); ok {
+		t.Error("OutcomeOK.Code() says it is a code")
+	}
+}
+
+func TestCountsJSON(t *testing.T) {
+	t.Parallel()
+	c := Counts{OutcomeOK: 9990, CodeOutcome(420): 7, OutcomeSilent: 3, OutcomeTrIDMismatch: 7}
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"420":7,"ok":9990,"silent":3,"trid_mismatch":7}`; string(b) != want {
+		t.Errorf("got %s, want %s", b, want)
+	}
+	var back Counts
+	if err := json.Unmarshal(b, &back); err != nil || !maps.Equal(back, c) {
+		t.Errorf("read back %v, %v, want %v", back, err, c)
+	}
+	if err := json.Unmarshal([]byte(`{"ok":1,"timeout":2}`), &back); err == nil || !strings.Contains(err.Error(), `unknown outcome "timeout"`) {
+		t.Errorf("an unknown name: error %v, want one naming it", err)
+	}
+	if got, want := fmt.Sprint(c.Sorted()), "[ok 420 trid_mismatch silent]"; got != want {
+		t.Errorf("Sorted() = %s, want %s", got, want)
+	}
+	if got := c.Total(); got != 10007 {
+		t.Errorf("Total() = %d, want 10007", got)
 	}
 }

@@ -41,7 +41,7 @@ func (p *pipe) run(ready *sync.WaitGroup) {
 	w := p.w
 	if ready != nil {
 		w.e.dialSlots <- struct{}{}
-		if oc := p.open(); oc != ocOK {
+		if oc := p.open(); oc != OutcomeOK {
 			w.e.connFailed(oc)
 		}
 		<-w.e.dialSlots
@@ -61,7 +61,7 @@ func (p *pipe) run(ready *sync.WaitGroup) {
 		p.mu.Unlock()
 		if !usable {
 			p.finish()
-			if oc := p.open(); oc != ocOK {
+			if oc := p.open(); oc != OutcomeOK {
 				w.e.connFailed(oc)
 				now := time.Now()
 				w.record(t, false, oc, now, now)
@@ -95,11 +95,11 @@ func (p *pipe) send(t ticket) {
 	p.mu.Unlock()
 	conn.SetWriteDeadline(sent.Add(w.e.timeout))
 	if w.e.ctx.Err() != nil {
-		p.fail(-1, ocInterrupted, ocInterrupted)
+		p.fail(-1, OutcomeInterrupted, OutcomeInterrupted)
 		return
 	}
 	if _, err := conn.Write(line); err != nil {
-		oc := ocInterrupted
+		oc := OutcomeInterrupted
 		if w.e.ctx.Err() == nil {
 			oc = w.e.causes.noteErr(classifyIO(err, false), "send CVR", err)
 		}
@@ -108,9 +108,9 @@ func (p *pipe) send(t ticket) {
 }
 
 // open connects and negotiates, then starts the reader.
-func (p *pipe) open() outcome {
+func (p *pipe) open() Outcome {
 	w := p.w
-	if oc := w.connect(); oc != ocOK {
+	if oc := w.connect(); oc != OutcomeOK {
 		return oc
 	}
 	p.mu.Lock()
@@ -123,7 +123,7 @@ func (p *pipe) open() outcome {
 		defer close(done)
 		p.read(conn, rd)
 	}()
-	return ocOK
+	return OutcomeOK
 }
 
 // finish lets the requests in flight complete, then closes the
@@ -155,7 +155,7 @@ func (p *pipe) read(conn net.Conn, rd *msnp.Reader) {
 		line, err := rd.ReadLine()
 		end := time.Now()
 		if err != nil && !errors.Is(err, msnp.ErrBareLF) {
-			oc := ocInterrupted
+			oc := OutcomeInterrupted
 			if w.e.ctx.Err() == nil {
 				oc = w.e.causes.noteErr(classifyIO(err, rd.Buffered() > 0), "read CVR reply", err)
 			}
@@ -185,20 +185,20 @@ func (p *pipe) read(conn net.Conn, rd *msnp.Reader) {
 		if idx < 0 && p.pending[len(p.pending)-1].mutated { // a mutated line may have mangled its TrID
 			idx = len(p.pending) - 1
 		}
-		var oc outcome
+		var oc Outcome
 		if idx < 0 { // nobody's reply: the oldest takes the blame
 			idx = 0
 			oc = classifyReply(line, p.pending[0].trid, true)
 		} else {
 			oc = classifyReply(line, p.pending[idx].trid, !p.pending[idx].mutated)
 		}
-		if oc == ocOK && err != nil {
-			oc = ocBareLF
+		if oc == OutcomeOK && err != nil {
+			oc = OutcomeBareLF
 		}
 		w.e.causes.noteReply(oc, "CVR reply", line)
-		if oc != ocOK && oc != ocBareLF && !p.pending[idx].mutated {
+		if oc != OutcomeOK && oc != OutcomeBareLF && !p.pending[idx].mutated {
 			p.mu.Unlock()
-			p.fail(idx, oc, ocAborted)
+			p.fail(idx, oc, OutcomeAborted)
 			return
 		}
 		f := p.pending[idx]
@@ -224,7 +224,7 @@ func (p *pipe) read(conn net.Conn, rd *msnp.Reader) {
 
 // fail gives the connection up: the request in flight at idx (none when
 // -1) gets oc and every other one gets others.
-func (p *pipe) fail(idx int, oc, others outcome) {
+func (p *pipe) fail(idx int, oc, others Outcome) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.dead {

@@ -78,7 +78,7 @@ func (s *recShard) slot(t time.Time) *slot {
 
 // done records one request: its outcome at end and, when it was
 // answered, its response time from due and its service time from sent.
-func (s *recShard) done(kind int, oc outcome, due, sent, end time.Time) {
+func (s *recShard) done(kind int, oc Outcome, due, sent, end time.Time) {
 	s.mu.Lock()
 	s.byKind[kind][oc]++
 	sl := s.slot(end)
@@ -260,7 +260,7 @@ func (b *seriesBuilder) seconds(from, to int64) []Second {
 	for sec := from; sec <= to; sec++ {
 		if _, ok := have[sec]; !ok {
 			enc, _ := EncodeHistogram(NewHistogram())
-			have[sec] = Second{Unix: sec, Outcomes: map[string]int64{}, Hist: enc}
+			have[sec] = Second{Unix: sec, Outcomes: Counts{}, Hist: enc}
 		}
 	}
 	out := make([]Second, 0, len(have))
@@ -277,22 +277,18 @@ func mergeSeconds(a, b Second) Second {
 	ha.Merge(hb)
 	enc, _ := EncodeHistogram(ha)
 	out := Second{Unix: a.Unix, Offered: a.Offered + b.Offered, Achieved: a.Achieved + b.Achieved,
-		Outcomes: map[string]int64{}, Latency: Summarize(ha), Hist: enc}
-	for k, v := range a.Outcomes {
-		out.Outcomes[k] += v
-	}
-	for k, v := range b.Outcomes {
-		out.Outcomes[k] += v
-	}
+		Outcomes: Counts{}, Latency: Summarize(ha), Hist: enc}
+	out.Outcomes.Add(a.Outcomes)
+	out.Outcomes.Add(b.Outcomes)
 	return out
 }
 
-// outcomeMap returns the non-zero counts by outcome name.
-func outcomeMap(c *counts) map[string]int64 {
-	m := map[string]int64{}
+// outcomeMap returns the non-zero counts.
+func outcomeMap(c *counts) Counts {
+	m := Counts{}
 	for i, n := range c {
 		if n != 0 {
-			m[outcome(i).String()] = n
+			m[Outcome(i)] = n
 		}
 	}
 	return m

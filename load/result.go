@@ -55,21 +55,21 @@ type Result struct {
 	// that were answered (any reply, malformed included): its Count says
 	// how many. Requests that waited for nothing (refused, reset, closed,
 	// unsent) and those that timed out (silent, partial) are left out.
-	Latency   Summary          `json:"latency_us"`
-	Service   Summary          `json:"service_us"`   // of the same requests, from the actual send
-	Connect   Summary          `json:"connect_us"`   // TCP connect, per connection
-	Handshake Summary          `json:"handshake_us"` // VER exchange, per connection
-	Outcomes  map[string]int64 `json:"outcomes"`
+	Latency   Summary `json:"latency_us"`
+	Service   Summary `json:"service_us"`   // of the same requests, from the actual send
+	Connect   Summary `json:"connect_us"`   // TCP connect, per connection
+	Handshake Summary `json:"handshake_us"` // VER exchange, per connection
+	Outcomes  Counts  `json:"outcomes"`
 	// FirstErrors holds, for each outcome but ok, the first error text
 	// seen: the error or the reply line (quoted) that gave it, or what the
 	// outcome means when it comes with neither (unsent, aborted).
-	FirstErrors map[string]string `json:"first_errors,omitempty"`
-	ByKind      OutcomesByKind    `json:"outcomes_by_kind"`
-	Connections Connections       `json:"connections"`
-	Histograms  Histograms        `json:"histograms"`
-	Series      []Second          `json:"series"`
-	Settings    Settings          `json:"settings"`
-	SLO         []SLOVerdict      `json:"slo,omitempty"`
+	FirstErrors map[Outcome]string `json:"first_errors,omitempty"`
+	ByKind      OutcomesByKind     `json:"outcomes_by_kind"`
+	Connections Connections        `json:"connections"`
+	Histograms  Histograms         `json:"histograms"`
+	Series      []Second           `json:"series"`
+	Settings    Settings           `json:"settings"`
+	SLO         []SLOVerdict       `json:"slo,omitempty"`
 }
 
 // Rate is the offered and the achieved request rate per second. Requested
@@ -108,8 +108,8 @@ func Summarize(h *hdrhistogram.Histogram) Summary {
 // OutcomesByKind splits the outcome counts between requests drawn from
 // the valid corpus and those sent mutated.
 type OutcomesByKind struct {
-	Valid   map[string]int64 `json:"valid"`
-	Mutated map[string]int64 `json:"mutated"`
+	Valid   Counts `json:"valid"`
+	Mutated Counts `json:"mutated"`
 }
 
 // Connections counts the connections a run opened.
@@ -119,8 +119,8 @@ type Connections struct {
 	// Failed counts connects and VER handshakes that failed, by outcome
 	// name in Failures (a failure while serving a request also counts in
 	// that request's outcome).
-	Failed   int64            `json:"failed"`
-	Failures map[string]int64 `json:"failures"`
+	Failed   int64  `json:"failed"`
+	Failures Counts `json:"failures"`
 	// Dropped counts connections closed by cvrswarm after an abnormal
 	// outcome, a mutated request, or finding them closed by the server
 	// while idle: their state was unknown, so they were replaced.
@@ -138,12 +138,12 @@ type Histograms struct {
 
 // Second is one wall-clock second of a run.
 type Second struct {
-	Unix     int64            `json:"t"`        // the second, as Unix time
-	Offered  int64            `json:"offered"`  // requests due in it
-	Achieved int64            `json:"achieved"` // well-formed replies in it
-	Outcomes map[string]int64 `json:"outcomes"`
-	Latency  Summary          `json:"latency_us"`   // of the requests completed in it
-	Hist     string           `json:"latency_hist"` // the same, encoded, for exact merging
+	Unix     int64   `json:"t"`        // the second, as Unix time
+	Offered  int64   `json:"offered"`  // requests due in it
+	Achieved int64   `json:"achieved"` // well-formed replies in it
+	Outcomes Counts  `json:"outcomes"`
+	Latency  Summary `json:"latency_us"`   // of the requests completed in it
+	Hist     string  `json:"latency_hist"` // the same, encoded, for exact merging
 }
 
 // Settings are the run's parameters. Runs merge only when these agree
@@ -176,8 +176,8 @@ type SLOVerdict struct {
 // Answered counts the requests that got a reply, and among them those
 // whose reply was well-formed (error codes included).
 func (r *Result) Answered() (answered, wellFormed int64) {
-	for name, n := range r.Outcomes {
-		if oc, ok := outcomeByName(name); ok && oc.answered() {
+	for oc, n := range r.Outcomes {
+		if oc.answered() {
 			answered += n
 			if oc.wellFormed() {
 				wellFormed += n
@@ -197,11 +197,13 @@ func (r *Result) Timeouts() int64 {
 // well-formed reply: Outcome is the most common outcome, Count its count
 // and FirstError its first error text.
 type UnansweredError struct {
-	Outcome    string
+	Outcome    Outcome
 	Count      int64
 	FirstError string
 }
 
+// Error returns "load: no request was answered: " with the count, the
+// outcome and, in parentheses, its first error text.
 func (e *UnansweredError) Error() string {
 	msg := fmt.Sprintf("load: no request was answered: %d %s", e.Count, e.Outcome)
 	if e.FirstError != "" {
@@ -217,9 +219,9 @@ func (r *Result) CheckAnswered() error {
 		return nil
 	}
 	e := &UnansweredError{}
-	for name, n := range r.Outcomes {
-		if n > e.Count || (n == e.Count && name < e.Outcome) {
-			e.Outcome, e.Count = name, n
+	for oc, n := range r.Outcomes {
+		if n > e.Count || (n == e.Count && oc.String() < e.Outcome.String()) {
+			e.Outcome, e.Count = oc, n
 		}
 	}
 	e.FirstError = r.FirstErrors[e.Outcome]

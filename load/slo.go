@@ -189,10 +189,7 @@ func ValidErrorShare(r *Result) float64 {
 	if len(valid) == 0 && len(r.ByKind.Mutated) == 0 {
 		valid = r.Outcomes
 	}
-	var n int64
-	for _, v := range valid {
-		n += v
-	}
+	n := valid.Total()
 	if n == 0 {
 		return 0
 	}

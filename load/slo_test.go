@@ -61,8 +61,8 @@ func TestEvaluateSLO(t *testing.T) {
 		Requests: 1000, Rate: Rate{Requested: 5000, Achieved: 4950},
 		Latency:    Summarize(h),
 		Histograms: Histograms{Latency: enc},
-		Outcomes:   map[string]int64{"ok": 985, "420": 10, "731": 5},
-		ByKind:     OutcomesByKind{Valid: map[string]int64{"ok": 985, "420": 10}, Mutated: map[string]int64{"731": 5}},
+		Outcomes:   Counts{OutcomeOK: 985, CodeOutcome(420): 10, CodeOutcome(731): 5},
+		ByKind:     OutcomesByKind{Valid: Counts{OutcomeOK: 985, CodeOutcome(420): 10}, Mutated: Counts{CodeOutcome(731): 5}},
 	}
 	tests := []struct {
 		slo       string

@@ -51,7 +51,7 @@ func (w *worker) run(ready *sync.WaitGroup) {
 	if ready != nil {
 		if !w.e.cfg.Churn {
 			w.e.dialSlots <- struct{}{}
-			if oc := w.connect(); oc != ocOK {
+			if oc := w.connect(); oc != OutcomeOK {
 				w.e.connFailed(oc)
 			}
 			<-w.e.dialSlots
@@ -86,17 +86,15 @@ func (w *worker) kind(mutated bool) int {
 }
 
 // record files one request's outcome unless it was due in the warm-up.
-func (w *worker) record(t ticket, mutated bool, oc outcome, sent, end time.Time) {
+func (w *worker) record(t ticket, mutated bool, oc Outcome, sent, end time.Time) {
 	if t.warm {
 		return
 	}
-	if oc != ocInterrupted && w.e.ctx.Err() != nil && oc != ocOK && !oc.isCode() {
-		oc = ocInterrupted // the failure was our own interruption
+	if oc != OutcomeInterrupted && w.e.ctx.Err() != nil && oc != OutcomeOK && !oc.isCode() {
+		oc = OutcomeInterrupted // the failure was our own interruption
 	}
 	w.sh.done(w.kind(mutated), oc, t.due, sent, end)
 }
-
-func (o outcome) isCode() bool { return o >= codeBase }
 
 // serve sends one CVR (opening a connection first if needed) and records
 // its outcome.
@@ -106,7 +104,7 @@ func (w *worker) serve(t ticket) {
 		w.close(true) // the server closed it while idle: not this request's fault
 	}
 	if w.conn == nil {
-		if oc := w.connect(); oc != ocOK {
+		if oc := w.connect(); oc != OutcomeOK {
 			w.e.connFailed(oc)
 			w.record(t, false, oc, start, time.Now())
 			return
@@ -129,13 +127,13 @@ func (w *worker) serve(t ticket) {
 	switch {
 	case w.e.cfg.Churn:
 		w.close(false)
-	case oc != ocOK || mutated:
+	case oc != OutcomeOK || mutated:
 		w.close(true)
 	}
 }
 
 // exchange writes line and reads one reply line within the timeout.
-func (w *worker) exchange(line []byte, trid uint32, checkTrID bool) outcome {
+func (w *worker) exchange(line []byte, trid uint32, checkTrID bool) Outcome {
 	if err := msnp.SetDeadline(w.e.ctx, w.conn, time.Now().Add(w.e.timeout)); err != nil {
 		return w.ioOutcome("send CVR", err)
 	}
@@ -148,8 +146,8 @@ func (w *worker) exchange(line []byte, trid uint32, checkTrID bool) outcome {
 		return w.e.causes.noteReply(classifyReply(reply, trid, checkTrID), "CVR reply", reply)
 	case errors.Is(err, msnp.ErrBareLF):
 		oc := classifyReply(reply, trid, checkTrID)
-		if oc == ocOK {
-			oc = ocBareLF
+		if oc == OutcomeOK {
+			oc = OutcomeBareLF
 		}
 		return w.e.causes.noteReply(oc, "CVR reply", reply)
 	}
@@ -157,9 +155,9 @@ func (w *worker) exchange(line []byte, trid uint32, checkTrID bool) outcome {
 }
 
 // ioOutcome classifies an I/O error met doing what, and notes it.
-func (w *worker) ioOutcome(what string, err error) outcome {
+func (w *worker) ioOutcome(what string, err error) Outcome {
 	if w.e.ctx.Err() != nil {
-		return ocInterrupted
+		return OutcomeInterrupted
 	}
 	return w.e.causes.noteErr(classifyIO(err, w.rd.Buffered() > 0), what, err)
 }
@@ -189,10 +187,10 @@ func (w *worker) mutated(line []byte) []byte {
 
 // connect opens a connection and negotiates the dialect with VER,
 // recording the connect and handshake times.
-func (w *worker) connect() outcome {
+func (w *worker) connect() Outcome {
 	start := time.Now()
 	conn, oc := w.e.dial()
-	if oc != ocOK {
+	if oc != OutcomeOK {
 		return oc
 	}
 	connected := time.Now()
@@ -207,16 +205,16 @@ func (w *worker) connect() outcome {
 		oc = w.handshake()
 	}
 	done := time.Now()
-	w.sh.conn(connected.Sub(start), done.Sub(connected), oc == ocOK)
+	w.sh.conn(connected.Sub(start), done.Sub(connected), oc == OutcomeOK)
 	w.lastUsed = done
-	if oc != ocOK {
+	if oc != OutcomeOK {
 		w.close(false)
 	}
 	return oc
 }
 
 // handshake sends VER and waits for its reply.
-func (w *worker) handshake() outcome {
+func (w *worker) handshake() Outcome {
 	trid := w.trids.take()
 	req := msnp.VERRequest{TrID: trid, Dialects: w.e.dialects}
 	w.buf = req.Append(w.buf[:0])
@@ -228,7 +226,7 @@ func (w *worker) handshake() outcome {
 		return w.e.causes.noteReply(replyOutcome(n.Class, n.Reply.Code), "VER reply", n.Line)
 	}
 	w.lines = w.e.book[n.Dialect]
-	return ocOK
+	return OutcomeOK
 }
 
 // close closes the connection; dropped counts it as given up.

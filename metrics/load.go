@@ -77,15 +77,15 @@ func (c *loadCollector) read() []prometheus.Metric {
 	var unsent int64
 	for _, k := range []struct {
 		name     string
-		outcomes map[string]int64
+		outcomes load.Counts
 	}{{"valid", m.ByKind.Valid}, {"mutated", m.ByKind.Mutated}} {
 		for outcome, n := range k.outcomes {
-			add(requestsDesc, prometheus.CounterValue, float64(n), outcome, k.name)
+			add(requestsDesc, prometheus.CounterValue, float64(n), outcome.String(), k.name)
 		}
 		unsent += k.outcomes[load.OutcomeUnsent]
 	}
 	if _, ok := m.ByKind.Valid[load.OutcomeOK]; !ok { // a series to take rates of from the start
-		add(requestsDesc, prometheus.CounterValue, 0, load.OutcomeOK, "valid")
+		add(requestsDesc, prometheus.CounterValue, 0, load.OutcomeOK.String(), "valid")
 	}
 	out = append(out, histogram(responseDesc, m.Response, c.created), histogram(serviceDesc, m.Service, c.created))
 	add(openDesc, prometheus.GaugeValue, float64(m.Open))

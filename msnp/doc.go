@@ -8,6 +8,12 @@
 // which bounds how much it buffers, and [Client] puts the two on a
 // connection.
 //
+// The wire layer every other package uses is here once: [ScanReply] reads
+// a reply line without allocating, by ParseReply's grammar, and
+// [ReplyHead.Class] judges it against the request; [Handshake] runs the
+// VER exchange on any connection, with the caller's bytes; [BindDeadline]
+// ties a connection's deadline to a context.
+//
 // A login starts with version negotiation and the client version request:
 //
 //	C: VER 1 MSNP8 CVR0

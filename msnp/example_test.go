@@ -1,7 +1,9 @@
 package msnp_test
 
 import (
+	"bytes"
 	"fmt"
+	"strings"
 
 	"github.com/cvrswarm/cvrswarm/msnp"
 )
@@ -75,4 +77,32 @@ func ExampleParseReply() {
 	// chose MSNP13
 	// msnp: server error 710 (invalid locale ID) for TrID 5
 	// minimum 6.2.0205
+}
+
+func ExampleScanReply() {
+	for _, line := range []string{"CVR 2 8.5.1302 8.5.1302 8.1.0178", "420 2", "CVR 3 1.0 1.0 1.0", "VER 2 MSNP8", "CVR 2 1.0"} {
+		h := msnp.ScanReply([]byte(line))
+		fmt.Printf("%-34q %s\n", line, h.Class(msnp.ReplyCVR, 2))
+	}
+	// Output:
+	// "CVR 2 8.5.1302 8.5.1302 8.1.0178" ok
+	// "420 2"                            error
+	// "CVR 3 1.0 1.0 1.0"                trid_mismatch
+	// "VER 2 MSNP8"                      unexpected
+	// "CVR 2 1.0"                        malformed
+}
+
+func ExampleHandshake() {
+	var sent bytes.Buffer
+	server := strings.NewReader("VER 1 MSNP13 CVR0\r\n")
+	req := msnp.VERRequest{TrID: 1, Dialects: []msnp.Dialect{"MSNP15", "MSNP13", msnp.CVR0}}
+	n, err := msnp.Handshake(&sent, msnp.NewReader(server, 0), req.Append(nil), req.TrID, req.Dialects)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("C: %s\nS: %s\n%s %s %v\n", bytes.TrimSpace(sent.Bytes()), n.Line, n.Class, n.Dialect, n.Err())
+	// Output:
+	// C: VER 1 MSNP15 MSNP13 CVR0
+	// S: VER 1 MSNP13 CVR0
+	// ok MSNP13 <nil>
 }

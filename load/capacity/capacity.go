@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 	"time"
 
@@ -202,7 +201,7 @@ type Step struct {
 	Pass       bool              `json:"pass"`
 	Reason     string            `json:"reason,omitempty"` // why it failed
 	Partial    bool              `json:"partial,omitempty"`
-	Outcomes   map[string]int64  `json:"outcomes,omitempty"`
+	Outcomes   load.Counts       `json:"outcomes,omitempty"`
 }
 
 // Bracket is where the capacity lies: Low passed (0 when no step passed),
@@ -534,20 +533,10 @@ func answeredRate(r *load.Result) float64 {
 }
 
 // formatOutcomes lists outcome counts, largest first: "refused 1500, closed 2".
-func formatOutcomes(m map[string]int64) string {
-	names := make([]string, 0, len(m))
-	for k := range m {
-		names = append(names, k)
-	}
-	sort.Slice(names, func(i, j int) bool {
-		if m[names[i]] != m[names[j]] {
-			return m[names[i]] > m[names[j]]
-		}
-		return names[i] < names[j]
-	})
-	parts := make([]string, len(names))
-	for i, k := range names {
-		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+func formatOutcomes(m load.Counts) string {
+	parts := []string{}
+	for _, o := range m.Sorted() {
+		parts = append(parts, fmt.Sprintf("%s %d", o, m[o]))
 	}
 	if len(parts) == 0 {
 		return "none"

@@ -41,7 +41,7 @@ func (f *fakeServer) RunStep(_ context.Context, s StepSpec) (*load.Result, error
 		Requests: n,
 		Rate:     load.Rate{Requested: s.Rate, Achieved: achieved},
 		Latency:  load.Summary{Count: n, P50: lat / 2, P90: lat, P99: lat, P999: lat, Max: lat},
-		Outcomes: map[string]int64{"ok": n - bad, "420": bad},
+		Outcomes: load.Counts{load.OutcomeOK: n - bad, load.CodeOutcome(420): bad},
 	}, nil
 }
 
@@ -251,7 +251,7 @@ func TestCapacityJudgeStep(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			r := &load.Result{Requests: tt.requests, Rate: load.Rate{Requested: tt.offered, Achieved: tt.achieved},
-				Latency: load.Summary{P99: tt.p99}, Outcomes: map[string]int64{"ok": tt.requests - tt.refused, "refused": tt.refused, "unsent": 500}}
+				Latency: load.Summary{P99: tt.p99}, Outcomes: load.Counts{load.OutcomeOK: tt.requests - tt.refused, load.OutcomeRefused: tt.refused, load.OutcomeUnsent: 500}}
 			got := judgeStep(StepSpec{Index: 1, Rate: tt.offered}, r, cfg)
 			if got.Pass != tt.pass || got.Reason != tt.reason {
 				t.Errorf("got pass %v reason %q, want %v %q", got.Pass, got.Reason, tt.pass, tt.reason)
@@ -434,7 +434,7 @@ func TestWriteCapacityResult(t *testing.T) {
 func TestCapacityDeadTarget(t *testing.T) {
 	t.Parallel()
 	run := StepRunnerFunc(func(_ context.Context, s StepSpec) (*load.Result, error) {
-		return &load.Result{Requests: 1500, Outcomes: map[string]int64{"refused": 1490, "reset": 10}}, nil
+		return &load.Result{Requests: 1500, Outcomes: load.Counts{load.OutcomeRefused: 1490, load.OutcomeReset: 10}}, nil
 	})
 	res, err := Search(context.Background(), run, Config{Start: 500, Dwell: time.Second})
 	want := "the target answered no request at 500/s with a CVR reply (outcomes: refused 1490, reset 10)"

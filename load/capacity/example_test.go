@@ -20,7 +20,7 @@ func ExampleSearch() {
 		achieved := min(s.Rate, 4000)
 		n := int64(achieved * s.Dwell.Seconds())
 		return &load.Result{Requests: n, Rate: load.Rate{Requested: s.Rate, Achieved: achieved},
-			Outcomes: map[string]int64{"ok": n}}, nil
+			Outcomes: load.Counts{load.OutcomeOK: n}}, nil
 	})
 	res, err := capacity.Search(context.Background(), target, capacity.Config{Start: 500})
 	if err != nil {

@@ -68,7 +68,7 @@ func (f *shardFake) run(ctx context.Context, s StepSpec, sh load.Shard, start ti
 		Version: load.ResultVersion, Target: "fake", Shard: sh.String(), Start: start, DurationS: fakeSpan.Seconds(),
 		Requests: mine, Rate: load.Rate{Requested: float64(sh.Share64(int64(s.Rate))), Achieved: float64(mine) / fakeSpan.Seconds()},
 		Latency: load.Summarize(h), Service: load.Summarize(load.NewHistogram()), Connect: load.Summarize(load.NewHistogram()), Handshake: load.Summarize(load.NewHistogram()),
-		Outcomes:   map[string]int64{load.OutcomeOK: mine},
+		Outcomes:   load.Counts{load.OutcomeOK: mine},
 		Histograms: load.Histograms{Latency: enc, Service: empty, Connect: empty, Handshake: empty},
 	}
 	if sh.Sharded() {

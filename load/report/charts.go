@@ -438,21 +438,19 @@ var percentiles = []percentile{
 
 // outcomeNames returns the outcomes seen in series: "ok" first, then by
 // total count, largest first, then by name.
-func outcomeNames(series []load.Second) []string {
-	totals := map[string]int64{}
+func outcomeNames(series []load.Second) []load.Outcome {
+	totals := load.Counts{}
 	for _, s := range series {
-		for k, v := range s.Outcomes {
-			totals[k] += v
-		}
+		totals.Add(s.Outcomes)
 	}
-	return sortedOutcomes(totals)
+	return totals.Sorted()
 }
 
 func outcomesChart(r *load.Result, seconds []load.Second) (Chart, error) {
 	p := newTimePlot(r, "Outcomes over time", "requests per second")
 	names := outcomeNames(seconds)
 	for i, name := range names {
-		if err := addLine(p, i, name, timeLine(r, seconds, func(s load.Second) float64 { return float64(s.Outcomes[name]) })); err != nil {
+		if err := addLine(p, i, name.String(), timeLine(r, seconds, func(s load.Second) float64 { return float64(s.Outcomes[name]) })); err != nil {
 			return Chart{}, err
 		}
 	}

@@ -26,7 +26,7 @@ func TestTimeChartsDrawWholeSecondsOnly(t *testing.T) {
 	r := &load.Result{Start: time.Unix(t0, 4e8), DurationS: 3}
 	for i, due := range []int64{600, 1000, 1000, 400} {
 		r.Series = append(r.Series, load.Second{Unix: t0 + int64(i), Offered: due, Achieved: due,
-			Outcomes: map[string]int64{"ok": due}})
+			Outcomes: load.Counts{load.OutcomeOK: due}})
 	}
 	got := timeLine(r, wholeSeconds(r), func(s load.Second) float64 { return float64(s.Offered) })
 	want := plotter.XYs{{X: 1.1, Y: 1000}, {X: 2.1, Y: 1000}}

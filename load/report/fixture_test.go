@@ -41,8 +41,8 @@ func buildLoadFixture() *load.Result {
 	start := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 	r := &load.Result{
 		Version: load.ResultVersion, Target: "127.0.0.1:1863", Embedded: true, Start: start, DurationS: 10,
-		Rate: load.Rate{Requested: 1000}, Outcomes: map[string]int64{},
-		ByKind:      load.OutcomesByKind{Valid: map[string]int64{}, Mutated: map[string]int64{}},
+		Rate: load.Rate{Requested: 1000}, Outcomes: load.Counts{},
+		ByKind:      load.OutcomesByKind{Valid: load.Counts{}, Mutated: load.Counts{}},
 		Connections: load.Connections{Opened: 64, MaxOpen: 64},
 		Settings: load.Settings{Rate: "1000/s", Duration: "10s", Dialects: []string{"MSNP8", "MSNP15"},
 			Mode: "persistent", Depth: 1, Conns: 64, MaxConns: 1024, Mutate: 0.02, Timeout: "5s", Seed: 1},
@@ -62,21 +62,21 @@ func buildLoadFixture() *load.Result {
 			achieved = 1180
 		}
 		h := load.NewHistogram()
-		out := map[string]int64{}
+		out := load.Counts{}
 		for i := range int(achieved) {
-			name, kind := "ok", r.ByKind.Valid
+			name, kind := load.OutcomeOK, r.ByKind.Valid
 			switch {
 			case i%50 == 7:
-				name, kind = "420", r.ByKind.Mutated
+				name, kind = load.CodeOutcome(420), r.ByKind.Mutated
 			case i%400 == 9:
-				name, kind = "731", r.ByKind.Mutated
+				name, kind = load.CodeOutcome(731), r.ByKind.Mutated
 			case sec == 6 && i%100 == 3:
-				name = "silent"
+				name = load.OutcomeSilent
 			}
 			out[name]++
 			kind[name]++
 			r.Outcomes[name]++
-			if name == "silent" { // no response time
+			if name == load.OutcomeSilent { // no response time
 				continue
 			}
 			v := latencyAt(sec, i, int(achieved))
@@ -84,16 +84,16 @@ func buildLoadFixture() *load.Result {
 			lat.RecordValue(v)
 			svc.RecordValue(v * 4 / 5)
 		}
-		achieved -= out["silent"]
+		achieved -= out[load.OutcomeSilent]
 		enc, err := load.EncodeHistogram(h)
 		must(err)
 		r.Series = append(r.Series, load.Second{Unix: start.Unix() + int64(sec), Offered: offered, Achieved: achieved,
 			Outcomes: out, Latency: load.Summarize(h), Hist: enc})
-		r.Requests += achieved + out["silent"]
+		r.Requests += achieved + out[load.OutcomeSilent]
 	}
-	r.Rate.Achieved = float64(r.Requests-r.Outcomes["silent"]) / r.DurationS
-	r.FirstErrors = map[string]string{"420": `CVR reply "420 8"`, "731": `CVR reply "731 1093"`,
-		"silent": "read CVR reply: read tcp 127.0.0.1:50124->127.0.0.1:1863: i/o timeout"}
+	r.Rate.Achieved = float64(r.Requests-r.Outcomes[load.OutcomeSilent]) / r.DurationS
+	r.FirstErrors = map[load.Outcome]string{load.CodeOutcome(420): `CVR reply "420 8"`, load.CodeOutcome(731): `CVR reply "731 1093"`,
+		load.OutcomeSilent: "read CVR reply: read tcp 127.0.0.1:50124->127.0.0.1:1863: i/o timeout"}
 	r.Latency, r.Service, r.Connect, r.Handshake = load.Summarize(lat), load.Summarize(svc), load.Summarize(conn), load.Summarize(hs)
 	for _, e := range []struct {
 		h   *hdrhistogram.Histogram
@@ -119,7 +119,7 @@ func buildCapacityFixture() *capacity.Result {
 		pass := achieved >= offered*0.97 && p99 < 10_000
 		s := capacity.Step{Index: len(c.Steps) + 1, Phase: phase, Offered: offered, Achieved: achieved,
 			Requests: int64(achieved * 3), Latency: load.Summary{Count: int64(achieved * 3), P50: p50, P99: p99, P999: p999, Max: p999 * 2},
-			Pass: pass, Outcomes: map[string]int64{"ok": int64(achieved * 3)},
+			Pass: pass, Outcomes: load.Counts{load.OutcomeOK: int64(achieved * 3)},
 			SLO: []load.SLOVerdict{{Objective: "p99<10ms", Value: float64(p99) / 1000, Met: p99 < 10_000}, {Objective: "errors<0.1%", Met: true}}}
 		if !pass {
 			s.Reason = "p99<10ms breached"

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -104,7 +103,7 @@ func WriteText(w io.Writer, r *load.Result) error {
 	fmt.Fprintln(ew)
 	tw = tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "outcome\tcount\tshare\tvalid\tmutated\t\n")
-	for _, name := range sortedOutcomes(r.Outcomes) {
+	for _, name := range r.Outcomes.Sorted() {
 		n := r.Outcomes[name]
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t\n", name, n, Share(n, r.Requests), r.ByKind.Valid[name], r.ByKind.Mutated[name])
 	}
@@ -113,7 +112,7 @@ func WriteText(w io.Writer, r *load.Result) error {
 	if len(r.FirstErrors) > 0 {
 		fmt.Fprintln(ew, "\nfirst error")
 		tw = tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
-		for _, name := range sortedOutcomes(r.Outcomes) {
+		for _, name := range r.Outcomes.Sorted() {
 			if text, ok := r.FirstErrors[name]; ok {
 				fmt.Fprintf(tw, "  %s\t%s\n", name, text)
 			}
@@ -137,26 +136,6 @@ func writeVerdicts(w io.Writer, vs []load.SLOVerdict) {
 		}
 		fmt.Fprintf(w, "  %-20s %-10.6g %s\n", v.Objective, v.Value, verdict)
 	}
-}
-
-// sortedOutcomes orders outcome names: "ok" first, then by count, largest
-// first, then by name.
-func sortedOutcomes(m map[string]int64) []string {
-	names := make([]string, 0, len(m))
-	for k := range m {
-		names = append(names, k)
-	}
-	sort.Slice(names, func(i, j int) bool {
-		a, b := names[i], names[j]
-		if (a == "ok") != (b == "ok") {
-			return a == "ok"
-		}
-		if m[a] != m[b] {
-			return m[a] > m[b]
-		}
-		return a < b
-	})
-	return names
 }
 
 // WriteCapacityText writes the report of a capacity search to w: the
