@@ -2,6 +2,7 @@ package load
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -259,6 +260,33 @@ func WriteResult(path string, r *Result) error {
 	return corpus.WriteFile(path, append(b, '\n'))
 }
 
+// NotResultError is the error of a file that holds no cvrswarm result.
+type NotResultError struct {
+	Path string // "" when the bytes came from no file
+	Why  string // "not JSON", "requests is a JSON string, want int64"
+}
+
+func (e *NotResultError) Error() string {
+	if e.Path == "" {
+		return "load: not a cvrswarm result (" + e.Why + ")"
+	}
+	return "load: " + e.Path + " is not a cvrswarm result (" + e.Why + ")"
+}
+
+// JSONProblem says in a few words why JSON did not decode: "not JSON",
+// "requests is a JSON string, want int64".
+func JSONProblem(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return "not JSON"
+	case errors.As(err, &typ) && typ.Field != "":
+		return fmt.Sprintf("%s is a JSON %s, want %s", typ.Field, typ.Value, typ.Type)
+	}
+	return err.Error()
+}
+
 // ReadResult reads a result file written by [WriteResult].
 func ReadResult(path string) (*Result, error) {
 	b, err := os.ReadFile(path)
@@ -267,7 +295,7 @@ func ReadResult(path string) (*Result, error) {
 	}
 	var r Result
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("load: %s: not a cvrswarm result: %w", path, err)
+		return nil, &NotResultError{Path: path, Why: JSONProblem(err)}
 	}
 	if r.Version != ResultVersion {
 		return nil, fmt.Errorf("load: %s: result format version %d, want %d", path, r.Version, ResultVersion)

@@ -206,6 +206,44 @@ func EvaluateSLO(objs []Objective, r *Result) []SLOVerdict {
 	return vs
 }
 
+// String says what was checked, what was measured, with its unit, and
+// the verdict: "p99<100us: 1.20ms, breached".
+func (v SLOVerdict) String() string {
+	verdict := "met"
+	if !v.Met {
+		verdict = "breached"
+	}
+	return v.Objective + ": " + v.Measured() + ", " + verdict
+}
+
+// Measured is the measured value with its unit: "1.20ms", "0.50%",
+// "4900/s"; the bare number when the objective does not parse.
+func (v SLOVerdict) Measured() string {
+	o, err := parseObjective(v.Objective)
+	if err != nil {
+		return strconv.FormatFloat(v.Value, 'g', 4, 64)
+	}
+	switch o.Metric {
+	case "rate":
+		return FormatRate(math.Round(v.Value*10) / 10)
+	case "errors":
+		return strconv.FormatFloat(100*v.Value/o.Unit, 'f', 2, 64) + "%"
+	}
+	return FormatMicros(v.Value * o.Unit)
+}
+
+// FormatMicros formats a time in microseconds with a unit that keeps
+// three significant digits or so: "850µs", "1.25ms", "2.50s".
+func FormatMicros(us float64) string {
+	switch {
+	case us < 999.5:
+		return strconv.FormatFloat(us, 'g', 3, 64) + "µs"
+	case us < 1_000_000:
+		return strconv.FormatFloat(us/1e3, 'f', 2, 64) + "ms"
+	}
+	return strconv.FormatFloat(us/1e6, 'f', 2, 64) + "s"
+}
+
 // Breached returns the verdicts that were not met.
 func Breached(vs []SLOVerdict) []SLOVerdict {
 	var out []SLOVerdict

@@ -95,3 +95,24 @@ func TestEvaluateSLO(t *testing.T) {
 		})
 	}
 }
+
+func TestSLOVerdictString(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		v    SLOVerdict
+		want string
+	}{
+		{SLOVerdict{Objective: "p99<100us", Value: 1200}, "p99<100us: 1.20ms, breached"},
+		{SLOVerdict{Objective: "p99<20ms", Value: 1.5, Met: true}, "p99<20ms: 1.50ms, met"},
+		{SLOVerdict{Objective: "max<1s", Value: 2.5}, "max<1s: 2.50s, breached"},
+		{SLOVerdict{Objective: "mean<500us", Value: 850, Met: true}, "mean<500us: 850µs, met"},
+		{SLOVerdict{Objective: "errors<1%", Value: 2}, "errors<1%: 2.00%, breached"},
+		{SLOVerdict{Objective: "errors<0.01", Value: 0.005, Met: true}, "errors<0.01: 0.50%, met"},
+		{SLOVerdict{Objective: "rate>4900", Value: 4899.94}, "rate>4900: 4899.9/s, breached"},
+	}
+	for _, tt := range tests {
+		if got := tt.v.String(); got != tt.want {
+			t.Errorf("%+v: got %q, want %q", tt.v, got, tt.want)
+		}
+	}
+}

@@ -237,11 +237,17 @@ func (c *capacitySearch) onStep(s capacity.Step, b capacity.Bracket) {
 	}
 }
 
-// status is the progress display's: the step, the bracket and the load.
-func (c *capacitySearch) status() (done, total int64, unit, status string) {
+// status is the progress display's: the step and its load, and under it
+// the bracket and the last step's verdict.
+func (c *capacitySearch) status() progressReport {
 	p := c.mon.Progress()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.step.Index == 0 {
+		return progressReport{Status: "starting"}
+	}
+	r := loadProgress(p)
+	r.Head = fmt.Sprintf("step %d %s %s", c.step.Index, c.step.Phase, load.FormatRate(c.step.Rate))
 	b := "-"
 	if c.bracket.Low > 0 || c.bracket.High > 0 {
 		b = load.FormatRate(c.bracket.Low) + ".."
@@ -251,15 +257,14 @@ func (c *capacitySearch) status() (done, total int64, unit, status string) {
 			b += "?"
 		}
 	}
-	if c.step.Index == 0 {
-		return 0, 0, "", "starting"
+	if r.Unit != "" {
+		r.Unit = "of the step's " + r.Unit
 	}
-	done, total, unit, run := loadProgress(p)
-	status = fmt.Sprintf("step %d %s %s  bracket %s  %s", c.step.Index, c.step.Phase, load.FormatRate(c.step.Rate), b, run)
+	r.Detail = "bracket " + b
 	if c.last != "" {
-		status += "  | " + c.last
+		r.Detail += "  last step: " + c.last
 	}
-	return done, total, "of the step's " + unit, status
+	return r
 }
 
 // metricsState is what the capacity metrics show of the search.
@@ -340,8 +345,7 @@ func capacityStatus(stderr io.Writer, res *capacity.Result, runErr error) int {
 	case runErr != nil:
 		return failure(stderr, "capacity", runErr)
 	case res.Partial:
-		fmt.Fprintln(stderr, "cvrswarm capacity: interrupted: the report covers the steps that ran")
-		return exitNotConverged
+		return interrupted(stderr, "capacity", "the report and the files cover the steps that ran")
 	case !res.Converged:
 		fmt.Fprintf(stderr, "cvrswarm capacity: did not converge: %s\n", res.Stopped)
 		return exitNotConverged
@@ -353,8 +357,9 @@ func capacityStatus(stderr io.Writer, res *capacity.Result, runErr error) int {
 func capacityWrite(f *capacityFlags, res *capacity.Result, stdout, stderr io.Writer) error {
 	if f.jsonOut != "" {
 		if err := capacity.WriteResult(f.jsonOut, res); err != nil {
-			return err
+			return fmt.Errorf("-json %s: %w", f.jsonOut, err)
 		}
+		wrote(stderr, f.jsonOut)
 	}
 	if err := report.WriteCapacityText(stdout, res); err != nil {
 		return err

@@ -89,8 +89,8 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		done.Add(1)
 	}
-	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "check", Quiet: f.quiet}, func() (int64, int64, string, string) {
-		return done.Load(), total, "rules", fmt.Sprintf("warn %d  fail %d", warned.Load(), failed.Load())
+	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "check", Quiet: f.quiet}, func() progressReport {
+		return progressReport{Done: done.Load(), Total: total, Unit: "rules", Status: fmt.Sprintf("warn %d  fail %d", warned.Load(), failed.Load())}
 	})
 	rep, runErr := conformance.Run(ctx, cfg)
 	stopProgress()
@@ -101,14 +101,18 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if f.json != "" {
 		if err := checkWriteJSON(f.json, rep); err != nil {
 			status = failure(stderr, "check", fmt.Errorf("-json: %w", err))
+		} else {
+			wrote(stderr, f.json)
 		}
 	}
 	if err := rep.WriteTable(stdout, f.verbose); err != nil {
 		return failure(stderr, "check", err)
 	}
 	switch {
+	case runErr != nil && ctx.Err() != nil:
+		return interrupted(stderr, "check", "the rules not run are skipped")
 	case runErr != nil:
-		return failure(stderr, "check", fmt.Errorf("interrupted (%w): the rules not run are skipped", runErr))
+		return failure(stderr, "check", runErr)
 	case !rep.Passed():
 		return exitFail
 	}

@@ -210,10 +210,10 @@ func TestCheckInterrupted(t *testing.T) {
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	status := run(ctx, []string{"check", "-quiet", "-target", srv.Addr(), "-timeout", "10s", "-json", path}, &stdout, &stderr)
-	if status != exitFail {
-		t.Errorf("exit status %d, want %d", status, exitFail)
+	if status != exitInterrupted {
+		t.Errorf("exit status %d, want %d", status, exitInterrupted)
 	}
-	if !strings.Contains(stderr.String(), "cvrswarm check: interrupted") {
+	if !strings.Contains(stderr.String(), "cvrswarm check: interrupted") || !strings.Contains(stderr.String(), "cvrswarm: wrote "+path) {
 		t.Errorf("stderr %q does not say the check was interrupted", stderr.String())
 	}
 	if !strings.Contains(stdout.String(), "ver-highest ") || !strings.Contains(stdout.String(), "skip garbage: interrupted") {

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -233,20 +236,71 @@ func runFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitError(stderr, "fuzz", err)
 	}
 	defer stop()
+	if dir := ff.cfg.FindingsDir; dir != "" { // before the campaign, not at its first finding
+		if err := writableDir(dir); err != nil {
+			return usageError(stderr, "fuzz", fmt.Sprintf("-findings %s: %v", dir, err))
+		}
+	}
 	ff.cfg.ReplayCommand = replay
 	res, runErr := fuzzRun(ctx, ff.cfg, ff.quiet, stderr, &running)
+	stoppedByCtx := runErr != nil && ctx.Err() != nil && errors.Is(runErr, ctx.Err())
 	if res != nil {
+		if runErr != nil && !stoppedByCtx {
+			res.Stopped = "error: " + userText(res.Stopped)
+		}
 		if err := ff.writeResult(res, stdout, stderr); err != nil {
 			return failure(stderr, "fuzz", err)
 		}
+		if fuzzPrintUnsaved(stderr, ff.cfg.FindingsDir, res.Findings) {
+			runErr = cmp.Or(runErr, errors.New("findings not saved"))
+			stoppedByCtx = false
+		}
 	}
-	if runErr != nil && !errors.Is(runErr, context.Canceled) {
+	switch {
+	case stoppedByCtx:
+		return interrupted(stderr, "fuzz", "the summary and the files cover the cases that ran")
+	case runErr != nil:
 		return failure(stderr, "fuzz", runErr)
-	}
-	if res != nil && len(res.Findings) > 0 {
+	case res != nil && len(res.Findings) > 0:
 		return exitFail
 	}
 	return exitOK
+}
+
+// writableDir creates dir if it is missing and checks that a file can be
+// written in it.
+func writableDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".cvrswarm-write-check-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// fuzzPrintUnsaved prints in full on stderr each finding whose files are
+// not in the findings folder dir, so that none is lost; it reports
+// whether there was one.
+func fuzzPrintUnsaved(stderr io.Writer, dir string, findings []fuzz.Finding) bool {
+	if dir == "" {
+		return false
+	}
+	unsaved := false
+	for _, fd := range findings {
+		if _, err := os.Stat(fd.Record); fd.Record != "" && err == nil {
+			continue
+		}
+		b, err := json.MarshalIndent(fd, "", "  ")
+		if err != nil {
+			b = []byte(fmt.Sprintf("%+v", fd))
+		}
+		fmt.Fprintf(stderr, "cvrswarm fuzz: finding not saved in %s, here in full:\n%s\n", dir, b)
+		unsaved = true
+	}
+	return unsaved
 }
 
 // fuzzRun runs the fuzzer with progress on stderr, and puts it in
@@ -258,9 +312,8 @@ func fuzzRun(ctx context.Context, cfg fuzz.Config, quiet bool, stderr io.Writer,
 		return nil, err
 	}
 	running.Store(fz)
-	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "fuzz", Quiet: quiet}, func() (int64, int64, string, string) {
-		p := fz.Progress()
-		return p.Cases, cfg.Cases, "cases", fuzzStatus(p)
+	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "fuzz", Quiet: quiet}, func() progressReport {
+		return fuzzProgress(fz.Progress(), cfg)
 	})
 	res, err := fz.Run(ctx)
 	stopProgress()
@@ -277,6 +330,7 @@ func (f *fuzzFlags) writeResult(res *fuzz.Result, stdout, stderr io.Writer) erro
 		if err := res.WriteFile(f.jsonPath); err != nil {
 			return fmt.Errorf("-json %s: %w", f.jsonPath, err)
 		}
+		wrote(stderr, f.jsonPath)
 	}
 	if err := res.WriteSummary(stdout); err != nil {
 		return err
@@ -286,6 +340,27 @@ func (f *fuzzFlags) writeResult(res *fuzz.Result, stdout, stderr io.Writer) erro
 		return err
 	}
 	return f.pictures.write(page, stderr)
+}
+
+// fuzzProgress measures a run by the bound its config gives it: cases
+// done of -cases, or time of -duration (the case count ahead of the
+// bar), whichever ends it first; none when neither does.
+func fuzzProgress(p fuzz.Progress, cfg fuzz.Config) progressReport {
+	r := progressReport{Done: p.Cases, Unit: "cases", Head: fmt.Sprintf("%d cases", p.Cases), Status: fuzzStatus(p)}
+	byCases, byTime := -1.0, -1.0
+	if cfg.Cases > 0 {
+		byCases = float64(p.Cases) / float64(cfg.Cases)
+	}
+	if cfg.Duration > 0 {
+		byTime = float64(p.Elapsed) / float64(cfg.Duration)
+	}
+	switch {
+	case byCases >= byTime && byCases >= 0:
+		r.Total, r.Head = cfg.Cases, "" // the count is the measure
+	case byTime >= 0:
+		r.Done, r.Total, r.Unit = min(p.Elapsed, cfg.Duration).Milliseconds(), cfg.Duration.Milliseconds(), "ms"
+	}
+	return r
 }
 
 // fuzzStatus is the progress line: cases/s, findings by kind, corpus.

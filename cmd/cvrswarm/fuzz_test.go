@@ -13,6 +13,7 @@ import (
 	"github.com/cvrswarm/cvrswarm/fuzz"
 	"github.com/cvrswarm/cvrswarm/msnp"
 	"github.com/cvrswarm/cvrswarm/msnp/msnptest"
+	"github.com/cvrswarm/cvrswarm/msnp/refserver"
 )
 
 // TestFuzzReferenceServer fuzzes the embedded reference server: no
@@ -49,10 +50,9 @@ func TestFuzzReferenceServer(t *testing.T) {
 	}
 }
 
-// TestFuzzThenReplay fuzzes a server that answers a '%' with a 4 KiB
-// line, then replays the findings: against it they reproduce (exit 1),
-// against the reference server they do not (exit 0).
-func TestFuzzThenReplay(t *testing.T) {
+// amplifyingServer answers a '%' in a line with a 4 KiB line.
+func amplifyingServer(t *testing.T) *msnptest.Server {
+	t.Helper()
 	srv, err := msnptest.NewServer(func(conn net.Conn) {
 		rd := msnp.NewReader(conn, 0)
 		for {
@@ -74,7 +74,15 @@ func TestFuzzThenReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestFuzzThenReplay fuzzes a server that answers a '%' with a 4 KiB
+// line, then replays the findings: against it they reproduce (exit 1),
+// against the reference server they do not (exit 0).
+func TestFuzzThenReplay(t *testing.T) {
+	srv := amplifyingServer(t)
 	dir := t.TempDir()
 	status, stdout, stderr := runMain(t, "fuzz", "-target", srv.Addr(), "-cases", "3000", "-seed", "4", "-quiet",
 		"-mutators", "text-silly", "-minimize-runs", "40", "-findings", dir)
@@ -108,7 +116,12 @@ func TestFuzzThenReplay(t *testing.T) {
 	if status != exitFail || !strings.Contains(stdout, "reproduces: amplification") {
 		t.Errorf("replay against the broken server: exit status %d, stdout %q; want %d and reproduces", status, stdout, exitFail)
 	}
-	status, stdout, _ = runMain(t, "replay", dir)
+	ref, err := refserver.Listen("127.0.0.1:0", refserver.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	status, stdout, _ = runMain(t, "replay", "-target", ref.Addr(), dir)
 	if status != exitOK || !strings.Contains(stdout, "does not reproduce") {
 		t.Errorf("replay against the reference server: exit status %d, stdout %q; want %d and does not reproduce", status, stdout, exitOK)
 	}
@@ -128,6 +141,7 @@ func TestFuzzUsageErrors(t *testing.T) {
 		{[]string{"fuzz", "-minimize-share", "1.5"}, "-minimize-share: 1.5: want a share from 0 to 1"},
 		{[]string{"replay", "-exec", "srv", "x"}, "-exec: \"srv\": put {addr}"},
 		{[]string{"replay"}, "name at least one"},
+		{[]string{"replay", "findings"}, "give -target or -exec"},
 		{[]string{"fuzz", "-print-cases", "3"}, "-seed"},
 		{[]string{"fuzz", "-seed", "1", "-print-cases", "9-3"}, "-print-cases"},
 	} {
@@ -148,11 +162,66 @@ func TestFuzzTargetThatRefuses(t *testing.T) {
 	if err := os.WriteFile(rec, []byte("go test fuzz v1\n[]byte(\"\")\n[]byte(\"CVR 2 %\\n\")\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{{"fuzz", "-target", addr, "-quiet"}, {"replay", "-target", addr, rec}} {
+	for _, args := range [][]string{{"fuzz", "-target", addr, "-quiet", "-findings", t.TempDir()}, {"replay", "-target", addr, rec}} {
 		status, _, stderr := runMain(t, args...)
 		if want := "target " + addr + " refuses connections"; status != exitFail || !strings.Contains(stderr, want) || strings.Count(stderr, "\n") != 1 {
 			t.Errorf("%s: exit status %d, stderr %q; want %d and one line with %q", args[0], status, stderr, exitFail, want)
 		}
+	}
+}
+
+// TestFuzzFindingsFolder: -findings is created before the campaign, a
+// folder that cannot be written is a usage error before any case, and a
+// finding that cannot be saved is printed in full on stderr (exit 1).
+func TestFuzzFindingsFolder(t *testing.T) {
+	srv := amplifyingServer(t)
+	dir := t.TempDir()
+	fresh := filepath.Join(dir, "new", "findings")
+	status, stdout, stderr := runMain(t, "fuzz", "-target", srv.Addr(), "-cases", "1", "-seed", "4", "-quiet", "-mutators", "field-trid", "-findings", fresh)
+	if fi, err := os.Stat(fresh); err != nil || !fi.IsDir() {
+		t.Errorf("-findings %s not created (%v); exit status %d, stdout %s, stderr %s", fresh, err, status, stdout, stderr)
+	}
+
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	status, stdout, stderr = runMain(t, "fuzz", "-target", msnptest.ClosedAddr(t), "-quiet", "-findings", filepath.Join(file, "findings"))
+	if status != exitUsage || !strings.Contains(stderr, "cvrswarm fuzz: -findings "+filepath.Join(file, "findings")+": ") || stdout != "" {
+		t.Errorf("unwritable -findings: exit status %d, stdout %q, stderr %q; want %d, one line naming -findings, no campaign", status, stdout, stderr, exitUsage)
+	}
+
+	// A first run saves the findings; a second one finds a file where each folder goes.
+	saved := filepath.Join(dir, "saved")
+	args := []string{"fuzz", "-target", srv.Addr(), "-cases", "3000", "-seed", "4", "-quiet", "-mutators", "text-silly", "-minimize-runs", "0"}
+	if status, _, stderr := runMain(t, append(args, "-findings", saved)...); status != exitFail {
+		t.Fatalf("first run: exit status %d, want %d; stderr %s", status, exitFail, stderr)
+	}
+	folders, _ := filepath.Glob(filepath.Join(saved, "*"))
+	if len(folders) == 0 {
+		t.Fatal("first run saved no finding")
+	}
+	blocked := filepath.Join(dir, "blocked")
+	if err := os.MkdirAll(blocked, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range folders {
+		if err := os.WriteFile(filepath.Join(blocked, filepath.Base(f)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status, stdout, stderr = runMain(t, append(args, "-findings", blocked)...)
+	if status != exitFail || strings.Contains(stdout, "findings: none") {
+		t.Errorf("exit status %d, summary %q; want %d and the finding listed", status, stdout, exitFail)
+	}
+	if !strings.Contains(stderr, "cvrswarm fuzz: finding not saved in "+blocked+", here in full:\n{") || !strings.Contains(stderr, `"signature": "amplification`) {
+		t.Errorf("stderr %q: want the unsaved finding in full", stderr)
+	}
+	if !strings.Contains(stderr, "\ncvrswarm fuzz: save finding: mkdir "+blocked+"/") {
+		t.Errorf("stderr %q: want the error without package prefixes", stderr)
+	}
+	if !strings.Contains(stdout, "stopped by error: save finding: mkdir "+blocked+"/") {
+		t.Errorf("summary %q: want it stopped by the error, without package prefixes", stdout)
 	}
 }
 

@@ -213,7 +213,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cfg.Target = addr
 	}
 
-	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "load", Quiet: f.quiet}, func() (int64, int64, string, string) {
+	stopProgress := startProgress(ctx, stderr, progressConfig{Label: "load", Quiet: f.quiet}, func() progressReport {
 		return loadProgress(mon.Progress())
 	})
 	r, err := load.Run(ctx, cfg)
@@ -233,7 +233,8 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return failure(stderr, "load", err)
 	}
 	if r.Partial {
-		fmt.Fprintln(stderr, "cvrswarm load: interrupted: the report covers the part that ran")
+		loadSLOStatus(stderr, "load", r.SLO)
+		return interrupted(stderr, "load", "the report and the files cover the part that ran")
 	}
 	if err := r.CheckAnswered(); err != nil {
 		return failure(stderr, "load", err)
@@ -250,9 +251,9 @@ func loadSLOStatus(stderr io.Writer, name string, verdicts []load.SLOVerdict) in
 	}
 	names := make([]string, len(breached))
 	for i, v := range breached {
-		names[i] = fmt.Sprintf("%s (measured %.6g)", v.Objective, v.Value)
+		names[i] = v.String()
 	}
-	fmt.Fprintf(stderr, "cvrswarm %s: SLO breached: %s\n", name, strings.Join(names, ", "))
+	fmt.Fprintf(stderr, "cvrswarm %s: SLO %s\n", name, strings.Join(names, "; "))
 	return exitSLO
 }
 
@@ -304,25 +305,24 @@ func loadCheckOutputs(paths map[string]string) error {
 
 // loadProgress turns a progress snapshot into the display's figures:
 // requests done of those planned, or for an unbounded rate run for a
-// duration, milliseconds elapsed of the total. The rate is the achieved
-// one: well-formed replies per second in the latest whole second, and
-// once the run has ended, the report's achieved rate.
-func loadProgress(p load.Progress) (done, total int64, unit, status string) {
+// duration, milliseconds elapsed of the total. The status leads with
+// what a reader watches: the achieved rate (well-formed replies per
+// second in the latest whole second, and once the run has ended, the
+// report's), p99 and errors.
+func loadProgress(p load.Progress) progressReport {
 	if !p.Running && p.Done == 0 {
-		return 0, 0, "", "starting"
+		return progressReport{Status: "starting"}
 	}
-	unit = "requests"
-	if p.Planned > 0 || p.Total == 0 {
-		done, total = p.Done, p.Planned
-	} else { // an unbounded rate for a duration: time is the measure
-		done, total, unit = min(p.Elapsed, p.Total).Milliseconds(), p.Total.Milliseconds(), "ms"
+	r := progressReport{Done: p.Done, Total: p.Planned, Unit: "requests"}
+	if p.Planned == 0 && p.Total > 0 { // an unbounded rate for a duration: time is the measure
+		r = progressReport{Done: min(p.Elapsed, p.Total).Milliseconds(), Total: p.Total.Milliseconds(), Unit: "ms"}
 	}
 	p99 := "-"
 	if p.P99 > 0 {
-		p99 = p.P99.String()
+		p99 = report.Micros(p.P99.Microseconds())
 	}
-	status = fmt.Sprintf("sent %d  achieved %.1f/s  ok %d  err %d  p99 %s", p.Sent, p.Rate, p.OK, p.Errors, p99)
-	return done, total, unit, status
+	r.Status = fmt.Sprintf("achieved %.1f/s  p99 %s  ok %d  err %d  sent %d", p.Rate, p99, p.OK, p.Errors, p.Sent)
+	return r
 }
 
 // loadWrite writes the files the flags ask for, each atomically. A file
@@ -336,6 +336,8 @@ func loadWrite(f *loadFlags, r *load.Result, stderr io.Writer) error {
 	if f.jsonOut != "" {
 		if err := load.WriteResult(f.jsonOut, r); err != nil {
 			fail("json", f.jsonOut, err)
+		} else {
+			wrote(stderr, f.jsonOut)
 		}
 	}
 	for _, out := range []struct {
@@ -352,6 +354,8 @@ func loadWrite(f *loadFlags, r *load.Result, stderr io.Writer) error {
 		}
 		if err != nil {
 			fail(out.flag, out.path, err)
+		} else {
+			wrote(stderr, out.path)
 		}
 	}
 	if f.report.html != "" || f.report.png != "" {

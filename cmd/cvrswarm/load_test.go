@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -79,7 +80,7 @@ func TestLoadSLOBreachedExits3(t *testing.T) {
 	if status != exitSLO {
 		t.Errorf("got status %d, want %d", status, exitSLO)
 	}
-	if !strings.Contains(stderr, "SLO breached: p50<1us") || strings.Contains(stderr, "rate>1") {
+	if !regexp.MustCompile(`SLO p50<1us: [0-9.]+(µs|ms|s), breached`).MatchString(stderr) || strings.Contains(stderr, "rate>1") {
 		t.Errorf("got stderr %q, want it to name the breached objective only", stderr)
 	}
 }
@@ -95,7 +96,7 @@ func TestLoadInterruptWritesPartialResult(t *testing.T) {
 	time.AfterFunc(500*time.Millisecond, cancel)
 	var stdout, stderr bytes.Buffer
 	status := run(ctx, []string{"load", "-target", srv.Addr(), "-duration", "1m", "-quiet", "-json", js}, &stdout, &stderr)
-	if status != exitOK {
+	if status != exitInterrupted {
 		t.Fatalf("got status %d, stderr %q", status, stderr.String())
 	}
 	r, err := load.ReadResult(js)
@@ -131,6 +132,7 @@ func TestLoadUsageErrors(t *testing.T) {
 		{"json into a missing folder", []string{"-json", "/nonexistent/r.json"}, "-json: /nonexistent/r.json: folder /nonexistent does not exist"},
 		{"hgrm into a missing folder", []string{"-hgrm", "/nonexistent/r.hgrm"}, "-hgrm"},
 		{"argument", []string{"extra"}, "unexpected argument"},
+		{"negative duration", []string{"-duration", "-5s"}, "cvrswarm load: -duration: must not be negative (see 'cvrswarm load -h')\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -167,13 +169,15 @@ func TestLoadConfigFromFlags(t *testing.T) {
 }
 
 func TestLoadProgressLine(t *testing.T) {
-	done, total, unit, status := loadProgress(load.Progress{Running: true, Elapsed: 2 * time.Second, Total: 10 * time.Second,
+	got := loadProgress(load.Progress{Running: true, Elapsed: 2 * time.Second, Total: 10 * time.Second,
 		Done: 1000, Planned: 5000, Sent: 1000, OK: 990, Errors: 10, Rate: 500, P99: 1200 * time.Microsecond})
-	if done != 1000 || total != 5000 || unit != "requests" || status != "sent 1000  achieved 500.0/s  ok 990  err 10  p99 1.2ms" {
-		t.Errorf("got %d of %d %s, %q", done, total, unit, status)
+	want := progressReport{Done: 1000, Total: 5000, Unit: "requests", Status: "achieved 500.0/s  p99 1.20ms  ok 990  err 10  sent 1000"}
+	if got != want {
+		t.Errorf("got %+v, want %+v", got, want)
 	}
-	if done, total, unit, _ := loadProgress(load.Progress{Running: true, Elapsed: 2 * time.Second, Total: 10 * time.Second}); done != 2000 || total != 10000 || unit != "ms" {
-		t.Errorf("unbounded rate: got %d of %d %s, want 2000 of 10000 ms", done, total, unit)
+	got = loadProgress(load.Progress{Running: true, Elapsed: 2 * time.Second, Total: 10 * time.Second})
+	if got.Done != 2000 || got.Total != 10000 || got.Unit != "ms" {
+		t.Errorf("unbounded rate: got %+v, want 2000 of 10000 ms", got)
 	}
 }
 
@@ -195,8 +199,8 @@ func TestLoadWritesWhatItCanAfterTheRun(t *testing.T) {
 	if !strings.Contains(stdout, "requests     20") {
 		t.Errorf("got report %q, want it printed although a file failed", stdout)
 	}
-	if lines := strings.Count(stderr, "\n"); lines != 1 || !strings.HasPrefix(stderr, "cvrswarm load: -json "+js+": ") {
-		t.Errorf("got stderr %q, want one line naming -json", stderr)
+	if want := "cvrswarm: wrote " + hgrm + "\ncvrswarm load: -json " + js + ": "; !strings.HasPrefix(stderr, want) || strings.Count(stderr, "\n") != 2 {
+		t.Errorf("got stderr %q, want the -hgrm file written and one line naming -json", stderr)
 	}
 	if _, err := os.Stat(hgrm); err != nil {
 		t.Errorf("the -hgrm file after the -json failure: %v", err)
@@ -242,8 +246,8 @@ func TestLoadFailsWhenNothingIsAnswered(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			js := filepath.Join(t.TempDir(), "r.json")
 			status, stdout, stderr := runMain(t, "load", "-target", tt.target, "-rate", "1000/s", "-requests", "30", "-quiet", "-json", js)
-			if status != exitFail || stderr != tt.wantErr {
-				t.Errorf("got status %d, stderr %q; want %d, %q", status, stderr, exitFail, tt.wantErr)
+			if want := "cvrswarm: wrote " + js + "\n" + tt.wantErr; status != exitFail || stderr != want {
+				t.Errorf("got status %d, stderr %q; want %d, %q", status, stderr, exitFail, want)
 			}
 			for _, want := range []string{"achieved 0.0/s", "well-formed 0", tt.wantFirst} {
 				if !strings.Contains(stdout, want) {

@@ -59,7 +59,7 @@ func TestMergeCommand(t *testing.T) {
 	if code := run(context.Background(), []string{"merge", a, b, c, "-json", out, "-html", html, "-hgrm", hgrm}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
-	if got, want := stderr.String(), "cvrswarm: wrote "+html+"\n"; got != want {
+	if got, want := stderr.String(), "cvrswarm: wrote "+out+"\ncvrswarm: wrote "+hgrm+"\ncvrswarm: wrote "+html+"\n"; got != want {
 		t.Errorf("stderr: got %q, want %q", got, want)
 	}
 	page, err := os.ReadFile(html)
@@ -143,19 +143,19 @@ func TestMergeCommandErrors(t *testing.T) {
 		{"no files", []string{}, exitUsage, "give the result files to merge", false},
 		{"bad flag", []string{"-nope", a}, exitUsage, "flag provided but not defined: -nope", false},
 		{"missing file", []string{a, missing}, exitFail, missing, false},
-		{"not a result", []string{a, garbage}, exitFail, garbage + ": not a cvrswarm result", false},
+		{"not a result", []string{a, garbage}, exitFail, "cvrswarm merge: " + garbage + " is not a cvrswarm result (not JSON)\n", false},
 		{"other settings", []string{a, other}, exitFail,
 			other + ` differs from ` + a + `: settings.rate is "600/s", not "300/s" (-force merges them anyway)`, false},
 		{"other settings, forced", []string{"-force", a, other}, exitOK, "", true},
 		{"the same file twice", []string{a, b, dir + "/./" + filepath.Base(b)}, exitUsage,
 			dir + "/./" + filepath.Base(b) + " is the same file as " + b, false},
 		{"the same shard twice", []string{"-force", a, b, other}, exitFail, other + " conflicts with " + b + ": both hold shard 2/2", false},
-		{"a bad histogram", []string{a, badHist}, exitFail, badHist + ": latency histogram: load: decode histogram", false},
+		{"a bad histogram", []string{a, badHist}, exitFail, "cvrswarm merge: " + badHist + ": latency histogram: decode histogram", false},
 		{"a shard missing", []string{a}, exitOK, "warning: 1 of 2 shards missing (2/2)", true},
 		{"shards of different runs", []string{a, later}, exitOK, "warning: " + a + " (from 2026-03-01T12:00:00Z) and " + later +
 			" (from 2026-03-01T13:00:00Z) did not run at the same time", true},
 		{"an SLO met", []string{a, b, "-slo", "p99<1ms"}, exitOK, "", true},
-		{"an SLO breached", []string{a, b, "-slo", "p50<150us,p99<150us"}, exitSLO, "cvrswarm merge: SLO breached: p99<150us (measured 200)\n", true},
+		{"an SLO breached", []string{a, b, "-slo", "p50<150us,p99<150us"}, exitSLO, "cvrswarm merge: SLO p99<150us: 200µs, breached\n", true},
 		{"a bad SLO", []string{"-slo", "p99~1ms", a, b}, exitUsage, "-slo: objective", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -20,11 +20,16 @@ func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs := flagSet("replay", stdout)
 	var tf fuzzTargetFlags
 	tf.register(fs)
+	fs.Lookup("target").Usage = "host:port of the server to replay against; give it or -exec"
 	if done, status := parseFlags(fs, args, stderr); done {
 		return status
 	}
 	if fs.NArg() == 0 {
 		return usageError(stderr, "replay", "name at least one finding record, folder or `go test fuzz v1` file")
+	}
+	if tf.target == "" && tf.exec == "" {
+		// a finding that does not reproduce on some other server says nothing of the one it came from
+		return usageError(stderr, "replay", "give -target or -exec: the server to replay against ('cvrswarm serve' runs the reference server)")
 	}
 	oracle, err := tf.oracle()
 	if err != nil {

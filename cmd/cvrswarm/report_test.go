@@ -31,7 +31,7 @@ func TestReportCommand(t *testing.T) {
 		{name: "two files", args: []string{fixtures + "load.json", fixtures + "fuzz.json"}, status: exitUsage, stderr: "one file at a time"},
 		{name: "bad flag", args: []string{"-pdf", "x"}, status: exitUsage, stderr: "flag provided but not defined: -pdf"},
 		{name: "missing file", args: []string{filepath.Join(dir, "none.json")}, status: exitFail, stderr: "none.json: no such file"},
-		{name: "not a result", args: []string{"report_test.go"}, status: exitFail, stderr: "not a cvrswarm result"},
+		{name: "not a result", args: []string{"report_test.go"}, status: exitFail, stderr: "cvrswarm report: report_test.go is not a cvrswarm result (not JSON)\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/cvrswarm/cvrswarm/fuzz"
@@ -26,6 +25,10 @@ const (
 	exitUsage        = 2 // bad flags or arguments
 	exitSLO          = 3 // load: an SLO was breached
 	exitNotConverged = 4 // capacity: the search did not converge
+	// exitInterrupted is a shell's status for a program a SIGINT ended:
+	// load, capacity, fuzz and check stopped by Ctrl-C, after writing
+	// what they have.
+	exitInterrupted = 130
 )
 
 // command is one subcommand. Each lives in its own file and registers
@@ -67,7 +70,7 @@ func sortedCommands() []*command {
 	for _, c := range commands {
 		cs = append(cs, c)
 	}
-	sort.Slice(cs, func(i, j int) bool { return cs[i].order < cs[j].order })
+	slices.SortFunc(cs, func(a, b *command) int { return cmp.Or(cmp.Compare(a.order, b.order), strings.Compare(a.name, b.name)) })
 	return cs
 }
 
@@ -82,7 +85,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %s\n", c.example)
 	}
 	fmt.Fprint(w, "\nRun 'cvrswarm <command> -h' for a command's flags.\n")
-	fmt.Fprint(w, "Exit status: 0 ok, 1 failure or findings, 2 usage error, 3 SLO breached, 4 capacity search did not converge.\n")
+	fmt.Fprint(w, "Exit status: 0 ok, 1 failure or findings, 2 usage error, 3 SLO breached, 4 capacity search did not converge, 130 interrupted.\n")
 }
 
 func init() {
@@ -271,13 +274,43 @@ func exitError(stderr io.Writer, name string, err error) int {
 
 // usageError prints one line and returns exitUsage.
 func usageError(stderr io.Writer, name, msg string) int {
-	fmt.Fprintf(stderr, "cvrswarm %s: %s (see 'cvrswarm %s -h')\n", name, strings.TrimSpace(msg), name)
+	fmt.Fprintf(stderr, "cvrswarm %s: %s (see 'cvrswarm %s -h')\n", name, userText(strings.TrimSpace(msg)), name)
 	return exitUsage
 }
 
 // failure prints one line and returns exitFail.
-// A package prefix that repeats the command's name ("fuzz: ...") is dropped.
 func failure(stderr io.Writer, name string, err error) int {
-	fmt.Fprintf(stderr, "cvrswarm %s: %s\n", name, strings.TrimPrefix(err.Error(), name+": "))
+	fmt.Fprintf(stderr, "cvrswarm %s: %s\n", name, userText(err.Error()))
 	return exitFail
+}
+
+// interrupted says on stderr that the named command was stopped and what
+// its output covers, and returns exitInterrupted.
+func interrupted(stderr io.Writer, name, covers string) int {
+	fmt.Fprintf(stderr, "cvrswarm %s: interrupted: %s\n", name, covers)
+	return exitInterrupted
+}
+
+// wrote says on stderr that a file was written.
+func wrote(stderr io.Writer, path string) {
+	fmt.Fprintf(stderr, "cvrswarm: wrote %s\n", path)
+}
+
+// packagePrefixes are the prefixes this module's packages give their
+// errors ("fuzz: "). A user reads what went wrong, not where in the
+// code: userText drops them.
+var packagePrefixes = []string{"capacity", "conformance", "corpus", "fuzz", "k8s", "load", "msnp", "refserver", "report"}
+
+// userText is an error message without the packages' prefixes:
+// "fuzz: save finding: corpus: open x: permission denied" reads
+// "save finding: open x: permission denied".
+func userText(msg string) string {
+	parts := strings.Split(msg, ": ")
+	kept := parts[:0]
+	for _, p := range parts {
+		if !slices.Contains(packagePrefixes, p) {
+			kept = append(kept, p)
+		}
+	}
+	return strings.Join(kept, ": ")
 }

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/cvrswarm/cvrswarm/fuzz"
@@ -81,57 +80,6 @@ func TestUsageListsEveryCommand(t *testing.T) {
 		if !strings.Contains(stdout, c.example) {
 			t.Errorf("usage lacks the example for %s", name)
 		}
-	}
-}
-
-func TestPlainProgressLines(t *testing.T) {
-	synctest.Test(t, testPlainProgressLines)
-}
-
-func testPlainProgressLines(t *testing.T) {
-	var out bytes.Buffer
-	var done int64
-	stop := startProgress(context.Background(), &out, progressConfig{Label: "load", Every: 10 * time.Millisecond},
-		func() (int64, int64, string, string) { done++; return done, 100, "requests", "ok 7" })
-	time.Sleep(55 * time.Millisecond)
-	synctest.Wait()
-	stop()
-	stop() // a second stop is harmless
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 6 { // one every 10ms, and the last at the stop
-		t.Fatalf("got %d progress lines, want 6: %q", len(lines), out.String())
-	}
-	for _, l := range lines {
-		if !strings.HasPrefix(l, "load ") || !strings.Contains(l, "/100 requests  ok 7") {
-			t.Errorf("progress line %q, want \"load <elapsed>: n/100 requests  ok 7\"", l)
-		}
-	}
-	out.Reset()
-	stop = startProgress(context.Background(), &out, progressConfig{Label: "load", Quiet: true},
-		func() (int64, int64, string, string) { return 1, 1, "", "" })
-	stop()
-	if out.Len() != 0 {
-		t.Errorf("-quiet printed %q", out.String())
-	}
-}
-
-func TestBarProgressDrawsStatus(t *testing.T) {
-	synctest.Test(t, testBarProgressDrawsStatus)
-}
-
-func testBarProgressDrawsStatus(t *testing.T) {
-	var out bytes.Buffer
-	ctx, cancel := context.WithCancel(context.Background())
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		barLoop(ctx, &out, progressConfig{Label: "fuzz"}, func() (int64, int64, string, string) { return 5, 10, "cases", "findings 0" })
-	}()
-	time.Sleep(400 * time.Millisecond)
-	cancel()
-	<-finished
-	if s := out.String(); !strings.Contains(s, "fuzz") || !strings.Contains(s, "findings 0") {
-		t.Errorf("bar output %q lacks the label or the status", s)
 	}
 }
 
@@ -240,5 +188,33 @@ func TestExitError(t *testing.T) {
 				t.Errorf("got %q, want one line starting %q", b.String(), tt.want)
 			}
 		})
+	}
+}
+
+// TestUsageIsStable: the top-level help lists the commands and their
+// examples in one order every time, though they are kept in a map.
+func TestUsageIsStable(t *testing.T) {
+	var first bytes.Buffer
+	usage(&first)
+	for range 20 {
+		var b bytes.Buffer
+		usage(&b)
+		if b.String() != first.String() {
+			t.Fatalf("usage changed between calls:\n%s\nthen:\n%s", first.String(), b.String())
+		}
+	}
+}
+
+// TestUserText: what a user reads has no package prefixes.
+func TestUserText(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"fuzz: save finding: corpus: open x: permission denied", "save finding: open x: permission denied"},
+		{"load: capacity: step 2: dial tcp: refused", "step 2: dial tcp: refused"},
+		{"fuzz: stat findings/x: no such file or directory", "stat findings/x: no such file or directory"},
+		{"-corpus: a load of lines", "-corpus: a load of lines"},
+	} {
+		if got := userText(tt.in); got != tt.want {
+			t.Errorf("userText(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }

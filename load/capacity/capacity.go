@@ -510,7 +510,7 @@ func judgeStep(spec StepSpec, r *load.Result, cfg Config) Step {
 	for _, v := range step.SLO {
 		if !v.Met {
 			if step.Pass {
-				step.Reason = fmt.Sprintf("%s breached (%s)", v.Objective, formatValue(v.Value))
+				step.Reason = v.String()
 			}
 			step.Pass = false
 		}
@@ -542,10 +542,6 @@ func formatOutcomes(m load.Counts) string {
 		return "none"
 	}
 	return strings.Join(parts, ", ")
-}
-
-func formatValue(v float64) string {
-	return fmt.Sprintf("%.4g", v)
 }
 
 // WriteResult writes c as indented JSON to path, atomically.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -48,7 +49,7 @@ func (f *fakeServer) RunStep(_ context.Context, s StepSpec) (*load.Result, error
 // p99Under is an SLO judge: p99 below limit µs.
 func p99Under(limit int64) func(*load.Result) []load.SLOVerdict {
 	return func(r *load.Result) []load.SLOVerdict {
-		return []load.SLOVerdict{{Objective: "p99<limit", Value: float64(r.Latency.P99), Met: r.Latency.P99 < limit}}
+		return []load.SLOVerdict{{Objective: fmt.Sprintf("p99<%dus", limit), Value: float64(r.Latency.P99), Met: r.Latency.P99 < limit}}
 	}
 }
 
@@ -241,7 +242,7 @@ func TestCapacityJudgeStep(t *testing.T) {
 		{name: "fine", offered: 1000, achieved: 1000, p99: 100, requests: 3000, pass: true},
 		{name: "within tolerance", offered: 1000, achieved: 951, p99: 100, requests: 3000, pass: true},
 		{name: "short", offered: 1000, achieved: 949, p99: 100, requests: 3000, reason: "achieved 949/s, below 1000/s offered"},
-		{name: "slow", offered: 1000, achieved: 1000, p99: 6000, requests: 3000, reason: "p99<limit breached (6000)"},
+		{name: "slow", offered: 1000, achieved: 1000, p99: 6000, requests: 3000, reason: "p99<5000us: 6.00ms, breached"},
 		{name: "short and slow", offered: 1000, achieved: 500, p99: 6000, requests: 1500, reason: "achieved 500/s, below 1000/s offered"},
 		{name: "nothing", offered: 1000, requests: 0, reason: "no request completed"},
 		{name: "refused fast", offered: 1000, achieved: 1000, p99: 100, requests: 3000, refused: 600, reason: "answered 800/s with a CVR reply, below 1000/s offered"},

@@ -348,16 +348,16 @@ func TestWriteTextRequestedRate(t *testing.T) {
 	}
 }
 
-func TestWriteVerdictsRounds(t *testing.T) {
+func TestWriteVerdictsWithUnits(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
 		v    load.SLOVerdict
 		want string
 	}{
-		{"float noise", load.SLOVerdict{Objective: "mean<1.5s", Value: 0.0006743000000000002, Met: true}, "  mean<1.5s            0.0006743  met\n"},
-		{"rate", load.SLOVerdict{Objective: "rate>4900", Value: 4999.4, Met: true}, "  rate>4900            4999.4     met\n"},
-		{"breach", load.SLOVerdict{Objective: "p50<500us", Value: 665}, "  p50<500us            665        BREACHED\n"},
+		{"float noise", load.SLOVerdict{Objective: "mean<1.5s", Value: 0.0006743000000000002, Met: true}, "  mean<1.5s            674µs      met\n"},
+		{"rate", load.SLOVerdict{Objective: "rate>4900", Value: 4999.4, Met: true}, "  rate>4900            4999.4/s   met\n"},
+		{"breach", load.SLOVerdict{Objective: "p50<500us", Value: 665}, "  p50<500us            665µs      BREACHED\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -28,6 +29,10 @@ func ReadSaved(path string) (*Saved, error) {
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	s, err := ParseSaved(b)
+	if nr, ok := errors.AsType[*load.NotResultError](err); ok {
+		nr.Path = path
+		return nil, fmt.Errorf("report: %w", nr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("report: %s: %w", path, err)
 	}
@@ -38,7 +43,7 @@ func ReadSaved(path string) (*Saved, error) {
 func ParseSaved(b []byte) (*Saved, error) {
 	var keys map[string]json.RawMessage
 	if err := json.Unmarshal(b, &keys); err != nil {
-		return nil, fmt.Errorf("not a cvrswarm result: %w", err)
+		return nil, &load.NotResultError{Why: load.JSONProblem(err)}
 	}
 	var version int
 	if v, ok := keys["version"]; ok {
@@ -49,7 +54,7 @@ func ParseSaved(b []byte) (*Saved, error) {
 	dec := func(v any) error {
 		d := json.NewDecoder(bytes.NewReader(b))
 		if err := d.Decode(v); err != nil {
-			return fmt.Errorf("not a cvrswarm result: %w", err)
+			return &load.NotResultError{Why: load.JSONProblem(err)}
 		}
 		return nil
 	}
@@ -76,7 +81,7 @@ func ParseSaved(b []byte) (*Saved, error) {
 		}
 		return &Saved{Fuzz: f}, nil
 	}
-	return nil, fmt.Errorf("not a cvrswarm result: no histograms, capacity_rps or series")
+	return nil, &load.NotResultError{Why: "no histograms, capacity_rps or series"}
 }
 
 // WriteText writes the saved run's text report.

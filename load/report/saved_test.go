@@ -48,11 +48,11 @@ func TestParseSavedRefuses(t *testing.T) {
 	tests := []struct {
 		name, json, want string
 	}{
-		{"not json", "hello", "not a cvrswarm result"},
-		{"empty object", "{}", "not a cvrswarm result: no histograms"},
+		{"not json", "hello", "not a cvrswarm result (not JSON)"},
+		{"empty object", "{}", "not a cvrswarm result (no histograms"},
 		{"future load", `{"version": 2, "histograms": {}}`, "result format version 2, want 1"},
 		{"future capacity", `{"version": 9, "capacity_rps": 1}`, "capacity result format version 9, want 1"},
-		{"bad field", `{"version": 1, "histograms": {}, "requests": "many"}`, "not a cvrswarm result"},
+		{"bad field", `{"version": 1, "histograms": {}, "requests": "many"}`, "not a cvrswarm result (requests is a JSON string, want int64)"},
 		{"unversioned fuzz", `{"series": []}`, "fuzz: result format version 0, want 1"},
 	}
 	for _, tt := range tests {

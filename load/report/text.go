@@ -15,16 +15,7 @@ import (
 
 // Micros formats a duration in microseconds with a unit that keeps three
 // significant digits or so: "850µs", "1.25ms", "2.50s".
-func Micros(us int64) string {
-	switch d := float64(us); {
-	case us < 1000:
-		return fmt.Sprintf("%dµs", us)
-	case us < 1_000_000:
-		return fmt.Sprintf("%.2fms", d/1e3)
-	default:
-		return fmt.Sprintf("%.2fs", d/1e6)
-	}
-}
+func Micros(us int64) string { return load.FormatMicros(float64(us)) }
 
 // Share formats a fraction as a percentage: "98.00%".
 func Share(part, whole int64) string {
@@ -134,7 +125,7 @@ func writeVerdicts(w io.Writer, vs []load.SLOVerdict) {
 		if !v.Met {
 			verdict = "BREACHED"
 		}
-		fmt.Fprintf(w, "  %-20s %-10.6g %s\n", v.Objective, v.Value, verdict)
+		fmt.Fprintf(w, "  %-20s %-10s %s\n", v.Objective, v.Measured(), verdict)
 	}
 }
 
