@@ -81,7 +81,7 @@ func WriteText(w io.Writer, r *load.Result) error {
 	for _, row := range []struct {
 		name string
 		s    load.Summary
-	}{{"response", r.Latency}, {"service", r.Service}, {"connect", r.Connect}, {"handshake", r.Handshake}} {
+	}{{"response", r.Latency}, {"service", r.Service}, {"send lag", r.SendLag}, {"connect", r.Connect}, {"handshake", r.Handshake}} {
 		if row.s.Count == 0 { // no figures, rather than zeros that read as fast
 			fmt.Fprintf(tw, "%s\t0\t-\t-\t-\t-\t-\t-\t\n", row.name)
 			continue
