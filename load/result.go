@@ -215,6 +215,8 @@ type UnansweredError struct {
 	FirstError string
 }
 
+// Error returns "load: no request was answered: " with the count, the
+// outcome and, in parentheses, its first error text.
 func (e *UnansweredError) Error() string {
 	msg := fmt.Sprintf("load: no request was answered: %d %s", e.Count, e.Outcome)
 	if e.FirstError != "" {

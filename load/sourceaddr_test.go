@@ -73,8 +73,10 @@ func TestSourceAddrs(t *testing.T) {
 		t.Errorf("got %d connections opened before the start in %vs, want 6 in some time", c.SetupOpened, c.SetupS)
 	}
 	srv.Close()
-	if want := map[string]int{"127.0.0.2": 2, "127.0.0.3": 2, "127.0.0.4": 2}; !maps.Equal(from, want) {
-		t.Errorf("got connections from %v, want two from each source address %v", from, want)
+	// six or more (more when all were busy at a due time), the addresses in turn
+	counts := slices.Collect(maps.Values(from))
+	if len(from) != 3 || from["127.0.0.2"] < 2 || slices.Max(counts)-slices.Min(counts) > 1 {
+		t.Errorf("got connections from %v, want the source addresses in turn, two at least from each", from)
 	}
 	if err := (Config{Target: "x:1", Schedule: Constant(1), SourceAddrs: addrs, Dial: (&net.Dialer{}).DialContext}).Validate(); err == nil {
 		t.Error("got no error for SourceAddrs with Dial, want one")

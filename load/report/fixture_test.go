@@ -115,7 +115,8 @@ func buildCapacityFixture() *capacity.Result {
 		Version: capacity.Version, Target: "127.0.0.1:1863", Start: time.Date(2024, 5, 1, 13, 0, 0, 0, time.UTC),
 		DurationS: 42.3, CapacityRPS: 3875, Converged: true, Bracket: capacity.Bracket{Low: 3875, High: 4000}, Stopped: "converged",
 		Settings: capacity.Settings{Start: 500, Max: 1e6, Growth: 2, Precision: 0.05, Tolerance: 0.03,
-			Warmup: "1s", Dwell: "3s", MaxSteps: 25, Retries: 1, SLO: "p99<10ms,errors<0.1%"},
+			Warmup: "1s", Dwell: "3s", MaxSteps: 25, Retries: 2, SLO: "p99<10ms,errors<0.1%"},
+		Reruns: []capacity.Rerun{{Rate: 4000, Steps: []int{4, 5}, Failed: 2, Why: "confirming a failure"}},
 	}
 	add := func(phase string, offered, achieved float64, p50, p99, p999 int64) {
 		pass := achieved >= offered*0.97 && p99 < 10_000
