@@ -3,6 +3,7 @@ package fuzz
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -274,5 +275,19 @@ func TestStrictAgainstLenientServer(t *testing.T) {
 	limit := time.Duration(DefaultMinimizeShare*float64(time.Duration(res.DurationS*float64(time.Second)))) + DefaultMinimizeTime/10
 	if f.shrink.spent > limit {
 		t.Errorf("shrinking took %s of a %.1fs run, want at most %s", f.shrink.spent, res.DurationS, limit)
+	}
+}
+
+// TestAliveWhenTheReplyAnswersAnotherCommand: a server that answers every
+// line with a VER reply, even a CVR, is talking, and the liveness check
+// that gates a campaign must say it is up, not that it is silent or closed.
+func TestAliveWhenTheReplyAnswersAnotherCommand(t *testing.T) {
+	t.Parallel()
+	srv := script{answer: func(_ *session, line []byte) (string, bool) {
+		trid, _ := msnp.PeekTrID(line)
+		return fmt.Sprintf("VER %d MSNP8\r\n", trid), false
+	}}.start(t)
+	if err := (&Oracle{Target: srv.Target()}).Check(context.Background()); err != nil {
+		t.Errorf("Check: %v, want nil: the target answered every line", err)
 	}
 }

@@ -230,11 +230,14 @@ func (o *Oracle) alive(ctx context.Context) liveness {
 	return alive
 }
 
-// answered reports whether err still means the server sent a line.
+// answered reports whether err still means the server sent a line: a
+// numeric error, a line that breaks the grammar, another TrID, or a reply
+// that answers another command.
 func answered(err error) bool {
 	var me *msnp.Error
 	var se *msnp.SyntaxError
-	return errors.As(err, &me) || errors.As(err, &se) || errors.Is(err, msnp.ErrTrIDMismatch)
+	return errors.As(err, &me) || errors.As(err, &se) ||
+		errors.Is(err, msnp.ErrTrIDMismatch) || errors.Is(err, msnp.ErrUnexpectedReply)
 }
 
 func deadBy(err error) liveness {

@@ -119,9 +119,12 @@ func TestRecorderCountsReplies(t *testing.T) {
 	if got := rec.completedInWindow(); got != 2 {
 		t.Errorf("got %d in the achieved count, want 2: ok and 420, not malformed or failed", got)
 	}
-	lat, svc, _, _ := rec.merged()
-	if lat.TotalCount() != 4 || svc.TotalCount() != 4 {
-		t.Errorf("got response times of %d and service times of %d requests, want the 4 answered", lat.TotalCount(), svc.TotalCount())
+	h := rec.merged()
+	if h.latency.TotalCount() != 4 || h.service.TotalCount() != 4 {
+		t.Errorf("got response times of %d and service times of %d requests, want the 4 answered", h.latency.TotalCount(), h.service.TotalCount())
+	}
+	if h.sendLag.TotalCount() != 8 {
+		t.Errorf("got send lags of %d requests, want all 8 given a send time", h.sendLag.TotalCount())
 	}
 	rec.harvest(math.MaxInt64)
 	if got := rec.series.out[0].Achieved; got != 2 {

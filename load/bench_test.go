@@ -13,9 +13,11 @@ import (
 
 const benchLine = "CVR 2 0x0409 winnt 5.1 i386 MSNMSGR 8.5.1302 BC01 example@hotmail.com\r\n"
 
-// bareLoop is the baseline: conns connections, each writing a line and
-// reading a line (depth 1), or keeping depth lines in flight, and nothing
-// else, until n requests are done. It returns requests per second.
+// bareLoop is the baseline: conns connections, each run by one goroutine
+// that writes all its outstanding requests (up to depth), then reads
+// replies and flushes the requests they free only when the reader holds
+// no more replies, until n requests are done; nothing is parsed or
+// recorded. It returns requests per second.
 func bareLoop(tb testing.TB, addr string, conns, depth int, n int64) float64 {
 	cs := make([]net.Conn, conns)
 	for i := range cs {
@@ -32,35 +34,24 @@ func bareLoop(tb testing.TB, addr string, conns, depth int, n int64) float64 {
 	for _, c := range cs {
 		left.Go(func() {
 			rd := bufio.NewReader(c)
-			line := []byte(benchLine)
-			if depth == 1 {
-				for range per {
-					if _, err := c.Write(line); err != nil {
-						return
-					}
-					if _, err := rd.ReadSlice('\n'); err != nil {
-						return
-					}
+			var out []byte
+			sent, done := int64(0), int64(0)
+			for done < per {
+				for sent < per && sent-done < int64(depth) {
+					out = append(out, benchLine...)
+					sent++
 				}
-				return
+				if len(out) > 0 && rd.Buffered() == 0 {
+					if _, err := c.Write(out); err != nil {
+						return
+					}
+					out = out[:0]
+				}
+				if _, err := rd.ReadSlice('\n'); err != nil {
+					return
+				}
+				done++
 			}
-			credits := make(chan struct{}, depth)
-			var wg sync.WaitGroup
-			wg.Go(func() {
-				for range per {
-					if _, err := rd.ReadSlice('\n'); err != nil {
-						return
-					}
-					<-credits
-				}
-			})
-			for range per {
-				credits <- struct{}{}
-				if _, err := c.Write(line); err != nil {
-					break
-				}
-			}
-			wg.Wait()
 		})
 	}
 	left.Wait()

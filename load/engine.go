@@ -21,24 +21,29 @@ type engine struct {
 	*plan
 	ctx     context.Context // the caller's: cancelled means interrupted
 	rec     *recorder
-	tickets chan ticket // pacer -> workers; nil for an unbounded schedule
-	start   time.Time   // when the schedule starts (the warm-up's start)
-	measure time.Time   // when measuring starts
+	start   time.Time // when the schedule starts (the warm-up's start)
+	measure time.Time // when measuring starts
 	begin   chan struct{}
 
 	claimed atomic.Int64 // unbounded schedule: requests taken
 	stopped atomic.Bool  // unbounded schedule: no more claims
 
-	workers   sync.WaitGroup
-	nworkers  atomic.Int64
-	nextID    atomic.Int64
-	dialSlots chan struct{}
+	// the goroutines of the run: an unbounded run's connection loops, the
+	// ones opening a connection (or serving a churned request), and the
+	// readers of the lanes' connections
+	floods, dialers, readers sync.WaitGroup
+	nextID                   atomic.Int64 // connections opened or being opened
+	dialSlots                chan struct{}
 
 	open, maxOpen, opened, failed, dropped atomic.Int64
-	failures                               sync.Map // outcome -> *atomic.Int64
+	failures                               sync.Map // Outcome -> *atomic.Int64
 	late                                   atomic.Int64
 	causes                                 causes
 }
+
+// maxDialing bounds the connections being opened at once before the
+// start, so that a listen backlog is not flooded.
+const maxDialing = 128
 
 // Run drives the load Config describes and returns what it measured.
 // Per-request failures are outcomes in the Result, never errors; Run
@@ -51,21 +56,26 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	e := &engine{plan: p, ctx: ctx, rec: newRecorder(max(4, 2*runtime.GOMAXPROCS(0))),
-		begin: make(chan struct{}), dialSlots: make(chan struct{}, 128)}
-	if !p.sched.Unbounded() {
-		e.tickets = make(chan ticket)
-	}
+		begin: make(chan struct{}), dialSlots: make(chan struct{}, maxDialing)}
 	if cfg.Monitor != nil {
 		cfg.Monitor.attach(e)
 	}
 
 	// open the first connections, then wait for the start time
-	var ready sync.WaitGroup
-	for range p.conns {
-		ready.Add(1)
-		e.spawn(&ready)
+	var lanes []*lane
+	if p.sched.Unbounded() {
+		var ready sync.WaitGroup
+		ready.Add(p.conns)
+		for range p.conns {
+			e.floods.Go(func() { e.flood(&ready) })
+		}
+		ready.Wait()
+	} else {
+		lanes = e.newLanes()
+		if !cfg.Churn {
+			e.openFirst(lanes)
+		}
 	}
-	ready.Wait()
 	partial := false
 	if !cfg.StartAt.IsZero() {
 		t := time.NewTimer(time.Until(cfg.StartAt))
@@ -94,19 +104,23 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	neverStarted := partial // interrupted while waiting for StartAt
 	if partial {
 		e.stopped.Store(true)
-		if e.tickets != nil {
-			close(e.tickets)
-		}
-		close(e.begin)
-	} else {
-		close(e.begin)
-		if e.tickets != nil {
-			partial = e.pace()
-		} else {
-			partial = e.waitUnbounded()
-		}
 	}
-	e.workers.Wait()
+	close(e.begin)
+	switch {
+	case lanes != nil && !partial:
+		partial = e.runLanes(lanes)
+	case lanes == nil && !partial:
+		partial = e.waitUnbounded()
+	}
+	for _, l := range lanes {
+		l.shutdown()
+	}
+	e.floods.Wait()
+	e.dialers.Wait()
+	e.readers.Wait()
+	for _, l := range lanes {
+		l.wake.close()
+	}
 	stopHarvest()
 	end := time.Now()
 	if neverStarted { // nothing was offered: no span, and no rate
@@ -120,8 +134,46 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	return r, nil
 }
 
+// openFirst opens the connections there are before the start, a few at
+// a time, and hands them to the lanes in turn.
+func (e *engine) openFirst(lanes []*lane) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(e.conns, maxDialing) {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(e.conns); i = next.Add(1) - 1 {
+				l := lanes[i%int64(len(lanes))]
+				c, oc := e.openConn(e.nextID.Add(1)-1, l)
+				if c == nil {
+					e.connFailed(oc)
+					continue
+				}
+				e.readers.Go(c.readReplies)
+				l.handOver(c, OutcomeOK)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// runLanes runs the lanes until they are done; it reports whether ctx
+// stopped them.
+func (e *engine) runLanes(lanes []*lane) (interrupted bool) {
+	var wg sync.WaitGroup
+	var stopped atomic.Bool
+	for _, l := range lanes {
+		wg.Go(func() {
+			if l.run() {
+				stopped.Store(true)
+			}
+		})
+	}
+	wg.Wait()
+	return stopped.Load()
+}
+
 // waitUnbounded waits for the end of an unbounded run: its duration, its
-// request count (the workers stop by themselves) or ctx.
+// request count (the loops stop by themselves) or ctx.
 func (e *engine) waitUnbounded() (interrupted bool) {
 	var timeout <-chan time.Time
 	if e.end > 0 {
@@ -130,7 +182,7 @@ func (e *engine) waitUnbounded() (interrupted bool) {
 		timeout = t.C
 	}
 	done := make(chan struct{})
-	go func() { e.workers.Wait(); close(done) }()
+	go func() { e.floods.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-timeout:
@@ -143,11 +195,13 @@ func (e *engine) waitUnbounded() (interrupted bool) {
 }
 
 // claim takes the next request of an unbounded schedule: due now.
-func (e *engine) claim() (ticket, bool) {
+func (e *engine) claim() (ticket, bool) { return e.claimAt(time.Now()) }
+
+// claimAt takes the next request of an unbounded schedule, due at now.
+func (e *engine) claimAt(now time.Time) (ticket, bool) {
 	if e.stopped.Load() || e.ctx.Err() != nil {
 		return ticket{}, false
 	}
-	now := time.Now()
 	off := now.Sub(e.start)
 	if e.end > 0 && off >= e.end {
 		e.stopped.Store(true)
@@ -161,107 +215,114 @@ func (e *engine) claim() (ticket, bool) {
 	return ticket{due: now, warm: warm}, true
 }
 
-// spawn starts a worker (a connection) if the cap allows; ready, when
-// not nil, is told once its first connection is open (or failed).
-func (e *engine) spawn(ready *sync.WaitGroup) bool {
-	if e.nworkers.Add(1) > int64(e.maxConns) {
-		e.nworkers.Add(-1)
-		if ready != nil {
-			ready.Done()
-		}
-		return false
-	}
-	id := e.nextID.Add(1) - 1
-	w := newWorker(e, id)
-	e.workers.Go(func() { w.run(ready) })
-	return true
+// claims hands out an unbounded schedule's requests to a connection, all
+// due at now: the requests of one write are claimed at once.
+type claims struct {
+	e   *engine
+	now time.Time
 }
 
-// pace hands out each request at its due time until the schedule ends,
-// then closes the tickets channel. It reports whether ctx stopped it.
-func (e *engine) pace() (interrupted bool) {
-	defer close(e.tickets)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	var endC <-chan time.Time
-	if e.end > 0 {
-		t := time.NewTimer(time.Until(e.start.Add(e.end)))
-		defer t.Stop()
-		endC = t.C
-	}
-	pc := newPacer(e.sched)
-	var measured int64
-	for {
-		off, ok := pc.next()
-		if !ok || (e.end > 0 && off >= e.end) || (e.limit > 0 && measured >= e.limit) {
-			return false
+func (c *claims) next() (ticket, bool) { return c.e.claimAt(c.now) }
+
+// flood runs one connection of an unbounded run as a bare loop would: it
+// writes every request it may have in flight at once, whenever no reply
+// is waiting to be read, and opens the connection again when it closes,
+// until the claims run out. ready is told once the first connection is
+// open (or failed to).
+func (e *engine) flood(ready *sync.WaitGroup) {
+	var s sender
+	var c *conn
+	if !e.cfg.Churn {
+		e.dialSlots <- struct{}{}
+		var oc Outcome
+		if c, oc = e.openConn(e.nextID.Add(1)-1, nil); c == nil {
+			e.connFailed(oc)
 		}
-		t := ticket{due: e.start.Add(off), warm: off < e.cfg.WarmUp}
-		if wait := time.Until(t.due); wait > 0 {
-			timer.Reset(wait)
-			select {
-			case <-timer.C:
-			case <-e.ctx.Done():
-				e.unsent(pc, off, time.Now(), measured)
-				return true
+		<-e.dialSlots
+	}
+	ready.Done()
+	<-e.begin
+	if e.cfg.Churn {
+		for t, ok := e.claim(); ok; t, ok = e.claim() {
+			e.churn(t, e.nextID.Add(1)-1, &s)
+		}
+		return
+	}
+	src := &claims{e: e}
+	for {
+		if c == nil {
+			id := e.nextID.Add(1) - 1
+			var oc Outcome
+			if c, oc = e.openConn(id, nil); c == nil {
+				e.connFailed(oc)
+				t, ok := e.claim()
+				if !ok {
+					return
+				}
+				now := time.Now()
+				e.record(e.shardFor(id), t, kindValid, oc, now, now)
+				continue
 			}
 		}
-		if !t.warm {
-			measured++
-			e.shardFor(0).offered(t.due, 1)
+		// while replies wait to be read, the room they free adds up, and the
+		// requests to fill it go out in one write
+		if c.rd.Buffered() == 0 {
+			src.now = time.Now()
+			if c.send(src, &s) == 0 && c.idle() { // the claims ran out
+				c.finish()
+				c.release()
+				return
+			}
 		}
-		select {
-		case e.tickets <- t:
-			continue
-		default:
-		}
-		if !e.spawn(nil) && !t.warm {
-			e.late.Add(1)
-		}
-		select {
-		case e.tickets <- t:
-		case <-endC:
-			e.unsentTicket(t)
-			e.unsentAfter(pc, e.start.Add(e.end), measured)
-			return false
-		case <-e.ctx.Done():
-			e.unsentTicket(t)
-			e.unsentAfter(pc, time.Now(), measured)
-			return true
+		if !c.take(c.rd.ReadLine()) {
+			c.release()
+			c = nil
 		}
 	}
 }
 
-func (e *engine) unsentTicket(t ticket) {
-	if !t.warm {
-		e.shardFor(0).done(kindValid, OutcomeUnsent, t.due, time.Time{}, time.Now())
+// churn serves one request on a connection of its own: connect, VER, CVR,
+// close. Its service time covers the connect and the VER exchange.
+func (e *engine) churn(t ticket, id int64, s *sender) {
+	start := time.Now()
+	c, oc := e.openConn(id, nil)
+	if c == nil {
+		e.connFailed(oc)
+		e.record(e.shardFor(id), t, kindValid, oc, start, time.Now())
+		return
 	}
+	c.since = start
+	c.send(&oneTicket{t: t}, s)
+	c.finish()
+	for c.take(c.rd.ReadLine()) {
+	}
+	c.release()
 }
 
-// unsentAfter counts the pacer's requests from its next one on that were
-// due before until but never handed out.
-func (e *engine) unsentAfter(pc *pacer, until time.Time, measured int64) {
-	if off, ok := pc.next(); ok {
-		e.unsent(pc, off, until, measured)
-	}
+// oneTicket hands out one request.
+type oneTicket struct {
+	t     ticket
+	taken bool
 }
 
-// unsent counts the requests from the one due at off on (then the
-// pacer's next ones) that were due before until but never handed out.
-func (e *engine) unsent(pc *pacer, off time.Duration, until time.Time, measured int64) {
-	sh := e.shardFor(0)
-	for ok := true; ; off, ok = pc.next() {
-		due := e.start.Add(off)
-		if !ok || !due.Before(until) || (e.end > 0 && off >= e.end) || (e.limit > 0 && measured >= e.limit) {
-			return
-		}
-		if off < e.cfg.WarmUp {
-			continue
-		}
-		measured++
-		sh.offered(due, 1)
-		sh.done(kindValid, OutcomeUnsent, due, time.Time{}, until)
+func (o *oneTicket) next() (ticket, bool) {
+	if o.taken {
+		return ticket{}, false
 	}
+	o.taken = true
+	return o.t, true
+}
+
+// record files one request's Outcome into sh, unless it was due in the
+// warm-up.
+func (e *engine) record(sh *recShard, t ticket, kind int, oc Outcome, sent, end time.Time) {
+	if t.warm {
+		return
+	}
+	if oc != OutcomeInterrupted && e.ctx.Err() != nil && oc != OutcomeOK && !oc.isCode() {
+		oc = OutcomeInterrupted // the failure was our own interruption
+	}
+	sh.done(kind, oc, t.due, sent, end)
 }
 
 func (e *engine) shardFor(id int64) *recShard {
@@ -309,30 +370,20 @@ func (e *engine) connFailed(oc Outcome) {
 	v.(*atomic.Int64).Add(1)
 }
 
-// dial connects to the target within the timeout. The connect runs on a
-// goroutine of its own: its deep call stack then goes away with it, and
-// the worker's stack stays small (ten thousand of them add up).
-func (e *engine) dial() (net.Conn, Outcome) {
-	type dialed struct {
-		conn net.Conn
-		err  error
+// dial connects to the target within the timeout, through Config.Dial
+// when it is set.
+func (e *engine) dial(id int64) (net.Conn, Outcome) {
+	dial := e.cfg.Dial
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
 	}
-	ch := make(chan dialed, 1)
-	go func() {
-		dial := e.cfg.Dial
-		if dial == nil {
-			dial = (&net.Dialer{}).DialContext
-		}
-		ctx, cancel := context.WithTimeout(e.ctx, e.timeout)
-		defer cancel()
-		conn, err := dial(ctx, "tcp", e.cfg.Target)
-		ch <- dialed{conn, err}
-	}()
-	r := <-ch
-	if r.err != nil {
-		return nil, e.causes.noteErr(classifyDial(r.err), "", r.err)
+	ctx, cancel := context.WithTimeout(e.ctx, e.timeout)
+	defer cancel()
+	conn, err := dial(ctx, "tcp", e.cfg.Target)
+	if err != nil {
+		return nil, e.causes.noteErr(classifyDial(err), "", err)
 	}
-	return r.conn, OutcomeOK
+	return conn, OutcomeOK
 }
 
 func (e *engine) result(end time.Time, partial bool) *Result {
@@ -365,14 +416,15 @@ func (e *engine) result(end time.Time, partial bool) *Result {
 		}
 		requested = float64(due) / span.Seconds()
 	}
-	lat, svc, conn, hs := e.rec.merged()
+	h := e.rec.merged()
 	r := &Result{
 		Version: ResultVersion, Target: e.cfg.Target, Partial: partial, Shard: e.cfg.Shard.String(),
 		Start: measure, DurationS: window.Seconds(), End: end, Requests: requests,
-		Late: e.late.Load(), Latency: Summarize(lat), Service: Summarize(svc), Connect: Summarize(conn),
-		Handshake: Summarize(hs), Outcomes: outcomeMap(&all), FirstErrors: e.causes.texts(&all),
-		ByKind:   OutcomesByKind{Valid: outcomeMap(&byKind[kindValid]), Mutated: outcomeMap(&byKind[kindMutated])},
-		Settings: e.settings(),
+		Late: e.late.Load(), Latency: Summarize(h.latency), Service: Summarize(h.service), SendLag: Summarize(h.sendLag),
+		Connect: Summarize(h.connect), Handshake: Summarize(h.handshake), Outcomes: outcomeMap(&all),
+		FirstErrors: e.causes.texts(&all),
+		ByKind:      OutcomesByKind{Valid: outcomeMap(&byKind[kindValid]), Mutated: outcomeMap(&byKind[kindMutated])},
+		Settings:    e.settings(),
 		Connections: Connections{Opened: e.opened.Load(), MaxOpen: e.maxOpen.Load(), Failed: e.failed.Load(),
 			Dropped: e.dropped.Load(), Failures: Counts{}},
 	}
@@ -386,10 +438,11 @@ func (e *engine) result(end time.Time, partial bool) *Result {
 		r.Connections.Failures[k.(Outcome)] = v.(*atomic.Int64).Load()
 		return true
 	})
-	r.Histograms.Latency, _ = EncodeHistogram(lat)
-	r.Histograms.Service, _ = EncodeHistogram(svc)
-	r.Histograms.Connect, _ = EncodeHistogram(conn)
-	r.Histograms.Handshake, _ = EncodeHistogram(hs)
+	r.Histograms.Latency, _ = EncodeHistogram(h.latency)
+	r.Histograms.Service, _ = EncodeHistogram(h.service)
+	r.Histograms.SendLag, _ = EncodeHistogram(h.sendLag)
+	r.Histograms.Connect, _ = EncodeHistogram(h.connect)
+	r.Histograms.Handshake, _ = EncodeHistogram(h.handshake)
 	r.Series = e.rec.series.seconds(measure.Unix(), end.Unix())
 	return r
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if kind := os.Getenv(envBenchServer); kind != "" {
+		os.Exit(serveForParent(kind))
+	}
 	goleak.VerifyTestMain(m)
 }
 

@@ -213,6 +213,7 @@ func mergeHistograms(m *Result, results []*Result) error {
 	}{
 		{"latency", func(r *Result) (string, Summary) { return r.Histograms.Latency, r.Latency }, &m.Histograms.Latency, &m.Latency},
 		{"service", func(r *Result) (string, Summary) { return r.Histograms.Service, r.Service }, &m.Histograms.Service, &m.Service},
+		{"send lag", func(r *Result) (string, Summary) { return r.Histograms.SendLag, r.SendLag }, &m.Histograms.SendLag, &m.SendLag},
 		{"connect", func(r *Result) (string, Summary) { return r.Histograms.Connect, r.Connect }, &m.Histograms.Connect, &m.Connect},
 		{"handshake", func(r *Result) (string, Summary) { return r.Histograms.Handshake, r.Handshake }, &m.Histograms.Handshake, &m.Handshake},
 	} {

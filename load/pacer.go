@@ -161,3 +161,13 @@ func (p *pacer) enter(off time.Duration) bool {
 	p.lim.SetLimitAt(p.t0.Add(off), rate.Limit(p.rate))
 	return true
 }
+
+// newLanePacer returns the pacer of lane j of lanes that split s between
+// them the way shards split a whole schedule: every lanes-th of s's
+// requests, from its j-th on.
+func newLanePacer(s Schedule, j, lanes int) *pacer {
+	stride := s.strideOr1()
+	s.offset += stride * int64(j)
+	s.stride = stride * int64(lanes)
+	return newPacer(s)
+}

@@ -33,6 +33,7 @@ const slotsPerShard = 4
 type recShard struct {
 	mu                                   sync.Mutex
 	latency, service, connect, handshake *hdrhistogram.Histogram
+	sendLag                              *hdrhistogram.Histogram // from the due time to the send
 	byKind                               [2]counts
 	inWindow                             int64 // well-formed replies by the window's end
 	slots                                [slotsPerShard]slot
@@ -52,7 +53,7 @@ func newRecorder(n int) *recorder {
 	r := &recorder{shards: make([]*recShard, n)}
 	for i := range r.shards {
 		r.shards[i] = &recShard{latency: NewHistogram(), service: NewHistogram(),
-			connect: NewHistogram(), handshake: NewHistogram()}
+			connect: NewHistogram(), handshake: NewHistogram(), sendLag: NewHistogram()}
 	}
 	return r
 }
@@ -76,11 +77,15 @@ func (s *recShard) slot(t time.Time) *slot {
 	return sl
 }
 
-// done records one request: its outcome at end and, when it was
-// answered, its response time from due and its service time from sent.
+// done records one request: its outcome at end, how late it was sent
+// (when it was), and, when it was answered, its response time from due
+// and its service time from sent.
 func (s *recShard) done(kind int, oc Outcome, due, sent, end time.Time) {
 	s.mu.Lock()
 	s.byKind[kind][oc]++
+	if !sent.IsZero() {
+		s.sendLag.RecordValue(micros(sent.Sub(due)))
+	}
 	sl := s.slot(end)
 	sl.outcomes[oc]++
 	if oc.answered() {
@@ -150,18 +155,24 @@ func (r *recorder) setWindowEnd(t time.Time) {
 	}
 }
 
-// merged returns the shards' total histograms merged.
-func (r *recorder) merged() (latency, service, connect, handshake *hdrhistogram.Histogram) {
-	latency, service, connect, handshake = NewHistogram(), NewHistogram(), NewHistogram(), NewHistogram()
+// histograms are a run's histograms so far.
+type histograms struct {
+	latency, service, sendLag, connect, handshake *hdrhistogram.Histogram
+}
+
+// merged returns the shards' histograms merged.
+func (r *recorder) merged() histograms {
+	h := histograms{NewHistogram(), NewHistogram(), NewHistogram(), NewHistogram(), NewHistogram()}
 	for _, s := range r.shards {
 		s.mu.Lock()
-		latency.Merge(s.latency)
-		service.Merge(s.service)
-		connect.Merge(s.connect)
-		handshake.Merge(s.handshake)
+		h.latency.Merge(s.latency)
+		h.service.Merge(s.service)
+		h.sendLag.Merge(s.sendLag)
+		h.connect.Merge(s.connect)
+		h.handshake.Merge(s.handshake)
 		s.mu.Unlock()
 	}
-	return
+	return h
 }
 
 // harvest moves every slot of a second before upTo into the series.

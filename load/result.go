@@ -56,8 +56,13 @@ type Result struct {
 	// that were answered (any reply, malformed included): its Count says
 	// how many. Requests that waited for nothing (refused, reset, closed,
 	// unsent) and those that timed out (silent, partial) are left out.
-	Latency   Summary `json:"latency_us"`
-	Service   Summary `json:"service_us"`   // of the same requests, from the actual send
+	Latency Summary `json:"latency_us"`
+	Service Summary `json:"service_us"` // of the same requests, from the actual send
+	// SendLag is the generator's own delay: from each request's due time
+	// to its actual send (for churn, to the start of its connect), for
+	// every request sent, answered or not. It is the part of Latency that
+	// Service lacks, but for queueing behind a busy connection.
+	SendLag   Summary `json:"send_lag_us"`
 	Connect   Summary `json:"connect_us"`   // TCP connect, per connection
 	Handshake Summary `json:"handshake_us"` // VER exchange, per connection
 	Outcomes  Counts  `json:"outcomes"`
@@ -133,6 +138,7 @@ type Connections struct {
 type Histograms struct {
 	Latency   string `json:"latency"`
 	Service   string `json:"service"`
+	SendLag   string `json:"send_lag,omitempty"`
 	Connect   string `json:"connect"`
 	Handshake string `json:"handshake"`
 }
@@ -203,6 +209,8 @@ type UnansweredError struct {
 	FirstError string
 }
 
+// Error returns "load: no request was answered: " with the count, the
+// outcome and, in parentheses, its first error text.
 func (e *UnansweredError) Error() string {
 	msg := fmt.Sprintf("load: no request was answered: %d %s", e.Count, e.Outcome)
 	if e.FirstError != "" {

@@ -106,7 +106,7 @@ func capacityFlagSet(f *capacityFlags, stdout io.Writer) *flag.FlagSet {
 	fs.DurationVar(&f.search.Warmup, "warm-up", f.search.Warmup, "offer each rate this long before measuring; 0 for none")
 	fs.DurationVar(&f.search.Dwell, "dwell", f.search.Dwell, "measure each rate this long")
 	fs.IntVar(&f.search.MaxSteps, "max-steps", f.search.MaxSteps, "give up, not converged, after this many steps (runs again included)")
-	fs.IntVar(&f.search.Retries, "retries", f.search.Retries, "run a failing step again this many times before its rate counts as failed (noise only makes a step look worse); 0 for none")
+	fs.IntVar(&f.search.Retries, "retries", f.search.Retries, "run a rate that failed up to this many more times: the majority of its runs decides (2: two failures of three); 0 for none")
 	fs.IntVar(&l.conns, "conns", load.DefaultConns, "connections opened before each step")
 	fs.IntVar(&l.maxConns, "max-conns", load.DefaultMaxConns, "most connections open at once; past it a request waits and counts as late")
 	fs.IntVar(&l.depth, "depth", load.DefaultDepth, "CVRs in flight per connection (pipelined, replies matched by TrID)")

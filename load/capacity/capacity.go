@@ -25,7 +25,7 @@ const (
 	DefaultWarmup    = time.Second     // run at each rate before measuring
 	DefaultDwell     = 3 * time.Second // measured time at each rate
 	DefaultMaxSteps  = 25              // give up (not converged) after this many steps
-	DefaultRetries   = 1               // runs again of a failing step before it counts as failed
+	DefaultRetries   = 2               // runs again of a failing rate: 2, so that 2 failures of 3 runs confirm it
 )
 
 // Version is the version of the capacity search's JSON format.
@@ -36,7 +36,7 @@ const (
 	PhaseGrow   = "grow"   // raising the rate geometrically until a step fails
 	PhaseShrink = "shrink" // lowering it geometrically until a step passes
 	PhaseBisect = "bisect" // halving the bracket
-	PhaseRetry  = "retry"  // the rate of a step that just failed, once more
+	PhaseRetry  = "retry"  // a rate that failed, once more (see [Rerun])
 )
 
 // StepSpec is one step of a capacity search: offer Rate requests per
@@ -81,13 +81,17 @@ type Config struct {
 	NoWarmup  bool          // measure each rate from its first request
 	Dwell     time.Duration // measured time at each rate, at least a second
 	MaxSteps  int
-	// Retries is how many times a failing step is run again before its
-	// rate counts as failed; the rate passes if any run passes. Noise on
-	// a busy load generator only ever makes a step look worse (a late
-	// wake-up adds latency and loses throughput, never the reverse), so a
-	// pass is trusted and a failure confirmed. A step whose achieved rate
-	// fell short by over twice Tolerance is past the knee beyond doubt and
-	// is not run again.
+	// Retries is how many more times a rate is run after its first run
+	// failed: the majority of its 1+Retries runs then decides its verdict
+	// (with the default 2, two failures of three runs fail it, two passes
+	// pass it). A rate that passes its first run passes: noise on a busy
+	// load generator mostly makes a step look worse. A first failure is
+	// run again when it is out of line with the steps before it (a higher
+	// rate passed, or it fell short of a rate the target was seen to
+	// achieve), however far short it fell; otherwise unless it fell short
+	// by over twice Tolerance, which is past the knee beyond doubt. Before
+	// the search converges, the bracket's failing top is run again until
+	// the majority confirms it.
 	Retries   int
 	NoRetries bool // a failing step's rate counts as failed at once
 
@@ -241,20 +245,37 @@ type Result struct {
 	// CapacityRPS is the highest offered rate that passed: Bracket.Low.
 	CapacityRPS float64 `json:"capacity_rps"`
 	// Converged says the bracket is as narrow as the precision asks.
-	Converged bool     `json:"converged"`
-	Bracket   Bracket  `json:"bracket"`
-	Stopped   string   `json:"stopped"` // why the search ended, in words
-	Steps     []Step   `json:"steps"`
-	Settings  Settings `json:"settings"`
+	Converged bool    `json:"converged"`
+	Bracket   Bracket `json:"bracket"`
+	Stopped   string  `json:"stopped"` // why the search ended, in words
+	Steps     []Step  `json:"steps"`
+	// Reruns lists the rates run more than once, in the order of their
+	// first step.
+	Reruns   []Rerun  `json:"reruns,omitempty"`
+	Settings Settings `json:"settings"`
+}
+
+// Rerun is a rate the search ran more than once: why, and what the runs
+// decided. A rate that failed at or below the capacity (a higher rate
+// passed) does not count against it.
+type Rerun struct {
+	Rate   float64 `json:"rate_rps"`
+	Steps  []int   `json:"steps"` // the indexes of the steps that ran it
+	Passed int     `json:"passed"`
+	Failed int     `json:"failed"`
+	Pass   bool    `json:"pass"` // the rate's verdict
+	Why    string  `json:"why"`  // why it was run again
 }
 
 // Search searches for the highest rate the target sustains within the
-// SLO: it raises the offered rate geometrically from cfg.Start until a step
+// SLO: it raises the offered rate geometrically from cfg.Start until a rate
 // fails (or lowers it until one passes), then bisects until the highest
 // passing rate is bracketed within cfg.Precision. A step fails when its
 // achieved rate falls short of the offered rate by more than cfg.Tolerance,
-// whatever its latency, or when an SLO verdict is not met; a failing step
-// is run again (cfg.Retries) before its rate counts as failed.
+// whatever its latency, or when an SLO verdict is not met; a rate that
+// failed is run again (cfg.Retries) before its verdict is taken. The
+// capacity is the highest rate that passed: a rate that failed below it
+// does not lower it.
 //
 // It returns the result so far and nil when ctx ends (marked Partial), and
 // the result so far with the error when a step fails to run.
@@ -274,10 +295,8 @@ func Search(ctx context.Context, run StepRunner, cfg Config) (*Result, error) {
 		Steps: []Step{},
 	}
 	defer func() { res.DurationS = time.Since(res.Start).Seconds() }()
-	var s search
-	s.cfg = cfg
+	s := search{cfg: cfg, rates: map[float64]*rateRuns{}}
 	rate, phase := cfg.Start, PhaseGrow
-	retried := 0 // runs again of the current rate
 	for {
 		if len(res.Steps) == cfg.MaxSteps {
 			res.Stopped = fmt.Sprintf("gave up after %d steps", cfg.MaxSteps)
@@ -300,17 +319,12 @@ func Search(ctx context.Context, run StepRunner, cfg Config) (*Result, error) {
 		}
 		step := judgeStep(spec, r, cfg)
 		res.Steps = append(res.Steps, step)
-		// A failure is recorded at once when no step is left to run it
-		// again, or when the step fell so far short of the offered rate
-		// (over twice the tolerance) that noise cannot explain it.
-		farShort := step.Achieved < step.Offered*(1-2*cfg.Tolerance)
-		retry := !step.Pass && !step.Partial && !farShort && retried < cfg.Retries &&
-			len(res.Steps) < cfg.MaxSteps && ctx.Err() == nil
-		if !retry && !step.Partial {
-			s.record(step)
+		again := false
+		if !step.Partial {
+			again = s.add(step, len(res.Steps) < cfg.MaxSteps && ctx.Err() == nil)
 		}
 		if cfg.OnStep != nil {
-			cfg.OnStep(step, Bracket{Low: s.low, High: s.high})
+			cfg.OnStep(step, s.bracket())
 		}
 		if spec.Index == 1 && !step.Partial && r.Requests > 0 && r.Outcomes[load.OutcomeOK] == 0 {
 			// A target that answers nothing has no capacity to search for.
@@ -323,12 +337,10 @@ func Search(ctx context.Context, run StepRunner, cfg Config) (*Result, error) {
 			res.Partial, res.Stopped = true, "interrupted"
 			break
 		}
-		if retry {
-			retried++
+		if again {
 			phase = PhaseRetry
 			continue
 		}
-		retried = 0
 		var stop string
 		rate, phase, stop = s.next()
 		if stop != "" {
@@ -340,50 +352,138 @@ func Search(ctx context.Context, run StepRunner, cfg Config) (*Result, error) {
 	return res, nil
 }
 
-// search holds the bracket while [Search] runs.
-type search struct {
-	cfg       Config
-	low, high float64 // highest pass, lowest fail; 0 = none yet
+// rateRuns is what the search learnt of one rate.
+type rateRuns struct {
+	rate           float64
+	steps          []int // indexes
+	passed, failed int
+	decided, pass  bool   // its verdict, once taken
+	why            string // why it was run again
 }
 
-func (s *search) record(step Step) {
-	if step.Pass {
-		s.low = max(s.low, step.Offered)
-	} else if s.high == 0 || step.Offered < s.high {
-		s.high = step.Offered
+// search holds what [Search] learnt so far.
+type search struct {
+	cfg   Config
+	rates map[float64]*rateRuns
+	order []*rateRuns // by first step
+	low   float64     // the highest rate that passed; 0 for none
+	best  float64     // the highest rate any step achieved
+}
+
+// failsNeeded is how many failures of its 1+Retries runs fail a rate
+// that is run again: a majority.
+func (s *search) failsNeeded() int { return (1+s.cfg.Retries)/2 + 1 }
+
+// add files a step's verdict under its rate and reports whether the rate
+// must run again before its verdict is taken; more says a step is left
+// for that. A verdict taken moves the bracket.
+func (s *search) add(step Step, more bool) (again bool) {
+	rr := s.rates[step.Offered]
+	if rr == nil {
+		rr = &rateRuns{rate: step.Offered}
+		s.rates[step.Offered] = rr
+		s.order = append(s.order, rr)
 	}
+	rr.steps = append(rr.steps, step.Index)
+	if step.Pass {
+		rr.passed++
+	} else {
+		rr.failed++
+	}
+	best := s.best
+	s.best = max(s.best, step.Achieved)
+	runs, need := rr.passed+rr.failed, s.failsNeeded()
+	switch {
+	case runs == 1 && step.Pass:
+		rr.decided, rr.pass = true, true
+	case runs == 1:
+		floor := step.Offered * (1 - s.cfg.Tolerance)
+		farShort := step.Achieved < step.Offered*(1-2*s.cfg.Tolerance)
+		switch {
+		case step.Offered <= s.low:
+			rr.why = fmt.Sprintf("out of line: %s passed", load.FormatRate(s.low))
+		case step.Achieved < floor && best >= floor: // the target was seen to sustain this rate
+			rr.why = fmt.Sprintf("out of line: achieved %s, where %s was achieved before", load.FormatRate(math.Round(step.Achieved)), load.FormatRate(math.Round(best)))
+		case !farShort:
+			rr.why = "confirming a failure"
+		}
+		rr.decided = s.cfg.Retries == 0 || rr.why == ""
+	case rr.failed >= need:
+		rr.decided = true
+	case rr.passed >= 1+s.cfg.Retries-need+1:
+		rr.decided, rr.pass = true, true
+	}
+	if !rr.decided && !more { // no step left to run it again: the runs so far decide, a tie passing
+		rr.decided, rr.pass = true, rr.passed >= rr.failed
+	}
+	if rr.decided && rr.pass {
+		s.low = max(s.low, rr.rate)
+	}
+	return !rr.decided
+}
+
+// high returns the lowest rate above the capacity that failed, nil when
+// none did.
+func (s *search) high() *rateRuns {
+	var h *rateRuns
+	for _, rr := range s.order {
+		if rr.decided && !rr.pass && rr.rate > s.low && (h == nil || rr.rate < h.rate) {
+			h = rr
+		}
+	}
+	return h
+}
+
+func (s *search) bracket() Bracket {
+	b := Bracket{Low: s.low}
+	if h := s.high(); h != nil {
+		b.High = h.rate
+	}
+	return b
 }
 
 // next returns the next rate to offer, or why the search stops.
 func (s *search) next() (rate float64, phase, stop string) {
 	cfg := s.cfg
+	h := s.high()
 	switch {
-	case s.high == 0: // every step passed so far
+	case h == nil: // every rate passed so far
 		if s.low >= cfg.Max {
 			return 0, "", fmt.Sprintf("every rate passed up to the maximum %s", load.FormatRate(cfg.Max))
 		}
 		return math.Min(math.Round(s.low*cfg.Growth), cfg.Max), PhaseGrow, ""
-	case s.low == 0: // every step failed so far
-		r := math.Floor(s.high / cfg.Growth)
+	case s.low == 0: // every rate failed so far
+		r := math.Floor(h.rate / cfg.Growth)
 		if r < 1 {
 			return 0, "", "no rate passed, down to 1/s"
 		}
 		return r, PhaseShrink, ""
-	case s.high <= s.low*(1+cfg.Precision):
-		return 0, "", "converged"
 	}
-	mid := math.Round((s.low + s.high) / 2)
-	if mid <= s.low || mid >= s.high { // rates are whole requests per second
-		return 0, "", "converged"
+	mid := math.Round((s.low + h.rate) / 2)
+	if h.rate > s.low*(1+cfg.Precision) && mid > s.low && mid < h.rate { // rates are whole requests per second
+		return mid, PhaseBisect, ""
 	}
-	return mid, PhaseBisect, ""
+	if cfg.Retries > 0 && h.failed < s.failsNeeded() {
+		// the answer rests on the bracket's top: confirm it first
+		h.decided, h.why = false, "confirming the bracket's top"
+		return h.rate, PhaseRetry, ""
+	}
+	return 0, "", "converged"
 }
 
 func (s *search) finish(res *Result) {
-	res.Bracket = Bracket{Low: s.low, High: s.high}
+	res.Bracket = s.bracket()
 	res.CapacityRPS = s.low
-	res.Converged = s.low > 0 && s.high > 0 && !res.Partial &&
-		(s.high <= s.low*(1+s.cfg.Precision) || s.high-s.low <= 1)
+	b := res.Bracket
+	res.Converged = b.Low > 0 && b.High > 0 && !res.Partial &&
+		(b.High <= b.Low*(1+s.cfg.Precision) || b.High-b.Low <= 1) &&
+		(s.cfg.Retries == 0 || s.high().failed >= s.failsNeeded())
+	for _, rr := range s.order {
+		if len(rr.steps) > 1 {
+			res.Reruns = append(res.Reruns, Rerun{Rate: rr.rate, Steps: rr.steps, Passed: rr.passed, Failed: rr.failed,
+				Pass: rr.pass, Why: rr.why})
+		}
+	}
 }
 
 // judgeStep turns a step's measurements into its verdict.

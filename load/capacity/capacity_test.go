@@ -168,14 +168,17 @@ func TestCapacityRetries(t *testing.T) {
 	}{
 		{name: "a noisy failure is run again and passes", retries: 0, slow: []int{1}, capacity: 1000,
 			// 2000/s to 1125/s achieve 1000/s, over twice the tolerance short: not run again
-			offered: []float64{500, 500, 1000, 2000, 1500, 1250, 1125, 1063, 1063, 1032, 1032},
-			phases:  []string{PhaseGrow, PhaseRetry, PhaseGrow, PhaseGrow, PhaseBisect, PhaseBisect, PhaseBisect, PhaseBisect, PhaseRetry}},
+			offered: []float64{500, 500, 500, 1000, 2000, 1500, 1250, 1125, 1063, 1063, 1032, 1032},
+			phases: []string{PhaseGrow, PhaseRetry, PhaseRetry, PhaseGrow, PhaseGrow, PhaseBisect, PhaseBisect, PhaseBisect, PhaseBisect,
+				PhaseRetry, PhaseBisect, PhaseRetry}},
 		{name: "without retries a noisy failure sinks the answer", none: true, slow: []int{1}, capacity: 485,
 			offered: []float64{500, 250, 375, 438, 469, 485}},
 		{name: "a failure twice counts", retries: 0, slow: []int{1, 2}, capacity: 485,
 			offered: []float64{500, 500, 250, 375, 438, 469, 485}},
-		{name: "two retries", retries: 2, slow: []int{1, 2}, capacity: 1000,
-			offered: []float64{500, 500, 500, 1000, 2000, 1500}},
+		{name: "two failures of three fail a rate", retries: 0, slow: []int{1, 3}, capacity: 485,
+			offered: []float64{500, 500, 500, 250, 375, 438, 469, 485}},
+		{name: "one retry: a pass of two runs passes", retries: 1, slow: []int{1}, capacity: 1000,
+			offered: []float64{500, 500, 1000, 2000, 1500}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -358,7 +361,7 @@ func TestOffIsAField(t *testing.T) {
 		warmup          string
 		retries, offers int // steps offered at the first, failing, rate
 	}{
-		{cfg: Config{}, warmup: DefaultWarmup.String(), retries: DefaultRetries, offers: 1 + DefaultRetries},
+		{cfg: Config{}, warmup: DefaultWarmup.String(), retries: DefaultRetries, offers: 2}, // two failures of three
 		{cfg: Config{NoWarmup: true, NoRetries: true}, warmup: "0s", retries: 0, offers: 1},
 	} {
 		var warmups []time.Duration

@@ -1,9 +1,10 @@
 // Package capacity searches for the highest request rate a server
 // sustains within an SLO, running one load step after another: the rate
 // grows geometrically until a step fails, then the bracket between the
-// highest pass and the lowest failure is bisected. A failing step is run
-// again before its rate counts as failed, since noise on a busy load
-// generator only makes a step look worse.
+// highest pass and the lowest failure is bisected. A rate that fails is
+// run again until most of its runs agree, and the bracket's failing top
+// is confirmed so, since one noisy step must not decide the answer; a
+// rate that failed below one that passed does not lower the capacity.
 //
 // [Search] drives the search through a [StepRunner], usually one
 // [load.Run] per step. [ShardedSteps] makes a StepRunner that runs each

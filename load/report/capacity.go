@@ -243,8 +243,15 @@ func capacityStepsChart(c *capacity.Result, _ []capacity.Step) (Chart, error) {
 	p.Y.Min = 0
 	headroom(p)
 	p.X.Tick.Marker = integerTicks{}
-	return Chart{Name: "capacity-steps", Title: p.Title.Text, Plot: p,
-		Caption: "The rate offered at each step: geometric growth until a step fails, then bisection of the bracket."}, nil
+	caption := "The rate offered at each step: geometric growth until a step fails, then bisection of the bracket."
+	switch n := len(c.Reruns); n {
+	case 0:
+	case 1:
+		caption += " One rate was run more than once, until most of its runs agreed (see the reruns under the table)."
+	default:
+		caption += fmt.Sprintf(" %d rates were run more than once, each until most of its runs agreed (see the reruns under the table).", n)
+	}
+	return Chart{Name: "capacity-steps", Title: p.Title.Text, Plot: p, Caption: caption}, nil
 }
 
 // integerTicks labels whole numbers only.

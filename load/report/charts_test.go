@@ -154,6 +154,27 @@ func TestPercentilesStayApart(t *testing.T) {
 	}
 }
 
+func TestCapacityStepsCaptionCountsReruns(t *testing.T) {
+	t.Parallel()
+	steps := []capacity.Step{{Index: 1, Offered: 100, Achieved: 50}, {Index: 2, Phase: capacity.PhaseRetry, Offered: 100, Achieved: 50}}
+	for _, tt := range []struct {
+		reruns []capacity.Rerun
+		want   string
+	}{
+		{nil, "bisection of the bracket."},
+		{[]capacity.Rerun{{Rate: 100, Steps: []int{1, 2}, Failed: 2}}, "One rate was run more than once"},
+		{[]capacity.Rerun{{Rate: 100}, {Rate: 50}}, "2 rates were run more than once"},
+	} {
+		charts, err := CapacityCharts(&capacity.Result{Steps: steps, Reruns: tt.reruns})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if caption := charts[2].Caption; !strings.Contains(caption, tt.want) {
+			t.Errorf("%d reruns: got caption %q, want %q", len(tt.reruns), caption, tt.want)
+		}
+	}
+}
+
 func near(v uint32, want uint8) bool { return math.Abs(float64(v>>8)-float64(want)) < 24 }
 
 // TestCapacityCaptionsSayWhatPassingMeant: the captions name the SLO only

@@ -48,7 +48,7 @@ func buildLoadFixture() *load.Result {
 			Mode: "persistent", Depth: 1, Conns: 64, MaxConns: 1024, Mutate: 0.02, Timeout: "5s", Seed: 1},
 		SLO: []load.SLOVerdict{{Objective: "p99<20ms", Value: 12.5, Met: true}, {Objective: "errors<1%", Value: 2.1, Met: false}},
 	}
-	lat, svc, conn, hs := load.NewHistogram(), load.NewHistogram(), load.NewHistogram(), load.NewHistogram()
+	lat, svc, lag, conn, hs := load.NewHistogram(), load.NewHistogram(), load.NewHistogram(), load.NewHistogram(), load.NewHistogram()
 	for c := range 64 {
 		conn.RecordValue(int64(150 + 3*c))
 		hs.RecordValue(int64(300 + 5*c))
@@ -76,6 +76,7 @@ func buildLoadFixture() *load.Result {
 			out[name]++
 			kind[name]++
 			r.Outcomes[name]++
+			lag.RecordValue(int64(20 + i%40))
 			if name == load.OutcomeSilent { // no response time
 				continue
 			}
@@ -94,11 +95,13 @@ func buildLoadFixture() *load.Result {
 	r.Rate.Achieved = float64(r.Requests-r.Outcomes[load.OutcomeSilent]) / r.DurationS
 	r.FirstErrors = map[load.Outcome]string{load.CodeOutcome(420): `CVR reply "420 8"`, load.CodeOutcome(731): `CVR reply "731 1093"`,
 		load.OutcomeSilent: "read CVR reply: read tcp 127.0.0.1:50124->127.0.0.1:1863: i/o timeout"}
-	r.Latency, r.Service, r.Connect, r.Handshake = load.Summarize(lat), load.Summarize(svc), load.Summarize(conn), load.Summarize(hs)
+	r.Latency, r.Service, r.SendLag = load.Summarize(lat), load.Summarize(svc), load.Summarize(lag)
+	r.Connect, r.Handshake = load.Summarize(conn), load.Summarize(hs)
 	for _, e := range []struct {
 		h   *hdrhistogram.Histogram
 		dst *string
-	}{{lat, &r.Histograms.Latency}, {svc, &r.Histograms.Service}, {conn, &r.Histograms.Connect}, {hs, &r.Histograms.Handshake}} {
+	}{{lat, &r.Histograms.Latency}, {svc, &r.Histograms.Service}, {lag, &r.Histograms.SendLag},
+		{conn, &r.Histograms.Connect}, {hs, &r.Histograms.Handshake}} {
 		s, err := load.EncodeHistogram(e.h)
 		must(err)
 		*e.dst = s
@@ -112,7 +115,8 @@ func buildCapacityFixture() *capacity.Result {
 		Version: capacity.Version, Target: "127.0.0.1:1863", Start: time.Date(2024, 5, 1, 13, 0, 0, 0, time.UTC),
 		DurationS: 42.3, CapacityRPS: 3875, Converged: true, Bracket: capacity.Bracket{Low: 3875, High: 4000}, Stopped: "converged",
 		Settings: capacity.Settings{Start: 500, Max: 1e6, Growth: 2, Precision: 0.05, Tolerance: 0.03,
-			Warmup: "1s", Dwell: "3s", MaxSteps: 25, Retries: 1, SLO: "p99<10ms,errors<0.1%"},
+			Warmup: "1s", Dwell: "3s", MaxSteps: 25, Retries: 2, SLO: "p99<10ms,errors<0.1%"},
+		Reruns: []capacity.Rerun{{Rate: 4000, Steps: []int{4, 5}, Failed: 2, Why: "confirming a failure"}},
 	}
 	add := func(phase string, offered, achieved float64, p50, p99, p999 int64) {
 		pass := achieved >= offered*0.97 && p99 < 10_000

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -80,7 +81,7 @@ func WriteText(w io.Writer, r *load.Result) error {
 	for _, row := range []struct {
 		name string
 		s    load.Summary
-	}{{"response", r.Latency}, {"service", r.Service}, {"connect", r.Connect}, {"handshake", r.Handshake}} {
+	}{{"response", r.Latency}, {"service", r.Service}, {"send lag", r.SendLag}, {"connect", r.Connect}, {"handshake", r.Handshake}} {
 		if row.s.Count == 0 { // no figures, rather than zeros that read as fast
 			fmt.Fprintf(tw, "%s\t0\t-\t-\t-\t-\t-\t-\t\n", row.name)
 			continue
@@ -129,8 +130,9 @@ func writeVerdicts(w io.Writer, vs []load.SLOVerdict) {
 }
 
 // WriteCapacityText writes the report of a capacity search to w: the
-// answer, the bracket, and every step with its offered and achieved rate,
-// p50/p99/p99.9, error share and verdict.
+// answer, the bracket, every step with its offered and achieved rate,
+// p50/p99/p99.9, error share and verdict, and the rates run more than
+// once with why and what their runs decided.
 func WriteCapacityText(w io.Writer, c *capacity.Result) error {
 	ew := &errWriter{w: w}
 	fmt.Fprintf(ew, "target     %s\n", targetName(c.Target, c.Embedded))
@@ -160,6 +162,26 @@ func WriteCapacityText(w io.Writer, c *capacity.Result) error {
 		if s.Reason != "" {
 			fmt.Fprintf(ew, "  step %d: %s\n", s.Index, s.Reason)
 		}
+	}
+	if len(c.Reruns) > 0 {
+		fmt.Fprintln(ew, "\nreruns")
+		tw = tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+		for _, r := range c.Reruns {
+			steps := make([]string, len(r.Steps))
+			for i, n := range r.Steps {
+				steps[i] = strconv.Itoa(n)
+			}
+			verdict := "pass"
+			switch {
+			case !r.Pass && r.Rate <= c.CapacityRPS:
+				verdict = "FAIL, not counted: a higher rate passed"
+			case !r.Pass:
+				verdict = "FAIL"
+			}
+			fmt.Fprintf(tw, "  %s\tsteps %s\t%d of %d failed: %s\t%s\n", load.FormatRate(r.Rate), strings.Join(steps, ", "),
+				r.Failed, r.Passed+r.Failed, verdict, r.Why)
+		}
+		tw.Flush()
 	}
 	fmt.Fprintln(ew)
 	fmt.Fprintln(ew, CapacitySummary(c))

@@ -1,0 +1,106 @@
+//go:build unix
+
+package load
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// cpuTime returns the CPU time this process has used, user and system.
+func cpuTime(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkCPUPerRequest measures what the generator costs the machine:
+// a paced run of 50,000 requests a second on 64 connections, 16 in flight
+// on each, against a canned server in another process. "cpu-µs/req" is
+// this process's user and system time per request (the goal: <= 8);
+// "allocs/req" counts the allocations per request between a quarter and
+// three quarters of the run, in the steady state. Each iteration is one
+// request; give -benchtime 250000x for a run of five seconds.
+func BenchmarkCPUPerRequest(b *testing.B) {
+	addr := childServer(b, "canned")
+	n := int64(max(b.N, 10000))
+	var mon Monitor
+	cfg := Config{Target: addr, Schedule: Constant(50000), Requests: n, Conns: 64, MaxConns: 64, Depth: 16, Monitor: &mon}
+	steady := make(chan float64, 1)
+	stop := make(chan struct{})
+	go func() { steady <- steadyAllocs(&mon, n, stop) }()
+	b.ResetTimer()
+	cpu0 := cpuTime(b)
+	r, err := Run(context.Background(), cfg)
+	cpu := cpuTime(b) - cpu0
+	b.StopTimer()
+	close(stop)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if r.Outcomes[OutcomeOK] != n {
+		b.Fatalf("got outcomes %v, want %d ok", r.Outcomes, n)
+	}
+	b.ReportMetric(float64(cpu.Microseconds())/float64(n), "cpu-µs/req")
+	b.ReportMetric(<-steady, "allocs/req")
+	b.ReportMetric(r.Rate.Achieved, "req/s")
+	b.ReportMetric(float64(r.Connections.Opened), "conns")
+}
+
+// steadyAllocs returns the allocations per completed request between the
+// run's first quarter and its third, watching mon until stop; -1 when the
+// run ended before both were seen.
+func steadyAllocs(mon *Monitor, n int64, stop <-chan struct{}) float64 {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	var ms runtime.MemStats
+	var from, fromAllocs int64 = -1, 0
+	for {
+		select {
+		case <-stop:
+			return -1
+		case <-tick.C:
+		}
+		done := mon.Progress().Done
+		switch {
+		case from < 0 && done >= n/4:
+			runtime.ReadMemStats(&ms)
+			from, fromAllocs = done, int64(ms.Mallocs)
+		case from >= 0 && done >= 3*n/4:
+			runtime.ReadMemStats(&ms)
+			return float64(int64(ms.Mallocs)-fromAllocs) / float64(done-from)
+		}
+	}
+}
+
+// BenchmarkSendLag measures the generator's own share of the response
+// time, at 500/s and 5,000/s on 16 connections against a canned server in
+// another process: how late each request is sent after its due time
+// (send-lag-p50-µs, send-lag-p99-µs; the goal: <= 50 and <= 200 on an
+// idle machine) and, as a check, the response p50 less the service p50
+// (own-p50-µs). Each iteration is one request; each run lasts at least
+// two seconds.
+func BenchmarkSendLag(b *testing.B) {
+	addr := childServer(b, "canned")
+	for _, rate := range []float64{500, 5000} {
+		b.Run(fmt.Sprintf("rate%g", rate), func(b *testing.B) {
+			n := max(int64(b.N), int64(2*rate))
+			r, err := Run(context.Background(), Config{Target: addr, Schedule: Constant(rate), Requests: n})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if r.Outcomes[OutcomeOK] != n {
+				b.Fatalf("got outcomes %v, want %d ok", r.Outcomes, n)
+			}
+			b.ReportMetric(float64(r.SendLag.P50), "send-lag-p50-µs")
+			b.ReportMetric(float64(r.SendLag.P99), "send-lag-p99-µs")
+			b.ReportMetric(float64(r.Latency.P50-r.Service.P50), "own-p50-µs")
+		})
+	}
+}
