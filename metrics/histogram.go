@@ -8,15 +8,18 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/proto"
 )
 
 // classicBounds are the upper bounds of the classic buckets, in seconds:
-// six a decade (1, 1.5, 2, 3, 5, 7) from 10µs to 10s, fine enough for a
-// server that answers in tens of microseconds.
+// ten a decade (1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8), each at most a
+// third above the one before, from 10µs to 10s: fine enough for a server
+// that answers in tens of microseconds, and for a p99 interpolated
+// within a bucket to stay close.
 var classicBounds = func() []float64 {
 	var b []float64
 	for exp := -5; exp <= 0; exp++ {
-		for _, m := range []string{"1", "1.5", "2", "3", "5", "7"} {
+		for _, m := range []string{"1", "1.25", "1.5", "2", "2.5", "3", "4", "5", "6", "8"} {
 			v, _ := strconv.ParseFloat(m+"e"+strconv.Itoa(exp), 64) // the exact decimal, not a product's rounding
 			b = append(b, v)
 		}
@@ -78,7 +81,16 @@ func histogram(desc *prometheus.Desc, h *hdrhistogram.Histogram, created time.Ti
 	if err != nil {
 		return prometheus.NewInvalidMetric(desc, err)
 	}
-	return bothHistogram{classic: c, native: n}
+	var classicOut, nativeOut dto.Metric
+	if err := c.Write(&classicOut); err != nil {
+		return prometheus.NewInvalidMetric(desc, err)
+	}
+	if err := n.Write(&nativeOut); err != nil {
+		return prometheus.NewInvalidMetric(desc, err)
+	}
+	both := proto.Clone(nativeOut.GetHistogram()).(*dto.Histogram)
+	both.Bucket = classicOut.GetHistogram().GetBucket()
+	return bothHistogram{native: n, both: both}
 }
 
 // nativeIndex returns the native bucket that holds v > 0: bucket i holds
@@ -90,21 +102,20 @@ func nativeIndex(v float64) int {
 // bothHistogram is one histogram written with its classic buckets and its
 // native ones, as the client library's own histograms are when given
 // both: a scraper that reads native histograms takes those, any other the
-// classic buckets.
-type bothHistogram struct{ classic, native prometheus.Metric }
+// classic buckets. It is immutable, so that scrapes may write it at once.
+type bothHistogram struct {
+	native prometheus.Metric // for its description and labels
+	both   *dto.Histogram    // native's, with the classic buckets
+}
 
 var _ prometheus.Metric = bothHistogram{}
 
 func (b bothHistogram) Desc() *prometheus.Desc { return b.native.Desc() }
 
 func (b bothHistogram) Write(out *dto.Metric) error {
-	var c dto.Metric
-	if err := b.classic.Write(&c); err != nil {
-		return err
-	}
 	if err := b.native.Write(out); err != nil {
 		return err
 	}
-	out.Histogram.Bucket = c.Histogram.Bucket
+	out.Histogram = b.both
 	return nil
 }
