@@ -24,6 +24,7 @@ func init() {
 		name: "capacity", order: 45,
 		summary: "find the highest rate a server sustains within an SLO (geometric steps, then bisection)",
 		example: "cvrswarm capacity -slo 'p99<10ms,errors<0.1%' -html capacity.html",
+		details: capacityDetails,
 		run:     runCapacity,
 	})
 }

@@ -20,6 +20,7 @@ func init() {
 	register(&command{
 		name: "check", order: 40, summary: "check a server's VER/CVR handling rule by rule against the spec",
 		example: "cvrswarm check -target 127.0.0.1:1863 -role ds -json check.json",
+		details: checkDetails,
 		run:     runCheck,
 	})
 }

@@ -16,6 +16,7 @@ func init() {
 	register(&command{
 		name: "merge", order: 60, summary: "combine the -json results of shards into one exact report",
 		example: "cvrswarm merge shard-1.json shard-2.json shard-3.json -json merged.json",
+		details: mergeDetails,
 		run:     runMerge,
 	})
 }

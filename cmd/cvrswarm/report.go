@@ -14,6 +14,7 @@ func init() {
 		name: "report", order: 50,
 		summary: "print the report of a saved load, capacity or fuzz JSON and draw its charts again",
 		example: "cvrswarm report run.json -html run.html -png charts/",
+		details: reportDetails,
 		run:     runReport,
 	})
 }

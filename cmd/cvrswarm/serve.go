@@ -18,6 +18,7 @@ func init() {
 	register(&command{
 		name: "serve", order: 10, summary: "run the reference CVR server until Ctrl-C",
 		example: "cvrswarm serve -addr 127.0.0.1:1863 -role ds",
+		details: serveDetails,
 		run:     runServe,
 	})
 }
