@@ -42,7 +42,7 @@ func checkFlagSet(f *checkFlags, stdout io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.dialects, "dialects", "", `dialects the client offers in VER: a range "MSNP8-MSNP18" (CVR0 added) or a list "MSNP15,MSNP8,CVR0" (default: MSNP23 to MSNP2 and CVR0)`)
 	fs.DurationVar(&f.timeout, "timeout", conformance.DefaultTimeout, "wait this long for each connect, reply line or close")
 	fs.BoolVar(&f.strict, "strict", false, "warnings (where real servers commonly differ from the spec) count as failures")
-	fs.StringVar(&f.json, "json", "", "also write the results as JSON to this file")
+	fs.StringVar(&f.json, "json", "", "also write the results as JSON to this `FILE` (atomically): target, role, dialects offered and spoken, every rule's sent, expected, got, verdict and reason, and the summary (inconclusive included)")
 	fs.StringVar(&f.run, "run", "", "run only the rules whose ID matches this regular expression")
 	fs.BoolVar(&f.list, "list", false, "list the rules and exit")
 	fs.BoolVar(&f.verbose, "v", false, "show the full exchange of every rule, not only of those that did not pass")

@@ -48,7 +48,7 @@ func serveFlagSet(f *serveFlags, stdout io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.download, "download-url", refserver.DefaultDownloadURL, "download-url in the CVR reply")
 	fs.StringVar(&f.fallback, "fallback-url", refserver.DefaultFallbackURL, "fallback-url in the CVR reply")
 	fs.IntVar(&f.maxLine, "max-line", msnp.DefaultMaxLineLength, "longest request line in bytes; a longer one closes the connection")
-	fs.DurationVar(&f.idle, "idle-timeout", refserver.DefaultIdleTimeout, "close a connection silent this long (0: never)")
+	fs.DurationVar(&f.idle, "idle-timeout", refserver.DefaultIdleTimeout, "close a connection silent, or not reading its replies, this long (0: never)")
 	fs.IntVar(&f.maxConns, "max-conns", refserver.DefaultMaxConns, "connections served at once; more are closed at once (0: no limit)")
 	fs.DurationVar(&f.serviceTime, "service-time", 0, "hold one of -workers this long per CVR: capacity -workers/-service-time per second")
 	fs.IntVar(&f.workers, "workers", 1, "CVRs served at once with -service-time")
