@@ -24,6 +24,7 @@ func init() {
 		name: "capacity", order: 45,
 		summary: "find the highest rate a server sustains within an SLO (geometric steps, then bisection)",
 		example: "cvrswarm capacity -slo 'p99<10ms,errors<0.1%' -html capacity.html",
+		details: capacityDetails,
 		run:     runCapacity,
 	})
 }
@@ -124,7 +125,7 @@ func capacityFlagSet(f *capacityFlags, stdout io.Writer) *flag.FlagSet {
 	fs.StringVar(&f.sync.Dir, "sync-dir", "", "with -shard: the `folder` every shard reads and writes each step's results in")
 	fs.DurationVar(&f.sync.Timeout, "sync-timeout", capacity.DefaultSyncTimeout, "with -shard: longest wait for the other shards' results of a step")
 	fs.DurationVar(&f.sync.Gap, "sync-gap", capacity.DefaultSyncGap, "with -shard: time from a step's last result to the next step's start")
-	fs.StringVar(&f.jsonOut, "json", "", "write the search, every step included, as JSON to `FILE`")
+	fs.StringVar(&f.jsonOut, "json", "", "write the search as JSON to `FILE`: capacity_rps, converged, bracket, stopped, every step (offered, achieved, latency, errors, verdict, reason, outcomes), reruns and the settings")
 	fs.BoolVar(&l.quiet, "quiet", false, "no progress display")
 	f.report.bind(fs)
 	l.metrics.bind(fs)

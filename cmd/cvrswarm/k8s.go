@@ -16,6 +16,7 @@ func init() {
 	register(&command{
 		name: "k8s", order: 70, summary: "print a Kubernetes Indexed Job that runs a load as shards started together (other flags go to load)",
 		example: "cvrswarm k8s -shards 4 -target msnp.example.net:1863 -rate 20000/s -duration 5m > cvrswarm-job.yaml",
+		details: k8sDetails,
 		run:     runK8s,
 	})
 }

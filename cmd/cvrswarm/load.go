@@ -25,6 +25,7 @@ func init() {
 	register(&command{
 		name: "load", order: 10, summary: "drive a rate-limited swarm of MSNP clients (VER, then CVR) and measure the server",
 		example: "cvrswarm load -target 127.0.0.1:1863 -rate 5000/s -duration 30s -slo 'p99<20ms,errors<1%'",
+		details: loadDetails,
 		run:     runLoad,
 	})
 }
