@@ -230,10 +230,11 @@ func (l *lane) anyRoom() bool {
 	return false
 }
 
-// grow opens a connection for a waiting request when none is being
-// opened for it and the lane's cap allows.
+// grow opens a connection for the waiting requests when those being
+// opened have no room for them all (each brings room for depth) and the
+// lane's cap allows.
 func (l *lane) grow() bool {
-	if l.e.cfg.Churn || l.dialing >= l.queue.len() || len(l.open)+l.dialing >= l.maxConns {
+	if l.e.cfg.Churn || l.dialing*l.e.depth >= l.queue.len() || len(l.open)+l.dialing >= l.maxConns {
 		return false
 	}
 	l.startDial()
