@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -44,7 +45,7 @@ type lane struct {
 // due: above one request per minWakeGap a lane, each wake-up sends every
 // request due by then, at a cost of up to that much delay for each, where
 // a wake-up per request would cost the machine more than the write.
-const minWakeGap = 100 * time.Microsecond
+const minWakeGap = 200 * time.Microsecond
 
 func maxTime(a, b time.Time) time.Time {
 	if a.After(b) {
@@ -53,10 +54,16 @@ func maxTime(a, b time.Time) time.Time {
 	return b
 }
 
-// newLanes splits this process's share of the run between lanes, one per
-// processor up to one per connection.
+// laneRate is the most requests a second one lane is given: a lane that
+// sends a burst per wake-up has plenty of room below it, and every lane
+// more wakes up as often.
+const laneRate = 200_000
+
+// newLanes splits this process's share of the run between lanes: one per
+// laneRate of its peak rate, at most one per processor and per connection.
 func (e *engine) newLanes() []*lane {
-	n := max(min(runtime.GOMAXPROCS(0), e.conns), 1)
+	n := int(math.Ceil(e.sched.Peak() / laneRate))
+	n = max(min(n, runtime.GOMAXPROCS(0), e.conns), 1)
 	stopAt := e.end
 	if e.limitEnds && (stopAt == 0 || e.limitEnd < stopAt) {
 		stopAt = e.limitEnd
