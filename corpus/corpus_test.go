@@ -125,6 +125,20 @@ func TestSaveAndLoad(t *testing.T) {
 	}
 }
 
+// TestLoadFlatFolder: a folder of corpus files with no subfolders, such
+// as seeds/invalid or a user's own, loads too.
+func TestLoadFlatFolder(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "invalid")
+	if _, err := Save(dir, Case{CVR: []byte("CVR 1 x\r\n")}); err != nil {
+		t.Fatal(err)
+	}
+	cases, err := Load(dir)
+	if err != nil || len(cases) != 1 || string(cases[0].CVR) != "CVR 1 x\r\n" {
+		t.Errorf("Load(%s) = %+v, %v; want the one case", dir, cases, err)
+	}
+}
+
 func TestUnmarshalErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ data, want string }{

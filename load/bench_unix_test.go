@@ -5,6 +5,7 @@ package load
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"syscall"
 	"testing"
@@ -103,4 +104,86 @@ func BenchmarkSendLag(b *testing.B) {
 			b.ReportMetric(float64(r.Latency.P50-r.Service.P50), "own-p50-µs")
 		})
 	}
+}
+
+// BenchmarkOpenConnections opens b.N connections (connect and VER) to a
+// canned server in another process, from 127.0.0.1 to 127.0.0.8 in turn,
+// then runs one second at 100/s on them, and reports how fast they opened (conns/s; the goal: >= 20,000)
+// and what each costs this process while open: resident memory
+// (rss-KB/conn; the goal: <= 6), and of it the heap and the goroutine
+// stacks. Give -benchtime 10000x for ten thousand; the open-file limit
+// bounds it (ulimit -n).
+func BenchmarkOpenConnections(b *testing.B) {
+	addr := childServer(b, "canned")
+	n := b.N
+	var mon Monitor
+	type sample struct {
+		rss         int64
+		heap, stack uint64
+		opened      time.Duration
+	}
+	got := make(chan sample, 1)
+	stop := make(chan struct{})
+	runtime.GC()
+	rss0 := residentBytes(b)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	heap0, stack0 := ms.HeapInuse, ms.StackInuse
+	start := time.Now()
+	go func() {
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		var s sample
+		for {
+			select {
+			case <-stop:
+				got <- s
+				return
+			case <-tick.C:
+			}
+			if p := mon.Progress(); p.Running && s.opened == 0 {
+				s.opened = time.Since(start)
+			} else if s.opened > 0 && time.Since(start) > s.opened+500*time.Millisecond && s.rss == 0 {
+				runtime.GC()
+				s.rss = residentBytes(b)
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				s.heap, s.stack = ms.HeapInuse, ms.StackInuse
+			}
+		}
+	}()
+	sources, err := ParseSourceAddrs("127.0.0.1-127.0.0.8")
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := Run(context.Background(), Config{Target: addr, Schedule: Constant(100), Duration: time.Second,
+		Conns: n, MaxConns: n, Timeout: 30 * time.Second, Monitor: &mon, SourceAddrs: sources})
+	close(stop)
+	s := <-got
+	if err != nil {
+		b.Fatal(err)
+	}
+	if r.Connections.Opened != int64(n) || r.Outcomes[OutcomeOK] != r.Requests {
+		b.Fatalf("got %d connections opened, outcomes %v; want %d, all ok", r.Connections.Opened, r.Outcomes, n)
+	}
+	if s.rss == 0 {
+		b.Fatal("the run ended before its memory was read")
+	}
+	b.ReportMetric(float64(n)/s.opened.Seconds(), "conns/s")
+	b.ReportMetric(float64(s.rss-rss0)/1024/float64(n), "rss-KB/conn")
+	b.ReportMetric(float64(int64(s.heap)-int64(heap0))/1024/float64(n), "heap-KB/conn")
+	b.ReportMetric(float64(int64(s.stack)-int64(stack0))/1024/float64(n), "stack-KB/conn")
+}
+
+// residentBytes returns this process's resident memory.
+func residentBytes(tb testing.TB) int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		tb.Skip("no /proc/self/statm: resident memory is measured on Linux")
+	}
+	var size, resident int64
+	if _, err := fmt.Sscan(string(b), &size, &resident); err != nil {
+		tb.Fatal(err)
+	}
+	return resident * int64(os.Getpagesize())
 }

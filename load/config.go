@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -36,6 +37,12 @@ type Config struct {
 	// net.Dialer (through a proxy, or to a test's in-memory server); the
 	// context it is given ends after Timeout.
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+	// SourceAddrs are the local addresses connections are opened from, in
+	// turn; nil lets the system choose. Each address has its own ephemeral
+	// ports towards the target (about 28,000 by default on Linux), so a
+	// run past that many connections spreads them over several, as
+	// 127.0.0.1 to 127.0.0.8 on loopback. See [ParseSourceAddrs].
+	SourceAddrs []netip.Addr
 	// Schedule says when each request is due; the zero Schedule offers
 	// none, which Validate refuses, and [Unbounded] is the schedule with
 	// no limit. It is the whole run's schedule: with a Shard, this process
@@ -124,6 +131,8 @@ type plan struct {
 	book      lineBook
 	shardSeed uint64
 	mutators  *sync.Pool // of Mutators, when Config.NewMutator is set
+	// localAddrs are the SourceAddrs, ready for a net.Dialer
+	localAddrs []*net.TCPAddr
 	// readBuffer is where a connection's reply buffer starts: small for
 	// one reply at a time (memory with many connections), a page when
 	// pipelined replies arrive in bursts.
@@ -235,6 +244,16 @@ func newPlan(cfg Config) (*plan, error) {
 	}
 	if !cfg.StartAt.IsZero() && !cfg.StartAt.After(time.Now()) {
 		bad("StartAt", "%s is in the past", cfg.StartAt.Format(time.RFC3339))
+	}
+	for _, a := range cfg.SourceAddrs {
+		if !a.IsValid() {
+			bad("SourceAddrs", "the zero address is not a local address")
+			break
+		}
+		p.localAddrs = append(p.localAddrs, &net.TCPAddr{IP: a.AsSlice(), Zone: a.Zone()})
+	}
+	if cfg.SourceAddrs != nil && cfg.Dial != nil {
+		bad("SourceAddrs", "cannot be combined with Dial, which chooses its own")
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

@@ -3,7 +3,6 @@ package load
 import (
 	"context"
 	"math"
-	"net"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -38,6 +37,8 @@ type engine struct {
 	open, maxOpen, opened, failed, dropped atomic.Int64
 	failures                               sync.Map // Outcome -> *atomic.Int64
 	late                                   atomic.Int64
+	setup                                  time.Duration // opening the connections before the start took this long
+	setupOpened                            int64         // and opened these
 	causes                                 causes
 }
 
@@ -63,6 +64,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	// open the first connections, then wait for the start time
 	var lanes []*lane
+	setup := time.Now()
 	if p.sched.Unbounded() {
 		var ready sync.WaitGroup
 		ready.Add(p.conns)
@@ -76,6 +78,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			e.openFirst(lanes)
 		}
 	}
+	e.setup = time.Since(setup)
+	e.setupOpened = e.opened.Load()
 	partial := false
 	if !cfg.StartAt.IsZero() {
 		t := time.NewTimer(time.Until(cfg.StartAt))
@@ -370,22 +374,6 @@ func (e *engine) connFailed(oc Outcome) {
 	v.(*atomic.Int64).Add(1)
 }
 
-// dial connects to the target within the timeout, through Config.Dial
-// when it is set.
-func (e *engine) dial(id int64) (net.Conn, Outcome) {
-	dial := e.cfg.Dial
-	if dial == nil {
-		dial = (&net.Dialer{}).DialContext
-	}
-	ctx, cancel := context.WithTimeout(e.ctx, e.timeout)
-	defer cancel()
-	conn, err := dial(ctx, "tcp", e.cfg.Target)
-	if err != nil {
-		return nil, e.causes.noteErr(classifyDial(err), "", err)
-	}
-	return conn, OutcomeOK
-}
-
 func (e *engine) result(end time.Time, partial bool) *Result {
 	byKind := e.rec.totals()
 	var all counts
@@ -427,6 +415,9 @@ func (e *engine) result(end time.Time, partial bool) *Result {
 		Settings:    e.settings(),
 		Connections: Connections{Opened: e.opened.Load(), MaxOpen: e.maxOpen.Load(), Failed: e.failed.Load(),
 			Dropped: e.dropped.Load(), Failures: Counts{}},
+	}
+	if e.setupOpened > 0 {
+		r.Connections.SetupS, r.Connections.SetupOpened = e.setup.Seconds(), e.setupOpened
 	}
 	r.Rate.Requested = requested
 	if window > 0 {

@@ -3,4 +3,4 @@
 package load
 
 // CheckLimits has no limits to compare on this system.
-func CheckLimits(maxConns int, churnRate float64) []string { return nil }
+func CheckLimits(cfg Config) []string { return nil }

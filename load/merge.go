@@ -192,6 +192,8 @@ func addUp(results []*Result) *Result {
 		m.Connections.MaxOpen += r.Connections.MaxOpen
 		m.Connections.Failed += r.Connections.Failed
 		m.Connections.Dropped += r.Connections.Dropped
+		m.Connections.SetupS = max(m.Connections.SetupS, r.Connections.SetupS) // the shards open theirs side by side
+		m.Connections.SetupOpened += r.Connections.SetupOpened
 		m.Connections.Failures.Add(r.Connections.Failures)
 		spans = append(spans, spanOf(r.Start, r.DurationS))
 	}

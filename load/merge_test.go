@@ -96,7 +96,9 @@ func TestMergeAddsUp(t *testing.T) {
 	b.ByKind.Mutated[CodeOutcome(420)] = 7
 	b.Late = 5
 	c.Partial = true
-	c.Connections = Connections{Opened: 10, MaxOpen: 3, Failed: 4, Dropped: 6, Failures: Counts{OutcomeRefused: 3, OutcomeDialTimeout: 1}}
+	c.Connections = Connections{Opened: 10, MaxOpen: 3, Failed: 4, Dropped: 6, Failures: Counts{OutcomeRefused: 3, OutcomeDialTimeout: 1},
+		SetupS: 0.5, SetupOpened: 3}
+	a.Connections.SetupS, a.Connections.SetupOpened = 0.25, 2
 	a.Connections.Failed, a.Connections.Dropped, a.Connections.Failures = 2, 1, Counts{OutcomeRefused: 2}
 	c.Series[1].Offered += 4
 	b.FirstErrors = map[Outcome]string{CodeOutcome(420): `CVR reply "420 9"`}
@@ -118,7 +120,7 @@ func TestMergeAddsUp(t *testing.T) {
 		{"by kind valid", m.ByKind.Valid, Counts{OutcomeOK: 1800}},
 		{"by kind mutated", m.ByKind.Mutated, Counts{CodeOutcome(420): 7}},
 		{"connections", m.Connections, Connections{Opened: 14, MaxOpen: 7, Failed: 6, Dropped: 7,
-			Failures: Counts{OutcomeRefused: 5, OutcomeDialTimeout: 1}}},
+			Failures: Counts{OutcomeRefused: 5, OutcomeDialTimeout: 1}, SetupS: 0.5, SetupOpened: 5}},
 		{"partial", m.Partial, true},
 		{"start", m.Start, mergeStart},
 		{"duration", m.DurationS, 3.5},

@@ -131,6 +131,12 @@ type Connections struct {
 	// outcome, a mutated request, or finding them closed by the server
 	// while idle: their state was unknown, so they were replaced.
 	Dropped int64 `json:"dropped"`
+	// SetupS is how long opening the connections there are before the
+	// start took (connect and VER, many at once), in seconds; 0 for none.
+	// Opened before the start over it is the connect rate.
+	SetupS float64 `json:"setup_s,omitempty"`
+	// SetupOpened counts the connections opened before the start.
+	SetupOpened int64 `json:"setup_opened,omitempty"`
 }
 
 // Histograms holds the run's histograms in the HdrHistogram V2 compressed

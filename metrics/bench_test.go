@@ -26,12 +26,13 @@ func BenchmarkRunScraped(b *testing.B) {
 	for _, bc := range []struct {
 		name         string
 		conns, depth int
-	}{{"conns64", 64, 1}, {"conns64-depth16", 64, 16}} {
+		minPerRound  int64 // requests, enough for a round to last about a second
+	}{{"conns64", 64, 1, 20_000}, {"conns64-depth16", 64, 16, 300_000}} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			addr := canned(b)
 			const rounds = 10
-			per := max(int64(b.N)/rounds, 20_000)
+			per := max(int64(b.N)/rounds, bc.minPerRound)
 			var plainTime, scrapedTime float64 // seconds for per requests, summed
 			var scrapes int
 			for range rounds {

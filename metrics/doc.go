@@ -11,7 +11,11 @@
 // The HDR histograms stay the source of truth for the report; a scrape
 // exports them as Prometheus histograms in seconds with both classic
 // buckets and native (sparse, exponential) ones, to the HDR histograms'
-// precision (three significant digits).
+// precision (three significant digits). A Prometheus that takes native
+// histograms (--enable-feature=native-histograms before 3.0) stores
+// only those: query cvrswarm_response_seconds itself there, as in
+// histogram_quantile(0.99, sum(rate(cvrswarm_response_seconds[10s]))),
+// not its _bucket series.
 //
 // Every series carries two labels, so that one query aggregates the
 // shards of a run and tells runs apart:

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -33,9 +34,9 @@ type checkFlags struct {
 	strict, list, verbose, quiet      bool
 }
 
-func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// checkFlagSet binds the check command's flags onto f.
+func checkFlagSet(f *checkFlags, stdout io.Writer) *flag.FlagSet {
 	fs := flagSet("check", stdout)
-	var f checkFlags
 	fs.StringVar(&f.target, "target", "", "server to check, host:port (default: the embedded reference server)")
 	fs.StringVar(&f.role, "role", "ns", "what the target is: ns (takes CVR in every dialect) or ds (CVR from MSNP8, CVQ after CVR0)")
 	fs.StringVar(&f.dialects, "dialects", "", `dialects the client offers in VER: a range "MSNP8-MSNP18" (CVR0 added) or a list "MSNP15,MSNP8,CVR0" (default: MSNP23 to MSNP2 and CVR0)`)
@@ -47,6 +48,12 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.BoolVar(&f.verbose, "v", false, "show the full exchange of every rule, not only of those that did not pass")
 	fs.IntVar(&f.longLine, "long-line", conformance.DefaultLongLine, "length in bytes of the long-line rule's line")
 	fs.BoolVar(&f.quiet, "quiet", false, "no progress on stderr")
+	return fs
+}
+
+func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var f checkFlags
+	fs := checkFlagSet(&f, stdout)
 	if done, status := parseFlags(fs, args, stderr); done {
 		return status
 	}

@@ -196,10 +196,16 @@ func (f *fuzzFlags) complete() error {
 	return nil
 }
 
-func runFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// fuzzFlagSet binds the fuzz command's flags onto f.
+func fuzzFlagSet(f *fuzzFlags, stdout io.Writer) *flag.FlagSet {
 	fs := flagSet("fuzz", stdout)
+	f.bind(fs)
+	return fs
+}
+
+func runFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var ff fuzzFlags
-	ff.bind(fs)
+	fs := fuzzFlagSet(&ff, stdout)
 	if done, status := parseFlags(fs, args, stderr); done {
 		return status
 	}

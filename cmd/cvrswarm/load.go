@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -34,6 +33,7 @@ func init() {
 // loadFlags are the load command's flags, as given.
 type loadFlags struct {
 	target, rate, ramp, steps, dialects, corpusDir, shard, startAt, slo string
+	sourceAddrs                                                         string
 	jsonOut, hdrLog, hgrm                                               string
 	duration, warmUp, timeout                                           time.Duration
 	requests                                                            int64
@@ -58,6 +58,7 @@ func loadFlagSet(f *loadFlags, stdout io.Writer) *flag.FlagSet {
 	fs.IntVar(&f.maxConns, "max-conns", load.DefaultMaxConns, "most connections open at once; past it a request waits and counts as late")
 	fs.IntVar(&f.depth, "depth", load.DefaultDepth, "CVRs in flight per connection (pipelined, replies matched by TrID)")
 	fs.BoolVar(&f.churn, "churn", false, "a new connection per request: connect, VER, CVR, close (a login storm)")
+	fs.StringVar(&f.sourceAddrs, "source-addrs", "", sourceAddrsUsage)
 	fs.StringVar(&f.dialects, "dialects", "", "the VER `list`, newest first: MSNP15,MSNP8,CVR0 or a range MSNP8-MSNP18 (default every dialect)")
 	fs.StringVar(&f.corpusDir, "corpus", "", "read CVR lines from this corpus `DIR` (go test fuzz v1 files) instead of the embedded seeds")
 	fs.Float64Var(&f.mutate, "mutate", 0, "`share` of requests sent mutated, 0 to 1 (e.g. 0.05)")
@@ -87,6 +88,11 @@ func loadConfig(f *loadFlags, set map[string]bool, lookupEnv func(string) (strin
 	}
 	if f.mutate > 0 {
 		cfg.NewMutator = func() load.Mutator { return &fuzz.Havoc{} }
+	}
+	if f.sourceAddrs != "" {
+		if cfg.SourceAddrs, err = load.ParseSourceAddrs(f.sourceAddrs); err != nil {
+			return cfg, nil, err
+		}
 	}
 	if f.dialects != "" {
 		if cfg.Dialects, err = msnp.ParseDialects(f.dialects); err != nil {
@@ -274,16 +280,14 @@ func loadParseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (set map[
 	return set, exitOK, false
 }
 
+// sourceAddrsUsage is the -h text of -source-addrs, on load and capacity.
+const sourceAddrsUsage = "open the connections from these local `addresses` in turn, e.g. 127.0.0.1-127.0.0.8: each has its own ephemeral ports (about 28,000 towards one target)"
+
 // loadWarnLimits warns on stderr, as the named command, about each system
 // limit this process's share of cfg may hit: its connections (MaxConns)
 // and, for a churn run, the local ports its peak rate holds in TIME_WAIT.
 func loadWarnLimits(name string, cfg load.Config, stderr io.Writer) {
-	maxConns := cfg.Shard.Share(max(cmp.Or(cfg.MaxConns, load.DefaultMaxConns), cfg.Conns), 1)
-	churnRate := 0.0
-	if cfg.Churn {
-		churnRate = cfg.Schedule.Shard(cfg.Shard).Peak()
-	}
-	for _, w := range load.CheckLimits(maxConns, churnRate) {
+	for _, w := range load.CheckLimits(cfg) {
 		fmt.Fprintf(stderr, "cvrswarm %s: warning: %s\n", name, w)
 	}
 }

@@ -120,6 +120,7 @@ func TestLoadUsageErrors(t *testing.T) {
 		{"bad steps", []string{"-steps", "5/s"}, "step"},
 		{"churn with depth", []string{"-churn", "-depth", "4"}, "-depth: 4 with churn"},
 		{"bad dialects", []string{"-dialects", "MSNP99"}, "-dialects"},
+		{"bad source addresses", []string{"-source-addrs", "127.0.0.8-127.0.0.1"}, "-source-addrs: \"127.0.0.8-127.0.0.1\""},
 		{"bad shard", []string{"-shard", "3/2"}, "shard"},
 		{"start in the past", []string{"-start-at", "2001-01-01T00:00:00Z"}, "in the past"},
 		{"bad start", []string{"-start-at", "tomorrow"}, "RFC 3339"},
@@ -151,10 +152,13 @@ func TestLoadConfigFromFlags(t *testing.T) {
 	env := map[string]string{load.EnvShardIndex: "1", load.EnvShards: "4"}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	f := loadFlags{rate: "500/s", conns: 8, maxConns: 100, depth: 1, timeout: time.Second, maxLine: 4096,
-		dialects: "MSNP8-MSNP9", mutate: 0.1}
+		dialects: "MSNP8-MSNP9", mutate: 0.1, sourceAddrs: "127.0.0.1-127.0.0.8"}
 	cfg, _, err := loadConfig(&f, map[string]bool{}, lookup)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(cfg.SourceAddrs) != 8 || cfg.SourceAddrs[7].String() != "127.0.0.8" {
+		t.Errorf("got source addresses %v, want the 8 of 127.0.0.1-127.0.0.8", cfg.SourceAddrs)
 	}
 	if cfg.Shard != (load.Shard{Index: 2, Count: 4}) {
 		t.Errorf("got shard %+v from the environment, want 2/4", cfg.Shard)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -29,8 +30,8 @@ type mergeFlags struct {
 	pictures              reportFlags // -html, -png
 }
 
-func runMerge(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	var f mergeFlags
+// mergeFlagSet binds the merge command's flags onto f.
+func mergeFlagSet(f *mergeFlags, stdout io.Writer) *flag.FlagSet {
 	fs := flagSet("merge", stdout)
 	fs.StringVar(&f.jsonOut, "json", "", "write the merged result to this `file` (the same format as load -json)")
 	fs.BoolVar(&f.force, "force", false, "merge results whose targets or settings differ (the first file's settings are kept)")
@@ -38,6 +39,12 @@ func runMerge(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.hgrm, "hgrm", "", "write the merged response-time percentile distribution (.hgrm, in ms) to `FILE`")
 	fs.StringVar(&f.hdrLog, "hdr-log", "", "write the merged HdrHistogram interval log (one interval a second) to `FILE`")
 	f.pictures.bind(fs)
+	return fs
+}
+
+func runMerge(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	var f mergeFlags
+	fs := mergeFlagSet(&f, stdout)
 	files, done, status := reportParseInterspersed(fs, args, stderr)
 	if done {
 		return status

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 
@@ -16,11 +17,17 @@ func init() {
 	})
 }
 
-func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// replayFlagSet binds the replay command's flags onto f.
+func replayFlagSet(f *fuzzTargetFlags, stdout io.Writer) *flag.FlagSet {
 	fs := flagSet("replay", stdout)
-	var tf fuzzTargetFlags
-	tf.register(fs)
+	f.register(fs)
 	fs.Lookup("target").Usage = "host:port of the server to replay against; give it or -exec"
+	return fs
+}
+
+func runReplay(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var tf fuzzTargetFlags
+	fs := replayFlagSet(&tf, stdout)
 	if done, status := parseFlags(fs, args, stderr); done {
 		return status
 	}

@@ -62,10 +62,16 @@ func reportParseInterspersed(fs *flag.FlagSet, args []string, stderr io.Writer) 
 	}
 }
 
-func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
+// reportFlagSet binds the report command's flags onto f.
+func reportFlagSet(f *reportFlags, stdout io.Writer) *flag.FlagSet {
 	fs := flagSet("report", stdout)
+	f.bind(fs)
+	return fs
+}
+
+func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	var out reportFlags
-	out.bind(fs)
+	fs := reportFlagSet(&out, stdout)
 	files, done, status := reportParseInterspersed(fs, args, stderr)
 	if done {
 		return status

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -32,11 +33,12 @@ type serveFlags struct {
 	recommended, recommended2, minimum, download, fallback string
 	maxLine, maxConns, workers                             int
 	idle, serviceTime                                      time.Duration
+	metrics                                                metricsFlags
 }
 
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// serveFlagSet binds the serve command's flags onto f.
+func serveFlagSet(f *serveFlags, stdout io.Writer) *flag.FlagSet {
 	fs := flagSet("serve", stdout)
-	var f serveFlags
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:1863", "listen address; a host of 0.0.0.0 or [::] serves other machines, none means 127.0.0.1")
 	fs.StringVar(&f.role, "role", "ns", "ns (takes CVR in every dialect) or ds (CVR from MSNP8, CVQ after CVR0)")
 	fs.StringVar(&f.dialects, "dialects", "MSNP2-MSNP23", `dialects spoken: a range "MSNP8-MSNP18" (CVR0 added) or a list "MSNP15,MSNP8,CVR0"`)
@@ -50,8 +52,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&f.maxConns, "max-conns", refserver.DefaultMaxConns, "connections served at once; more are closed at once (0: no limit)")
 	fs.DurationVar(&f.serviceTime, "service-time", 0, "hold one of -workers this long per CVR: capacity -workers/-service-time per second")
 	fs.IntVar(&f.workers, "workers", 1, "CVRs served at once with -service-time")
-	var mf metricsFlags
-	mf.bind(fs)
+	f.metrics.bind(fs)
+	return fs
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var f serveFlags
+	fs := serveFlagSet(&f, stdout)
 	if done, status := parseFlags(fs, args, stderr); done {
 		return status
 	}
@@ -60,7 +67,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	cfg, err := serveConfig(f)
 	if err == nil {
-		err = mf.check()
+		err = f.metrics.check()
 	}
 	if err != nil {
 		return usageError(stderr, "serve", err.Error())
@@ -69,7 +76,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return failure(stderr, "serve", err)
 	}
-	stopMetrics, err := mf.serve("serve", stderr, load.Shard{}, time.Time{}, metrics.Server(srv))
+	stopMetrics, err := f.metrics.serve("serve", stderr, load.Shard{}, time.Time{}, metrics.Server(srv))
 	if err != nil {
 		srv.Close()
 		return exitError(stderr, "serve", err)

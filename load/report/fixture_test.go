@@ -43,7 +43,7 @@ func buildLoadFixture() *load.Result {
 		Version: load.ResultVersion, Target: "127.0.0.1:1863", Embedded: true, Start: start, DurationS: 10,
 		Rate: load.Rate{Requested: 1000}, Outcomes: load.Counts{},
 		ByKind:      load.OutcomesByKind{Valid: load.Counts{}, Mutated: load.Counts{}},
-		Connections: load.Connections{Opened: 64, MaxOpen: 64},
+		Connections: load.Connections{Opened: 64, MaxOpen: 64, SetupS: 0.016, SetupOpened: 64},
 		Settings: load.Settings{Rate: "1000/s", Duration: "10s", Dialects: []string{"MSNP8", "MSNP15"},
 			Mode: "persistent", Depth: 1, Conns: 64, MaxConns: 1024, Mutate: 0.02, Timeout: "5s", Seed: 1},
 		SLO: []load.SLOVerdict{{Objective: "p99<20ms", Value: 12.5, Met: true}, {Objective: "errors<1%", Value: 2.1, Met: false}},

@@ -72,7 +72,11 @@ func WriteText(w io.Writer, r *load.Result) error {
 	answered, wellFormed := r.Answered()
 	fmt.Fprintf(ew, "answered     %d  well-formed %d  (achieved counts well-formed replies only, error codes included)\n", answered, wellFormed)
 	fmt.Fprintf(ew, "timeouts     %d  (no complete reply within %s; not in the latency)\n", r.Timeouts(), orDash(s.Timeout))
-	fmt.Fprintf(ew, "connections  opened %d  max open %d\n\n", r.Connections.Opened, r.Connections.MaxOpen)
+	setup := ""
+	if c := r.Connections; c.SetupS > 0 {
+		setup = fmt.Sprintf("  (%d before the start in %.2fs: %.0f/s)", c.SetupOpened, c.SetupS, float64(c.SetupOpened)/c.SetupS)
+	}
+	fmt.Fprintf(ew, "connections  opened %d  max open %d%s\n\n", r.Connections.Opened, r.Connections.MaxOpen, setup)
 
 	fmt.Fprintf(ew, "response and service times over the %d answered requests\n", r.Latency.Count)
 
