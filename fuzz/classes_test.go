@@ -243,10 +243,12 @@ func TestCrashRestartsAtSpeed(t *testing.T) {
 	if f == nil || !f.Reproduced || f.Hits < 10 {
 		t.Fatalf("findings %+v: want a reproduced crash hit ten times or more", res.Findings)
 	}
-	// A restart for each hit and each shrinking run, and a few to pin the
-	// first crash on its case: the hits were not pinned again.
-	if res.Restarts > f.Hits+f.MinimizeRuns+pinRestarts {
-		t.Errorf("%d restarts for %d hits and %d shrinking runs, want at most %d more", res.Restarts, f.Hits, f.MinimizeRuns, pinRestarts)
+	// A restart for each hit and each shrinking run, a few to pin the first
+	// crash on its case, and on a busy machine the odd one more for a hit
+	// whose restart was slow to be seen: pinning every hit again would cost
+	// up to pinRestarts for each of them.
+	if slack := pinRestarts + f.Hits/2; res.Restarts > f.Hits+f.MinimizeRuns+slack {
+		t.Errorf("%d restarts for %d hits and %d shrinking runs, want at most %d more", res.Restarts, f.Hits, f.MinimizeRuns, slack)
 	}
 }
 

@@ -139,12 +139,13 @@ func TestSendWritesOnce(t *testing.T) {
 func TestDeadlineFollowsTheOldestRequest(t *testing.T) {
 	t.Parallel()
 	addr := startServer(t, scripted(func(c net.Conn, trid, _ string) {
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(500 * time.Millisecond)
 		c.Write([]byte("CVR " + trid + " 1 1 1\r\n"))
 	}))
-	// sent at 0, 250ms, 500ms; answered 200ms later each; the deadline of
-	// the first (300ms) passes while the second waits
-	r := run(t, Config{Target: addr, Schedule: Constant(4), Requests: 3, Conns: 1, MaxConns: 1, Timeout: 300 * time.Millisecond})
+	// sent at 0, 500ms, 1s; answered 500ms later each, 400ms inside its own
+	// deadline, so a busy machine does not time them out; the deadline of
+	// the first (900ms) passes while the second waits for its reply (1s)
+	r := run(t, Config{Target: addr, Schedule: Constant(2), Requests: 3, Conns: 1, MaxConns: 1, Timeout: 900 * time.Millisecond})
 	if r.Outcomes[OutcomeOK] != 3 {
 		t.Errorf("got outcomes %v, want 3 ok", r.Outcomes)
 	}

@@ -77,7 +77,10 @@ an over-long line and binary garbage.
 Verdicts: pass; fail; warn where real servers commonly differ from the spec (no 420, 710 or 731,
 no close after 731), which -strict turns into failures; skip, with the reason. A reply with
 another TrID than the request fails whatever the rule. What came back is the reply lines and how
-the connection ended: closed, reset, open (no close where one was expected) or silent.
+the connection ended: closed, reset, open (no close where one was expected) or silent. A rule
+that does not pass is followed by its whole exchange (sent, want, got, why); -v shows every
+rule's. After every rule the check makes sure the target still answers a valid VER and CVR: a
+target that stopped fails the rule after which it stopped, and the rules after it are skipped.
 
 Exit status: 0 when no rule fails; 1 when one does, when fewer than half of the role's rules could
 run (inconclusive), when the target answers no VER, or on Ctrl-C (the rules run so far are still
