@@ -1,6 +1,7 @@
 package load
 
 import (
+	"bytes"
 	"errors"
 	"math/rand/v2"
 	"net"
@@ -33,6 +34,11 @@ type conn struct {
 	since time.Time
 	// writeBy is the write deadline set; only the sender touches it
 	writeBy time.Time
+	// the reader's: when its latest read returned, and the last
+	// well-formed CVR reply as its verb and what follows its TrID
+	lastRead time.Time
+	lastVerb string
+	lastTail []byte
 
 	mu       sync.Mutex
 	flight   []inflight // a ring: the requests in flight, oldest at head
@@ -256,13 +262,25 @@ func (c *conn) setReadDeadline(t time.Time) {
 	}
 }
 
-// take handles one line read (or the error instead); false once the
-// connection is closed.
-func (c *conn) take(line []byte, err error) bool {
+// readReply reads one reply and handles it; false once the connection is
+// closed.
+func (c *conn) readReply() bool {
+	before := c.rd.Buffered()
+	line, err := c.rd.ReadLine()
 	if err != nil && !errors.Is(err, msnp.ErrBareLF) {
 		return c.readFailed(err)
 	}
-	end := time.Now()
+	// a line that was whole in the buffer came with the latest read: it
+	// arrived when that read returned
+	if err != nil || before-c.rd.Buffered() != len(line)+2 {
+		c.lastRead = time.Now()
+	}
+	return c.take(line, err, c.lastRead)
+}
+
+// take handles one line that arrived at end; false once the connection
+// is closed. err is nil or msnp.ErrBareLF.
+func (c *conn) take(line []byte, err error, end time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.dead {
@@ -272,11 +290,18 @@ func (c *conn) take(line []byte, err error) bool {
 		c.giveUp(true)
 		return false
 	}
-	h := msnp.ScanReply(line)
+	var h msnp.ReplyHead // for a line unlike the last reply
+	trid, like := c.sameAsLast(line)
+	hasTrID := like
+	if !like {
+		h = msnp.ScanReply(line)
+		c.remember(line, &h)
+		trid, hasTrID = h.TrID, h.HasTrID
+	}
 	idx := -1
-	if h.HasTrID {
+	if hasTrID {
 		for i := range c.n {
-			if f := c.at(i); !f.mutated && f.trid == h.TrID {
+			if f := c.at(i); !f.mutated && f.trid == trid {
 				idx = i
 				break
 			}
@@ -289,11 +314,17 @@ func (c *conn) take(line []byte, err error) bool {
 		idx = 0
 	}
 	f := *c.at(idx)
-	trid := f.trid
+	want := f.trid
 	if f.mutated { // any TrID will do
-		trid = h.TrID
+		want = trid
 	}
-	oc := replyOutcome(h.Class(msnp.ReplyCVR, trid), h.Code)
+	oc := OutcomeOK
+	switch {
+	case !like:
+		oc = replyOutcome(h.Class(msnp.ReplyCVR, want), h.Code)
+	case trid != want:
+		oc = OutcomeTrIDMismatch
+	}
 	if oc == OutcomeOK && err != nil {
 		oc = OutcomeBareLF
 	}
@@ -312,6 +343,42 @@ func (c *conn) take(line []byte, err error) bool {
 		c.ln.roomFreed()
 	}
 	return true
+}
+
+// sameAsLast reports whether line is the last well-formed CVR reply but
+// for its TrID, which it returns: ScanReply would find it a well-formed
+// CVR reply too. Servers answer every CVR of a dialect alike, so that most
+// replies need no scan.
+func (c *conn) sameAsLast(line []byte) (trid uint32, ok bool) {
+	if c.lastTail == nil || len(line) < len(c.lastVerb) || string(line[:len(c.lastVerb)]) != c.lastVerb {
+		return 0, false
+	}
+	trid, tail, ok := splitTrID(line)
+	return trid, ok && bytes.Equal(tail, c.lastTail)
+}
+
+// remember keeps a well-formed CVR reply for sameAsLast.
+func (c *conn) remember(line []byte, h *msnp.ReplyHead) {
+	if h.Kind != msnp.ReplyCVR || h.Problem != "" {
+		return
+	}
+	if _, tail, ok := splitTrID(line); ok {
+		c.lastVerb, c.lastTail = h.Command+" ", append(c.lastTail[:0], tail...)
+	}
+}
+
+// splitTrID splits a line "VERB TrID rest" after its TrID, for a line of
+// single spaces with a TrID of digits; ok false for any other.
+func splitTrID(line []byte) (trid uint32, rest []byte, ok bool) {
+	if len(line) < 4 || line[3] != ' ' {
+		return 0, nil, false
+	}
+	end := bytes.IndexByte(line[4:], ' ')
+	if end <= 0 {
+		return 0, nil, false
+	}
+	trid, ok = msnp.PeekTrID(line)
+	return trid, line[4+end:], ok
 }
 
 // readFailed handles a read error; false once the connection is closed.
@@ -415,6 +482,6 @@ func (c *conn) release() {
 // readReplies reads and handles replies until the connection is closed.
 func (c *conn) readReplies() {
 	defer c.release()
-	for c.take(c.rd.ReadLine()) {
+	for c.readReply() {
 	}
 }

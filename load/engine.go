@@ -199,34 +199,58 @@ func (e *engine) waitUnbounded() (interrupted bool) {
 }
 
 // claim takes the next request of an unbounded schedule: due now.
-func (e *engine) claim() (ticket, bool) { return e.claimAt(time.Now()) }
+func (e *engine) claim() (ticket, bool) {
+	now := time.Now()
+	n, warm := e.claimN(now, 1)
+	return ticket{due: now, warm: warm}, n == 1
+}
 
-// claimAt takes the next request of an unbounded schedule, due at now.
-func (e *engine) claimAt(now time.Time) (ticket, bool) {
+// claimN takes up to n requests of an unbounded schedule, due at now, and
+// returns how many it took: fewer when the run's request count runs out,
+// none once the run is over.
+func (e *engine) claimN(now time.Time, n int64) (taken int64, warm bool) {
 	if e.stopped.Load() || e.ctx.Err() != nil {
-		return ticket{}, false
+		return 0, false
 	}
 	off := now.Sub(e.start)
 	if e.end > 0 && off >= e.end {
 		e.stopped.Store(true)
-		return ticket{}, false
+		return 0, false
 	}
-	warm := off < e.cfg.WarmUp
-	if !warm && e.limit > 0 && e.claimed.Add(1) > e.limit {
+	warm = off < e.cfg.WarmUp
+	if warm || e.limit == 0 {
+		return n, warm
+	}
+	total := e.claimed.Add(n)
+	if total >= e.limit {
 		e.stopped.Store(true)
-		return ticket{}, false
 	}
-	return ticket{due: now, warm: warm}, true
+	return max(min(n, e.limit-(total-n)), 0), false
 }
 
-// claims hands out an unbounded schedule's requests to a connection, all
-// due at now: the requests of one write are claimed at once.
+// claims hands out an unbounded schedule's requests to one connection's
+// loop. It takes them from the run in chunks of a connection's depth, all
+// due at now, so that the loops do not contend for the run's count on
+// every request; what a chunk leaves over (a mutated request ends a write
+// early) goes out first the next time.
 type claims struct {
 	e   *engine
-	now time.Time
+	now time.Time // when the next chunk is due
+	t   ticket    // the chunk's requests
+	n   int64     // how many of them are left
 }
 
-func (c *claims) next() (ticket, bool) { return c.e.claimAt(c.now) }
+func (c *claims) next() (ticket, bool) {
+	if c.n == 0 {
+		var warm bool
+		if c.n, warm = c.e.claimN(c.now, int64(c.e.depth)); c.n == 0 {
+			return ticket{}, false
+		}
+		c.t = ticket{due: c.now, warm: warm}
+	}
+	c.n--
+	return c.t, true
+}
 
 // flood runs one connection of an unbounded run as a bare loop would: it
 // writes every request it may have in flight at once, whenever no reply
@@ -259,12 +283,12 @@ func (e *engine) flood(ready *sync.WaitGroup) {
 			var oc Outcome
 			if c, oc = e.openConn(id, nil); c == nil {
 				e.connFailed(oc)
-				t, ok := e.claim()
+				src.now = time.Now()
+				t, ok := src.next()
 				if !ok {
 					return
 				}
-				now := time.Now()
-				e.record(e.shardFor(id), t, kindValid, oc, now, now)
+				e.record(e.shardFor(id), t, kindValid, oc, src.now, src.now)
 				continue
 			}
 		}
@@ -278,7 +302,7 @@ func (e *engine) flood(ready *sync.WaitGroup) {
 				return
 			}
 		}
-		if !c.take(c.rd.ReadLine()) {
+		if !c.readReply() {
 			c.release()
 			c = nil
 		}
@@ -298,7 +322,7 @@ func (e *engine) churn(t ticket, id int64, s *sender) {
 	c.since = start
 	c.send(&oneTicket{t: t}, s)
 	c.finish()
-	for c.take(c.rd.ReadLine()) {
+	for c.readReply() {
 	}
 	c.release()
 }

@@ -169,3 +169,35 @@ func TestSendLag(t *testing.T) {
 		t.Errorf("got send lag histogram of %d (%v), want 20", h.TotalCount(), err)
 	}
 }
+
+// TestSameAsLast checks the shortcut that judges a reply like the last
+// well-formed one: whenever it applies, ScanReply says the same.
+func TestSameAsLast(t *testing.T) {
+	var c conn
+	base := []byte("CVR 2 8.5.1302 8.5.1302 8.1.0178 http://example.com/setup.exe http://example.com")
+	h := msnp.ScanReply(base)
+	c.remember(base, &h)
+	for _, tt := range []struct {
+		line string
+		fast bool
+	}{
+		{"CVR 77 8.5.1302 8.5.1302 8.1.0178 http://example.com/setup.exe http://example.com", true},
+		{"CVR 4294967295 8.5.1302 8.5.1302 8.1.0178 http://example.com/setup.exe http://example.com", true},
+		{"CVR 4294967296 8.5.1302 8.5.1302 8.1.0178 http://example.com/setup.exe http://example.com", false},
+		{"CVR  7 8.5.1302 8.5.1302 8.1.0178 http://example.com/setup.exe http://example.com", false},
+		{"CVR x 8.5.1302 8.5.1302 8.1.0178 http://example.com/setup.exe http://example.com", false},
+		{"CVQ 7 8.5.1302 8.5.1302 8.1.0178 http://example.com/setup.exe http://example.com", false},
+		{"CVR 7 8.5.1302 8.5.1302 8.1.0178 http://example.com/setup.exe http://example.co", false},
+		{"CVR 7 8.5.1302 8.5.1302 8.1.0178 http://example.com/setup.exe http://example.com ", false},
+		{"CVR 7", false},
+		{"420 7", false},
+	} {
+		trid, fast := c.sameAsLast([]byte(tt.line))
+		if fast != tt.fast {
+			t.Errorf("%q: got shortcut %v, want %v", tt.line, fast, tt.fast)
+		}
+		if h := msnp.ScanReply([]byte(tt.line)); fast && (h.Class(msnp.ReplyCVR, trid) != msnp.ClassOK || h.TrID != trid) {
+			t.Errorf("%q: got TrID %d, a well-formed reply; ScanReply says %+v", tt.line, trid, h)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package msnp
 
 import (
+	"bytes"
 	"strconv"
 )
 
@@ -202,11 +203,6 @@ func indexControl(b []byte) int {
 	return -1
 }
 
-func indexByte(b []byte, c byte) int {
-	for i := range b {
-		if b[i] == c {
-			return i
-		}
-	}
-	return -1
-}
+// indexByte is bytes.IndexByte, which searches a burst of pipelined lines
+// many bytes at a time.
+func indexByte(b []byte, c byte) int { return bytes.IndexByte(b, c) }
