@@ -33,7 +33,9 @@ type lane struct {
 	dialing         int         // connections being opened for it
 	churning        atomic.Int64
 	s               sender
-	waiting         atomic.Bool // the queue waits for room: freeing some pokes the lane
+	waiting         atomic.Bool   // the queue waits for room: freeing some pokes the lane
+	lastWake        time.Time     // when the lane last meant to wake for a due time
+	early           time.Duration // how late its timer wakes it, of late: it sets the timer that much earlier
 
 	mu      sync.Mutex // guards what the goroutines opening connections hand over
 	arrived []*conn
@@ -124,10 +126,11 @@ func (l *lane) run() (interrupted bool) {
 		if !l.more && left == 0 {
 			return false
 		}
-		wakeAt := endAt
+		wakeAt, onTime := endAt, false
 		if due := e.start.Add(l.nextDue); l.more && (wakeAt.IsZero() || due.Before(wakeAt)) {
 			// requests due closer together than minWakeGap go out together
-			wakeAt = maxTime(due, now.Add(minWakeGap))
+			wakeAt = maxTime(due, l.lastWake.Add(minWakeGap))
+			onTime = wakeAt.Equal(due)
 		}
 		if left > 0 {
 			l.waiting.Store(true)
@@ -136,7 +139,40 @@ func (l *lane) run() (interrupted bool) {
 				continue
 			}
 		}
-		l.wake.sleepUntil(wakeAt)
+		l.sleepUntil(wakeAt, onTime)
+	}
+}
+
+// maxEarly bounds how early a lane sets its timer before a due time:
+// lateness beyond it is the machine's, not the timer's.
+const maxEarly = 200 * time.Microsecond
+
+// sleepUntil sleeps until at (the zero at: until poked). For a request
+// due at at (onTime), it aims its timer early by the lateness its timer
+// wake-ups have shown, then yields the processor to other goroutines
+// until at: the request then goes out on time rather than late by the
+// wake-up itself. Requests due closer together than minWakeGap are late
+// by design: for them it only sleeps.
+func (l *lane) sleepUntil(at time.Time, onTime bool) {
+	if !at.IsZero() {
+		l.lastWake = at
+	}
+	if at.IsZero() || !onTime {
+		l.wake.sleepUntil(at)
+		return
+	}
+	target := at.Add(-l.early)
+	now := time.Now()
+	if target.After(now) {
+		if !l.wake.sleepUntil(target) {
+			return // poked
+		}
+		now = time.Now()
+		late := min(max(now.Sub(target), 0), maxEarly)
+		l.early += (late - l.early) / 8
+	}
+	for ; now.Before(at); now = time.Now() {
+		runtime.Gosched()
 	}
 }
 

@@ -34,12 +34,13 @@ func newWaker() *waker {
 }
 
 // sleepUntil returns at t, or when poked; the zero t waits for a poke.
-func (w *waker) sleepUntil(t time.Time) {
+// It reports whether t came (rather than a poke).
+func (w *waker) sleepUntil(t time.Time) bool {
 	var fired <-chan time.Time
 	if !t.IsZero() {
 		d := time.Until(t)
 		if d <= 0 {
-			return
+			return true
 		}
 		w.t.Reset(d)
 		defer w.t.Stop()
@@ -50,7 +51,9 @@ func (w *waker) sleepUntil(t time.Time) {
 	}
 	select {
 	case <-fired:
+		return true
 	case <-w.poked:
+		return false
 	}
 }
 
