@@ -201,3 +201,20 @@ func TestSameAsLast(t *testing.T) {
 		}
 	}
 }
+
+// TestLaneNeverWakesEarly checks that a lane aiming its timer early for a
+// due time still returns no sooner than the due time.
+func TestLaneNeverWakesEarly(t *testing.T) {
+	l := &lane{wake: newWaker(), early: maxEarly}
+	defer l.wake.close()
+	for range 20 {
+		at := time.Now().Add(time.Millisecond)
+		l.sleepUntil(at, true)
+		if now := time.Now(); now.Before(at) {
+			t.Fatalf("returned %v before the due time", at.Sub(now))
+		}
+	}
+	if l.early < 0 || l.early > maxEarly {
+		t.Errorf("got an aim %v early, want 0 to %v", l.early, maxEarly)
+	}
+}
