@@ -134,8 +134,9 @@ type plan struct {
 	// localAddrs are the SourceAddrs, ready for a net.Dialer
 	localAddrs []*net.TCPAddr
 	// readBuffer is where a connection's reply buffer starts: small for
-	// one reply at a time (memory with many connections), a page when
-	// pipelined replies arrive in bursts.
+	// one reply at a time (memory with many connections: a CVR reply with
+	// its URLs is under 256 bytes; the buffer grows for a longer one), a
+	// page when pipelined replies arrive in bursts.
 	readBuffer int
 }
 
@@ -262,7 +263,7 @@ func newPlan(cfg Config) (*plan, error) {
 		p.limitEnd, p.limitEnds = requestsEnd(p.whole, cfg.WarmUp, cfg.Requests, p.end)
 	}
 	p.shardSeed = uint64(sh.Index)
-	p.readBuffer = 512
+	p.readBuffer = 256
 	if p.depth > 1 {
 		p.readBuffer = 4096
 	}
