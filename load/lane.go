@@ -275,13 +275,22 @@ func (l *lane) anyRoom() bool {
 
 // grow opens a connection for the waiting requests when those being
 // opened have no room for them all (each brings room for depth) and the
-// lane's cap allows.
+// lane's cap allows. It opens at most a quarter as many again as are open
+// (and two when few are) at a time: a stall of a few milliseconds frees
+// up the busy connections again before new ones would open, and dials
+// in the hundreds would only lengthen it; a server that stays slow gets
+// its connections a quarter more at each round.
 func (l *lane) grow() bool {
-	if l.e.cfg.Churn || l.dialing*l.e.depth >= l.queue.len() || len(l.open)+l.dialing >= l.maxConns {
+	if l.e.cfg.Churn || !l.mayDial(l.e.depth) {
 		return false
 	}
 	l.startDial()
 	return true
+}
+
+// mayDial reports whether grow may open one more connection of depth.
+func (l *lane) mayDial(depth int) bool {
+	return l.dialing*depth < l.queue.len() && len(l.open)+l.dialing < l.maxConns && l.dialing < max(len(l.open)/4, 2)
 }
 
 func (l *lane) startDial() {

@@ -218,3 +218,33 @@ func TestLaneNeverWakesEarly(t *testing.T) {
 		t.Errorf("got an aim %v early, want 0 to %v", l.early, maxEarly)
 	}
 }
+
+// TestGrowthIsMeasured checks when a lane opens one more connection for
+// its waiting requests: while those being opened lack room for them, up
+// to its cap, and a quarter as many again as are open at a time.
+func TestGrowthIsMeasured(t *testing.T) {
+	for _, tt := range []struct {
+		name                          string
+		open, dialing, waiting, depth int
+		maxConns                      int
+		want                          bool
+	}{
+		{name: "none waiting", open: 4, waiting: 0, depth: 1, maxConns: 100},
+		{name: "one waiting", open: 4, waiting: 1, depth: 1, maxConns: 100, want: true},
+		{name: "one being opened for it", open: 4, dialing: 1, waiting: 1, depth: 1, maxConns: 100},
+		{name: "room for 16 coming", open: 4, dialing: 1, waiting: 16, depth: 16, maxConns: 100},
+		{name: "room for 16 coming, 17 waiting", open: 4, dialing: 1, waiting: 17, depth: 16, maxConns: 100, want: true},
+		{name: "at the cap", open: 99, dialing: 1, waiting: 50, depth: 1, maxConns: 100},
+		{name: "two at a time when few are open", open: 4, dialing: 2, waiting: 50, depth: 1, maxConns: 100},
+		{name: "a quarter of 40 at a time", open: 40, dialing: 9, waiting: 50, depth: 1, maxConns: 100, want: true},
+		{name: "a quarter of 40 being opened", open: 40, dialing: 10, waiting: 50, depth: 1, maxConns: 100},
+	} {
+		l := &lane{open: make([]*conn, tt.open), dialing: tt.dialing, maxConns: tt.maxConns}
+		for range tt.waiting {
+			l.queue.push(ticket{})
+		}
+		if got := l.mayDial(tt.depth); got != tt.want {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
