@@ -128,9 +128,13 @@ func (l *lane) run() (interrupted bool) {
 		}
 		wakeAt, onTime := endAt, false
 		if due := e.start.Add(l.nextDue); l.more && (wakeAt.IsZero() || due.Before(wakeAt)) {
-			// requests due closer together than minWakeGap go out together
-			wakeAt = maxTime(due, l.lastWake.Add(minWakeGap))
-			onTime = wakeAt.Equal(due)
+			// a request due at least minWakeGap after the last wake-up's aim
+			// gets a wake-up of its own; those due closer together go out
+			// together, a gap after this wake-up
+			wakeAt, onTime = due, true
+			if due.Before(l.lastWake.Add(minWakeGap)) {
+				wakeAt, onTime = maxTime(due, now.Add(minWakeGap)), false
+			}
 		}
 		if left > 0 {
 			l.waiting.Store(true)
