@@ -123,7 +123,10 @@ func TestFindsCrashOfExecTarget(t *testing.T) {
 	if x.Restarts() == 0 {
 		t.Error("the target was never restarted")
 	}
-	// Examine restarts the target the run may have left down.
+	// Examine restarts the target the run may have left down. A case the
+	// run's cancel cut off in flight may still bring the process down a
+	// moment later: let that settle first, or Examine sees its crash.
+	x.WaitExit(context.Background(), time.Second)
 	valid := corpus.Valid()[0]
 	if v, err := (&Oracle{Target: x}).Examine(context.Background(), valid); err != nil || v.Kind != "" {
 		t.Errorf("Examine(%s) after the run = %+v, %v; want a running target and no finding", valid.Name, v, err)
