@@ -70,13 +70,19 @@ func grownLine(p *phase) int {
 // signed as such.
 func (o *Oracle) attribute(ctx context.Context, x *exchanger, c corpus.Case, obs *observation, v Verdict) Verdict {
 	p, data, inVER := &obs.CVR, c.CVR, false
-	if o.amplified(&obs.VER).Kind != "" {
+	if o.amplified("VER", &obs.VER).Kind != "" {
 		p, data, inVER = &obs.VER, c.VER, true
 	}
 	i := grownLine(p)
 	lines := splitLines(data)
 	if i < 0 || i >= len(lines) || p.End == endTooLong {
 		v.Signature = "amplification: " + grownCommand(p) + " reply line over " + strconv.Itoa(maxReplyLine>>20) + " MiB"
+		return v
+	}
+	if i == 0 && p.Carried > 0 {
+		// The line began in the write before: its fields are not all in
+		// this write's bytes to lengthen.
+		v.Signature = "amplification: " + grownCommand(p) + " reply to a line begun in the write before"
 		return v
 	}
 	command := p.Requests[i].Command

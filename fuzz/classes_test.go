@@ -1,14 +1,17 @@
 package fuzz
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cvrswarm/cvrswarm/msnp"
+	"github.com/cvrswarm/cvrswarm/msnp/msnptest"
 )
 
 // The tests in this file each run the oracle or the fuzzer against a
@@ -104,7 +107,8 @@ func TestCloseAfterRefusal(t *testing.T) {
 // TestAmplificationIsARatio: a server that echoes a 1,000-byte field in a
 // reply of the same size does not amplify; the same server repeats the
 // client-version field three times, %-escaped, and that is found, signed
-// by the field that drives it, with both byte counts and their ratio.
+// by the field that drives it, with both byte counts, their ratio and the
+// write that drew the replies.
 func TestAmplificationIsARatio(t *testing.T) {
 	t.Parallel()
 	srv := script{answer: echoes}.start(t)
@@ -118,9 +122,58 @@ func TestAmplificationIsARatio(t *testing.T) {
 	if v.Signature != "amplification: CVR reply grows with its client-version field" {
 		t.Fatalf("%%-escaped client version: %s (%s), want an amplification by the client-version field", v.Signature, v.Detail)
 	}
-	if v.RequestBytes != len(percents) || v.ReplyBytes < 2*v.RequestBytes || v.Ratio != float64(v.ReplyBytes)/float64(v.RequestBytes) {
-		t.Errorf("request %d bytes, reply %d, ratio %v: want the request's %d bytes, a reply twice that and their ratio",
-			v.RequestBytes, v.ReplyBytes, v.Ratio, len(percents))
+	reply, _ := echoes(nil, []byte(strings.TrimSuffix(percents, "\r\n")))
+	ratio := float64(len(reply)) / float64(len(percents))
+	if v.RequestBytes != len(percents) || v.ReplyBytes != len(reply) || v.Ratio != ratio || ratio < 2 {
+		t.Errorf("request %d bytes, reply %d, ratio %v: want %d, %d and %v", v.RequestBytes, v.ReplyBytes, v.Ratio, len(percents), len(reply), ratio)
+	}
+	if want := fmt.Sprintf("the CVR write's %d request bytes drew %d reply bytes, %.1f times as many", len(percents), len(reply), ratio); !strings.HasPrefix(v.Detail, want) {
+		t.Errorf("detail %q, want it to start %q", v.Detail, want)
+	}
+}
+
+// lineEcho sends every line back as it came, CRLF-ended.
+func lineEcho(_ *session, line []byte) (string, bool) { return string(line) + "\r\n", false }
+
+// TestEchoIsNotAmplification: a server that echoes every line sends about
+// as many bytes as it got, however long the line: never an amplification.
+// Not when a long line is left unterminated by the VER bytes and a short
+// CVR write ends it (its echo answers both writes' bytes), and not when
+// the echoed line is longer than a reply line may be read.
+func TestEchoIsNotAmplification(t *testing.T) {
+	t.Parallel()
+	srv := script{answer: lineEcho}.start(t)
+	o := Oracle{Target: srv.Target()}
+	longVER := "VER " + strings.Repeat("1", 4000) + " MSNP15 CVR0"
+	for _, c := range []struct{ name, ver, cvr string }{
+		{"long line", testVER, "CVR 2 " + strings.Repeat("x", 4000) + "\r\n"},
+		{"long line ended by the next write", longVER, "CVR 2 0x0409 winnt 5.1 i386 msnmsgr 8.5.1302 BC01 \r\n"},
+	} {
+		if v := examine(t, o, c.ver, c.cvr); v.Kind == KindAmplification {
+			t.Errorf("%s: %s (%s), want no amplification from an echo", c.name, v.Signature, v.Detail)
+		}
+	}
+	// A line longer than the reply bound, echoed by a server that reads
+	// lines of any length.
+	unbounded, err := msnptest.NewServer(func(conn net.Conn) {
+		rd := bufio.NewReader(conn)
+		for {
+			line, err := rd.ReadBytes('\n')
+			if err != nil {
+				return
+			}
+			if _, err := conn.Write(line); err != nil {
+				return
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(unbounded.Close)
+	tooLong := "CVR 2 " + strings.Repeat("x", maxReplyLine) + "\r\n"
+	if v := examine(t, Oracle{Target: unbounded.Target(), Timeout: 10 * time.Second}, testVER, tooLong); v.Kind != "" {
+		t.Errorf("echo of a line over the reply bound: %s (%.100s), want nothing", v.Signature, v.Detail)
 	}
 }
 

@@ -43,9 +43,13 @@
 // # Amplification
 //
 // The replies to one write of lines amplify when their bytes are at least
-// Oracle.AmplifyFactor (2) times the bytes written, and at least
-// Oracle.AmplifyFloor (256) bytes for each line. The finding records both
-// byte counts and the ratio. Its signature names what grew: each field of
+// Oracle.AmplifyFactor (2) times the request bytes they answer, and at
+// least Oracle.AmplifyFloor (256) bytes for each line. The request bytes
+// are the write's, and those of a line the write before left unterminated
+// when this write ends it; a reply line too long to read counts as the
+// bytes read of it. So an echo, of any length, is never an amplification.
+// The finding records both byte counts, the ratio and which write (VER or
+// CVR) drew the replies. Its signature names what grew: each field of
 // the line whose reply is the longest is lengthened, in turn, by up to 256
 // bytes of its own, and the case run again; the field that adds the most
 // reply bytes per added byte, more than 1.5 (an echo adds 1), drives the

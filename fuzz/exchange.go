@@ -76,11 +76,15 @@ type phase struct {
 	// ProbeCommand is the command of the probe the phase would send.
 	ProbeCommand string
 	Written      int // bytes written, the probe's excluded
-	Unread       int // bytes of this write, with the start of a line left from the last one
-	End          endKind
-	Bytes        int           // reply bytes read, the probe's reply excluded
-	Wait         time.Duration // how long a reply was waited for
-	until        time.Time     // once the probe is sent: when waiting for its answer ends
+	// Carried is the length of the line the write before left
+	// unterminated, which this write's first line ends: the replies to
+	// that line answer those bytes too.
+	Carried int
+	Unread  int // bytes of this write, with the start of a line left from the last one
+	End     endKind
+	Bytes   int           // reply bytes read, the probe's reply excluded
+	Wait    time.Duration // how long a reply was waited for
+	until   time.Time     // once the probe is sent: when waiting for its answer ends
 }
 
 // answered reports whether every line got a reply.
@@ -335,6 +339,7 @@ func (c *conn) frame(data []byte, p *phase) {
 	if len(c.pending) > 0 {
 		stream = append(append([]byte(nil), c.pending...), data...)
 	}
+	p.Carried = len(c.pending) + truncated
 	c.truncated = 0
 	p.First = firstLine(stream)
 	p.Requests = p.Requests[:0]
@@ -350,7 +355,7 @@ func (c *conn) frame(data []byte, p *phase) {
 		body, eol := splitEOL(line)
 		p.Requests = append(p.Requests, newRequest(body, len(eol) == 1))
 	}
-	p.Unread = len(stream) + truncated
+	p.Unread = p.Carried + len(data)
 }
 
 func newRequest(line []byte, bareLF bool) request {
@@ -435,7 +440,7 @@ func (x *exchanger) readReplies(ctx context.Context, c *conn, probe []byte, p *p
 				}
 				continue
 			}
-			p.End = k
+			c.end(p, err)
 			return false
 		}
 		r := parseReplyLine(line, err)
@@ -494,11 +499,21 @@ func (x *exchanger) readExtra(c *conn, p *phase, quiet time.Duration) {
 		c.c.SetReadDeadline(time.Now().Add(quiet))
 		line, err := c.rd.ReadLine()
 		if err != nil && !errors.Is(err, msnp.ErrBareLF) {
-			p.End = classify(err)
+			c.end(p, err)
 			return
 		}
 		p.Bytes += len(line) + 2
 		p.Extra++
+	}
+}
+
+// end ends the phase by the read error err. A reply line too long to
+// read counts as the bytes read of it, the reader's bound: fewer than it
+// has.
+func (c *conn) end(p *phase, err error) {
+	p.End = classify(err)
+	if p.End == endTooLong {
+		p.Bytes += c.rd.MaxLineLength()
 	}
 }
 

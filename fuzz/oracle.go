@@ -343,11 +343,11 @@ func (o *Oracle) judge(obs *observation) (Verdict, suspicion) {
 		return v, suspectClosed
 	}
 	refused := false // a reply entitled the server to close
-	for _, p := range [...]*phase{&obs.VER, &obs.CVR} {
+	for i, p := range [...]*phase{&obs.VER, &obs.CVR} {
 		if !p.Sent {
 			continue
 		}
-		v = v.worse(o.amplified(p))
+		v = v.worse(o.amplified([...]string{"VER", "CVR"}[i], p))
 		v = v.worse(judgeReplies(p))
 		refused = refused || endsSession(p)
 		if p == &obs.CVR {
@@ -384,22 +384,30 @@ func (o *Oracle) judge(obs *observation) (Verdict, suspicion) {
 	return v, sus
 }
 
-// amplified judges the size of a phase's replies against its request:
-// at least the factor times its bytes, and the floor for each of its
-// lines (a normal reply to a short line may be a few times its size).
-func (o *Oracle) amplified(p *phase) Verdict {
+// amplified judges the size of the replies to the write named (VER or
+// CVR) against its request bytes, a line the write before left
+// unterminated included: at least the factor times those bytes, and the
+// floor for each of its lines (a normal reply to a short line may be a
+// few times its size). A reply line too long to read counts as the bytes
+// read of it.
+func (o *Oracle) amplified(write string, p *phase) Verdict {
 	factor, floor := o.amplify()
-	reply := p.Bytes
-	if p.End == endTooLong {
-		reply = max(reply, maxReplyLine)
-	} else if reply < floor*max(1, len(p.Requests)) || float64(reply) < factor*float64(p.Written) {
+	request, reply := p.Carried+p.Written, p.Bytes
+	if reply < floor*max(1, len(p.Requests)) || float64(reply) < factor*float64(request) {
 		return Verdict{}
 	}
-	ratio := float64(reply) / float64(max(1, p.Written))
+	ratio := float64(reply) / float64(max(1, request))
+	sent, drew := fmt.Sprintf("%d request bytes", request), fmt.Sprintf("%d reply bytes", reply)
+	if p.Carried > 0 {
+		sent += fmt.Sprintf(" (%d of them a line the write before left unterminated)", p.Carried)
+	}
+	if p.End == endTooLong {
+		drew = fmt.Sprintf("over %d reply bytes (a line longer than %d bytes, not read to its end)", reply, maxReplyLine)
+	}
 	v := verdict(KindAmplification, grownCommand(p)+" reply", fmt.Sprintf(
-		"%d request bytes in one write drew %d reply bytes, %.1f times as many (an amplification from %g times and %d bytes)",
-		p.Written, reply, ratio, factor, floor))
-	v.RequestBytes, v.ReplyBytes, v.Ratio = p.Written, reply, ratio
+		"the %s write's %s drew %s, %.1f times as many (an amplification from %g times and %d bytes a line)",
+		write, sent, drew, ratio, factor, floor))
+	v.RequestBytes, v.ReplyBytes, v.Ratio = request, reply, ratio
 	return v
 }
 
