@@ -45,7 +45,7 @@ const Header = "go test fuzz v1"
 // Case is one input: the bytes sent first and the bytes sent after their
 // answer.
 type Case struct {
-	Name  string // the file name it was read from, or "" for a new case
+	Name  string // its file's path in the folder loaded, slash-separated ("valid/0a1b..."), or "" for a new case
 	VER   []byte // the VER line(s) with terminators; empty to send none
 	CVR   []byte // the CVR line(s) with terminators
 	Valid bool   // from seeds/valid: a conforming request
@@ -118,6 +118,7 @@ func Load(dir string) ([]Case, error) {
 		}
 		for i := range sub {
 			sub[i].Valid = e.Name() == "valid"
+			sub[i].Name = path.Join(e.Name(), sub[i].Name)
 		}
 		cases = append(cases, sub...)
 	}
@@ -143,7 +144,7 @@ func load(fsys fs.FS, dir string) ([]Case, error) {
 		}
 		c, err := Unmarshal(data)
 		if err != nil {
-			return nil, fmt.Errorf("corpus: %s: %w", e.Name(), err)
+			return nil, fmt.Errorf("corpus: %s: %w", path.Join(dir, e.Name()), err)
 		}
 		c.Name = e.Name()
 		cases = append(cases, c)

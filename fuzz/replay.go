@@ -50,7 +50,7 @@ func LoadInputs(path string) ([]Input, error) {
 	}
 	out := make([]Input, len(cases))
 	for i, c := range cases {
-		out[i] = Input{Path: filepath.Join(path, c.Name), Case: c}
+		out[i] = Input{Path: filepath.Join(path, filepath.FromSlash(c.Name)), Case: c}
 	}
 	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cvrswarm/cvrswarm/corpus"
 	"github.com/cvrswarm/cvrswarm/fuzz"
 	"github.com/cvrswarm/cvrswarm/msnp"
 	"github.com/cvrswarm/cvrswarm/msnp/msnptest"
@@ -124,6 +125,34 @@ func TestFuzzThenReplay(t *testing.T) {
 	status, stdout, _ = runMain(t, "replay", "-target", ref.Addr(), dir)
 	if status != exitOK || !strings.Contains(stdout, "does not reproduce") {
 		t.Errorf("replay against the reference server: exit status %d, stdout %q; want %d and does not reproduce", status, stdout, exitOK)
+	}
+}
+
+// TestReplayNamesEachFile: a folder whose subfolders hold files of the
+// same name is replayed with each file's path, subfolder included, so
+// that every line names a file that exists.
+func TestReplayNamesEachFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	c := corpus.Case{VER: []byte("VER 1 MSNP8 CVR0\r\n"), CVR: []byte("CVR 2 0x0409 winnt 5.1 i386 MSNMSGR 6.0.0602 MSMSGS a@b.c\r\n")}
+	var want []string
+	for _, sub := range []string{"first", "second"} {
+		path, err := corpus.Save(filepath.Join(dir, sub), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, path+": does not reproduce")
+	}
+	ref, err := refserver.Listen("127.0.0.1:0", refserver.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	status, stdout, stderr := runMain(t, "replay", "-target", ref.Addr(), dir)
+	for _, line := range want {
+		if !strings.Contains(stdout, line+"\n") {
+			t.Errorf("replay: exit status %d, stdout %q, stderr %q; want the line %q", status, stdout, stderr, line)
+		}
 	}
 }
 
