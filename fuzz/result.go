@@ -42,7 +42,7 @@ type Result struct {
 	Unconfirmed int          `json:"unconfirmed"` // suspicious cases that did not reproduce
 	Strict      bool         `json:"strict"`
 	Stopped     string       `json:"stopped"` // cases, duration, interrupted or an error
-	Series      []Point      `json:"series"`
+	Series      []Point      `json:"series"`  // a point each second from the start, and one at the end
 }
 
 // WriteFile writes the result as indented JSON to path, atomically.

@@ -203,7 +203,8 @@ func (logTicks) Ticks(lo, hi float64) []plot.Tick {
 	return ticks
 }
 
-// addLine adds a line with the i'th palette color and a legend entry.
+// addLine adds a line with the i'th palette color and a legend entry
+// (none for a name of ""; a chart of one line has no legend).
 func addLine(p *plot.Plot, i int, name string, xys plotter.XYs) error {
 	_, err := addStyledLine(p, i, name, xys)
 	return err
@@ -213,12 +214,14 @@ func addLine(p *plot.Plot, i int, name string, xys plotter.XYs) error {
 func addStyledLine(p *plot.Plot, i int, name string, xys plotter.XYs) (*plotter.Line, error) {
 	l, err := plotter.NewLine(xys)
 	if err != nil {
-		return nil, fmt.Errorf("report: %s: %w", name, err)
+		return nil, fmt.Errorf("report: %s: %w", p.Title.Text, err)
 	}
 	l.Color = palette[i%len(palette)]
 	l.Width = vg.Points(1.5)
 	p.Add(l)
-	p.Legend.Add(name, l)
+	if name != "" {
+		p.Legend.Add(name, l)
+	}
 	return l, nil
 }
 

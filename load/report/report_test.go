@@ -139,7 +139,7 @@ func TestCharts(t *testing.T) {
 			"capacity-steps":      {"Search steps", "offered", "capacity 3875/s"},
 		},
 		"fuzz": {
-			"fuzz-rate":     {"Cases per second", "cases"},
+			"fuzz-rate":     {"Cases per second", "cases per second", "time since the start (s)"},
 			"fuzz-findings": {"Findings over time", "distinct findings"},
 		},
 	}
@@ -296,16 +296,32 @@ func TestWrite(t *testing.T) {
 	}
 }
 
+// TestFuzzRates: a run records a point at each second from its start and
+// one at its end. The rate chart draws each whole second at its middle,
+// a tick late by a second over the two seconds it covers, and leaves out
+// the end's point, whose part of a second would show as a slowdown.
 func TestFuzzRates(t *testing.T) {
 	t.Parallel()
-	got := fuzzRates([]fuzz.Point{{T: 100, Cases: 900}, {T: 101, Cases: 2000}, {T: 103, Cases: 4000}, {T: 103, Cases: 4100}})
-	want := plotter.XYs{{X: 0, Y: 900}, {X: 1, Y: 1100}, {X: 3, Y: 1000}}
-	if len(got) != len(want) {
-		t.Fatalf("got %v, want %v", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("point %d: got %v, want %v", i, got[i], want[i])
+	for _, tt := range []struct {
+		name   string
+		series []fuzz.Point
+		want   plotter.XYs
+	}{
+		{"the end in the last tick's second", []fuzz.Point{{T: 100, Cases: 900}, {T: 101, Cases: 2000}, {T: 103, Cases: 4000}, {T: 103, Cases: 4100}},
+			plotter.XYs{{X: 0.5, Y: 900}, {X: 1.5, Y: 1100}, {X: 3, Y: 1000}}},
+		{"the end in the next second", []fuzz.Point{{T: 100, Cases: 1000}, {T: 101, Cases: 2000}, {T: 102, Cases: 2300}},
+			plotter.XYs{{X: 0.5, Y: 1000}, {X: 1.5, Y: 1000}}},
+		{"shorter than a second", []fuzz.Point{{T: 100, Cases: 400}}, nil},
+	} {
+		got := fuzzRates(tt.series)
+		if len(got) != len(tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+			continue
+		}
+		for i := range tt.want {
+			if got[i] != tt.want[i] {
+				t.Errorf("%s: point %d: got %v, want %v", tt.name, i, got[i], tt.want[i])
+			}
 		}
 	}
 }
