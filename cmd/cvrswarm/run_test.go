@@ -176,7 +176,7 @@ func TestExitError(t *testing.T) {
 		{"a parser's field under another flag", &flagError{Flag: "ramp", Err: badRamp}, exitUsage, `cvrswarm load: -ramp: ramp "1/s": want FROM:TO`},
 		{"a flag", badFlag("json", "x: folder y does not exist"), exitUsage, "cvrswarm load: -json: x: folder y does not exist (see"},
 		{"no one flag", badFlag("", "give one of -a and -b"), exitUsage, "cvrswarm load: give one of -a and -b (see"},
-		{"a failure", fmt.Errorf("load: dial: %w", errors.New("refused")), exitFail, "cvrswarm load: dial: refused\n"},
+		{"a failure", fmt.Errorf("dial: %w", errors.New("refused")), exitFail, "cvrswarm load: dial: refused\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
