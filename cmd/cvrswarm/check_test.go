@@ -187,8 +187,12 @@ func TestCheckInconclusive(t *testing.T) {
 
 // TestCheckInterrupted stops a check part way (as Ctrl-C does) against a
 // server that answers VER and nothing else, so that every CVR rule waits:
-// the rules run so far are printed and written, the rest skipped.
+// the interrupt comes as the first line the server leaves unanswered
+// arrives, and the rules run so far are printed and written, the rest
+// skipped.
 func TestCheckInterrupted(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	srv, err := msnptest.NewServer(func(c net.Conn) {
 		lines := msnp.NewReader(c, 0)
 		for {
@@ -196,9 +200,12 @@ func TestCheckInterrupted(t *testing.T) {
 			if err != nil {
 				return
 			}
-			if trid, ok := msnp.PeekTrID(line); ok && msnp.Verb(line) == "VER" {
-				fmt.Fprintf(c, "VER %d MSNP8\r\n", trid)
+			trid, ok := msnp.PeekTrID(line)
+			if !ok || msnp.Verb(line) != "VER" {
+				cancel()
+				continue
 			}
+			fmt.Fprintf(c, "VER %d MSNP8\r\n", trid)
 		}
 	})
 	if err != nil {
@@ -206,8 +213,6 @@ func TestCheckInterrupted(t *testing.T) {
 	}
 	defer srv.Close()
 	path := filepath.Join(t.TempDir(), "check.json")
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	defer cancel()
 	var stdout, stderr bytes.Buffer
 	status := run(ctx, []string{"check", "-quiet", "-target", srv.Addr(), "-timeout", "10s", "-json", path}, &stdout, &stderr)
 	if status != exitInterrupted {
