@@ -146,7 +146,10 @@ func TestCapacityDeadTarget(t *testing.T) {
 // TestCapacityShards runs a search as two shards in lockstep against one
 // server of capacity 200/s (4 workers, 20 ms a CVR): 100/s passes, 300/s
 // fails, and both shards report the same steps, the same figures and the
-// same answer, from the merged results in the shared folder.
+// same answer, from the merged results in the shared folder. Shards keep
+// in step by the wall clock: the first step starts 2 to 3 s ahead and the
+// gap between steps is 4 s, room for a shard that a busy machine holds
+// back to read the step's results and set up the next one.
 func TestCapacityShards(t *testing.T) {
 	t.Parallel()
 	srv, err := refserver.Listen("127.0.0.1:0", refserver.Config{ServiceTime: 20 * time.Millisecond, Workers: 4})
@@ -155,7 +158,7 @@ func TestCapacityShards(t *testing.T) {
 	}
 	defer srv.Close()
 	dir, syncDir := t.TempDir(), filepath.Join(t.TempDir(), "sync")
-	startAt := time.Now().Add(2 * time.Second).Truncate(time.Second)
+	startAt := time.Now().Add(3 * time.Second).Truncate(time.Second)
 	const n = 2
 	var (
 		stdout, stderr [n]bytes.Buffer
@@ -167,7 +170,7 @@ func TestCapacityShards(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			status[i] = run(context.Background(), []string{"capacity", "-target", srv.Addr(), "-shard", fmt.Sprintf("%d/%d", i+1, n),
-				"-start-at", startAt.Format(time.RFC3339), "-sync-dir", syncDir, "-sync-gap", "1s",
+				"-start-at", startAt.Format(time.RFC3339), "-sync-dir", syncDir, "-sync-gap", "4s",
 				"-start", "100/s", "-growth", "3", "-dwell", "1s", "-warm-up", "200ms", "-max-steps", "2", "-retries", "0", "-tolerance", "10%",
 				"-quiet", "-json", filepath.Join(dir, fmt.Sprintf("c%d.json", i+1))}, &stdout[i], &stderr[i])
 		}()
