@@ -17,7 +17,7 @@ type conn struct {
 	nc     net.Conn
 	ctx    context.Context
 	cancel context.CancelFunc
-	stop   func() bool // stops closing nc when ctx ends
+	stop   func() bool  // stops closing nc when ctx ends
 	lines  *msnp.Reader // reads from nc through Read, straight into its buffer
 
 	out  []byte // replies not yet written; it grows with them
