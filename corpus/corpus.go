@@ -94,19 +94,32 @@ func Valid() []Case {
 // are marked valid, as are the files of a folder itself named valid; other
 // subfolders are read too, one level deep.
 func Load(dir string) ([]Case, error) {
-	fsys := os.DirFS(dir)
+	cases, err := loadTree(os.DirFS(dir), filepath.Base(filepath.Clean(dir)) == "valid")
+	if pe, ok := errors.AsType[*fs.PathError](err); ok && pe.Path == "." {
+		return nil, fmt.Errorf("corpus folder %s: %w", dir, pe.Err) // not "open .: "
+	}
+	if err != nil {
+		return nil, fmt.Errorf("corpus folder %s: %w", dir, err)
+	}
+	if len(cases) == 0 {
+		return nil, fmt.Errorf("no corpus files in %s", dir)
+	}
+	return cases, nil
+}
+
+// loadTree reads the corpus files of fsys's root, marked valid when valid
+// is, and of its subfolders, marked valid in one named valid.
+func loadTree(fsys fs.FS, valid bool) ([]Case, error) {
 	cases, err := load(fsys, ".")
 	if err != nil {
 		return nil, err
 	}
-	if filepath.Base(filepath.Clean(dir)) == "valid" {
-		for i := range cases {
-			cases[i].Valid = true
-		}
+	for i := range cases {
+		cases[i].Valid = valid
 	}
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
-		return nil, fmt.Errorf("corpus: %w", err)
+		return nil, err
 	}
 	for _, e := range entries {
 		if !e.IsDir() {
@@ -121,16 +134,13 @@ func Load(dir string) ([]Case, error) {
 		}
 		cases = append(cases, sub...)
 	}
-	if len(cases) == 0 {
-		return nil, fmt.Errorf("corpus: no corpus files in %s", dir)
-	}
 	return cases, nil
 }
 
 func load(fsys fs.FS, dir string) ([]Case, error) {
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
-		return nil, fmt.Errorf("corpus: %w", err)
+		return nil, err
 	}
 	var cases []Case
 	for _, e := range entries {
@@ -139,11 +149,11 @@ func load(fsys fs.FS, dir string) ([]Case, error) {
 		}
 		data, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
 		if err != nil {
-			return nil, fmt.Errorf("corpus: %w", err)
+			return nil, err
 		}
 		c, err := Unmarshal(data)
 		if err != nil {
-			return nil, fmt.Errorf("corpus: %s: %w", e.Name(), err)
+			return nil, fmt.Errorf("%s: %w", e.Name(), err)
 		}
 		c.Name = e.Name()
 		cases = append(cases, c)
@@ -216,7 +226,7 @@ func FileName(data []byte) string {
 func Save(dir string, c Case) (string, error) {
 	data := Marshal(c)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("corpus: %w", err)
+		return "", err
 	}
 	path := filepath.Join(dir, FileName(data))
 	if err := WriteFile(path, data); err != nil {
@@ -244,7 +254,7 @@ func WriteFile(path string, data []byte) error {
 	return fmt.Errorf("write %s: %w", path, err)
 }
 
-var errNoCases = errors.New("corpus: no cases")
+var errNoCases = errors.New("no cases")
 
 // Pick returns the cases whose dialect is d, or errNoCases.
 func Pick(cases []Case, d string) ([]Case, error) {

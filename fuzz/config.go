@@ -97,8 +97,8 @@ type FieldError struct {
 	Problem string
 }
 
-// Error returns "fuzz: Field: problem".
-func (e *FieldError) Error() string { return "fuzz: " + e.Field + ": " + e.Problem }
+// Error returns "Field: problem".
+func (e *FieldError) Error() string { return e.Field + ": " + e.Problem }
 
 func fieldErr(field, format string, args ...any) *FieldError {
 	return &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)}
@@ -192,7 +192,7 @@ func (c *Config) generator() Generator {
 // those need cfg.NoFeedback.
 func MakeCase(cfg Config, i uint64) (Case, error) {
 	if !cfg.NoFeedback && i >= 2*EpochSize {
-		return Case{}, fmt.Errorf("fuzz: case %d derives from the replies to earlier cases (feedback): without a run, only cases below %d, or any case with feedback off, can be made", i, 2*EpochSize)
+		return Case{}, fmt.Errorf("case %d derives from the replies to earlier cases (feedback): without a run, only cases below %d, or any case with feedback off, can be made", i, 2*EpochSize)
 	}
 	if err := cfg.validateCases(); err != nil {
 		return Case{}, err

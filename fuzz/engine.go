@@ -143,7 +143,7 @@ func (f *Fuzzer) Run(parent context.Context) (Result, error) {
 	elapsed := time.Since(f.start)
 	switch {
 	case f.fatalErr() != nil:
-		stopped = f.fatalErr().Error()
+		stopped = "error: " + f.fatalErr().Error()
 	case allDone:
 		stopped = "cases"
 	case timedOut.Load():
@@ -152,6 +152,7 @@ func (f *Fuzzer) Run(parent context.Context) (Result, error) {
 	res := f.result(elapsed, stopped)
 	res.Series = append(series, Point{T: time.Now().Unix(), Cases: res.Cases, Findings: len(res.Findings), Hits: res.Hits})
 	if err := f.saveAll(); err != nil {
+		res.Stopped = "error: " + err.Error()
 		return res, err
 	}
 	if err := f.fatalErr(); err != nil {

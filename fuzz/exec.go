@@ -118,7 +118,7 @@ func StartExec(ctx context.Context, cfg ExecConfig) (*Exec, error) {
 func freeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", fmt.Errorf("fuzz: find a free port: %w", err)
+		return "", fmt.Errorf("find a free port: %w", err)
 	}
 	addr := ln.Addr().String()
 	ln.Close()
@@ -215,7 +215,7 @@ func (x *Exec) restart(ctx context.Context) error {
 	x.mu.Lock()
 	if x.closed {
 		x.mu.Unlock()
-		return errors.New("fuzz: exec target closed")
+		return errors.New("exec target closed")
 	}
 	x.restarts++
 	x.mu.Unlock()
@@ -254,7 +254,7 @@ func (x *Exec) start(ctx context.Context) error {
 	cmd.WaitDelay = time.Second // a grandchild holding stderr open must not stall Wait
 	setProcessGroup(cmd)
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("fuzz: start %s: %w", x.args[0], err)
+		return fmt.Errorf("start %s: %w", x.args[0], err)
 	}
 	done := make(chan struct{})
 	x.mu.Lock()
@@ -294,11 +294,11 @@ func (x *Exec) waitAccepting(ctx context.Context, done chan struct{}) error {
 		case <-done:
 			t.Stop()
 			info, _ := x.Exited()
-			return fmt.Errorf("fuzz: %s exited before accepting on %s (%s): %s", x.args[0], x.addr, info, lastLine(info.Stderr))
+			return fmt.Errorf("%s exited before accepting on %s (%s): %s", x.args[0], x.addr, info, lastLine(info.Stderr))
 		case <-ctx.Done():
 			t.Stop()
 			x.stop()
-			return fmt.Errorf("fuzz: %s does not accept on %s after %s", x.args[0], x.addr, x.cfg.StartTimeout)
+			return fmt.Errorf("%s does not accept on %s after %s", x.args[0], x.addr, x.cfg.StartTimeout)
 		case <-t.C:
 		}
 	}
@@ -418,13 +418,13 @@ func SplitCommand(s string) ([]string, error) {
 		}
 	}
 	if quote != 0 {
-		return nil, fmt.Errorf("fuzz: command %q: unterminated %c quote", s, quote)
+		return nil, fmt.Errorf("command %q: unterminated %c quote", s, quote)
 	}
 	if in {
 		words = append(words, cur.String())
 	}
 	if len(words) == 0 {
-		return nil, errors.New("fuzz: empty command")
+		return nil, errors.New("empty command")
 	}
 	return words, nil
 }

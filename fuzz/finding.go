@@ -83,7 +83,7 @@ func (f *Finding) save(dir, replay string) error {
 	old := f.File
 	path, err := corpus.Save(folder, f.MinimizedCase())
 	if err != nil {
-		return fmt.Errorf("fuzz: save finding: %w", err)
+		return fmt.Errorf("save finding %s: %w", f.dirName(), err)
 	}
 	if old != "" && old != path {
 		os.Remove(old)
@@ -100,10 +100,10 @@ func (f *Finding) save(dir, replay string) error {
 func (f *Finding) writeRecord() error {
 	data, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
-		return fmt.Errorf("fuzz: %w", err)
+		return err
 	}
 	if err := corpus.WriteFile(f.Record, append(data, '\n')); err != nil {
-		return fmt.Errorf("fuzz: save finding: %w", err)
+		return fmt.Errorf("save finding %s: %w", f.dirName(), err)
 	}
 	return nil
 }
@@ -112,14 +112,14 @@ func (f *Finding) writeRecord() error {
 func ReadRecord(path string) (Finding, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return Finding{}, fmt.Errorf("fuzz: %w", err)
+		return Finding{}, err
 	}
 	var f Finding
 	if err := json.Unmarshal(data, &f); err != nil {
-		return Finding{}, fmt.Errorf("fuzz: %s: %w", path, err)
+		return Finding{}, fmt.Errorf("%s: %w", path, err)
 	}
 	if f.Kind == "" || (len(f.MinimizedCVR) == 0 && len(f.MinimizedVER) == 0) {
-		return Finding{}, fmt.Errorf("fuzz: %s: not a finding record (no kind or input)", path)
+		return Finding{}, fmt.Errorf("%s: not a finding record (no kind or input)", path)
 	}
 	return f, nil
 }

@@ -133,7 +133,7 @@ func SelectMutators(spec string) ([]Mutator, error) {
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("fuzz: unknown mutator %q (want a name such as field-trid, or field, text, byte)", want)
+			return nil, fmt.Errorf("unknown mutator %q (want a name such as field-trid, or field, text, byte)", want)
 		}
 	}
 	return out, nil

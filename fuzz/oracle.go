@@ -201,11 +201,11 @@ func (o *Oracle) Check(ctx context.Context) error {
 	case alive:
 		return nil
 	case refused:
-		return fmt.Errorf("fuzz: target %s refuses connections", name)
+		return fmt.Errorf("target %s refuses connections", name)
 	case closedConn:
-		return fmt.Errorf("fuzz: target %s closes a connection with a valid VER and CVR unanswered", name)
+		return fmt.Errorf("target %s closes a connection with a valid VER and CVR unanswered", name)
 	}
-	return fmt.Errorf("fuzz: target %s does not answer a valid VER and CVR within %s", name, o.timeout())
+	return fmt.Errorf("target %s does not answer a valid VER and CVR within %s", name, o.timeout())
 }
 
 func (o *Oracle) alive(ctx context.Context) liveness {

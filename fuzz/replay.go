@@ -24,7 +24,7 @@ type Input struct {
 func LoadInputs(path string) ([]Input, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("fuzz: %w", err)
+		return nil, err
 	}
 	if !st.IsDir() {
 		return loadFile(path)
@@ -46,7 +46,7 @@ func LoadInputs(path string) ([]Input, error) {
 	}
 	cases, err := corpus.Load(path)
 	if err != nil {
-		return nil, fmt.Errorf("fuzz: %s holds no finding record and no corpus file: %w", path, err)
+		return nil, fmt.Errorf("%s holds no finding record and no corpus file: %w", path, err)
 	}
 	out := make([]Input, len(cases))
 	for i, c := range cases {
@@ -58,14 +58,14 @@ func LoadInputs(path string) ([]Input, error) {
 func loadFile(path string) ([]Input, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("fuzz: %w", err)
+		return nil, err
 	}
 	if c, err := corpus.Unmarshal(data); err == nil {
 		return []Input{{Path: path, Case: c}}, nil
 	}
 	f, err := ReadRecord(path)
 	if err != nil {
-		return nil, fmt.Errorf("fuzz: %s is neither a `go test fuzz v1` file nor a finding record", path)
+		return nil, fmt.Errorf("%s is neither a `go test fuzz v1` file nor a finding record", path)
 	}
 	return []Input{{Path: path, Case: f.MinimizedCase(), Record: &f}}, nil
 }
@@ -89,7 +89,7 @@ func (o *Oracle) Replay(ctx context.Context, inputs []Input) ([]ReplayResult, er
 		return nil, err
 	}
 	if len(inputs) == 0 {
-		return nil, errors.New("fuzz: nothing to replay")
+		return nil, errors.New("nothing to replay")
 	}
 	out := make([]ReplayResult, 0, len(inputs))
 	for _, in := range inputs {

@@ -41,7 +41,7 @@ type Result struct {
 	Restarts    int          `json:"restarts"`    // of an -exec target
 	Unconfirmed int          `json:"unconfirmed"` // suspicious cases that did not reproduce
 	Strict      bool         `json:"strict"`
-	Stopped     string       `json:"stopped"` // cases, duration, interrupted or an error
+	Stopped     string       `json:"stopped"` // cases, duration, interrupted, or "error: " and the error
 	Series      []Point      `json:"series"`
 }
 
@@ -52,7 +52,7 @@ func (r *Result) WriteFile(path string) error {
 		err = corpus.WriteFile(path, append(data, '\n'))
 	}
 	if err != nil {
-		return fmt.Errorf("fuzz: write result: %w", err)
+		return fmt.Errorf("write result: %w", err)
 	}
 	return nil
 }
@@ -62,10 +62,10 @@ func (r *Result) WriteFile(path string) error {
 func ParseResult(data []byte) (*Result, error) {
 	var r Result
 	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("fuzz: not a fuzz result: %w", err)
+		return nil, fmt.Errorf("not a fuzz result: %w", err)
 	}
 	if r.Version != ResultVersion {
-		return nil, fmt.Errorf("fuzz: result format version %d, want %d", r.Version, ResultVersion)
+		return nil, fmt.Errorf("result format version %d, want %d", r.Version, ResultVersion)
 	}
 	return &r, nil
 }
@@ -74,11 +74,11 @@ func ParseResult(data []byte) (*Result, error) {
 func ReadResult(path string) (*Result, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("fuzz: %w", err)
+		return nil, err
 	}
 	r, err := ParseResult(data)
 	if err != nil {
-		return nil, fmt.Errorf("fuzz: %s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return r, nil
 }

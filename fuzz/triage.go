@@ -262,7 +262,7 @@ func (w *worker) externalCrash(ctx context.Context, c Case, state liveness) {
 			return
 		}
 	}
-	f.setFatal(fmt.Errorf("fuzz: target %s stopped accepting after case %d and did not come back within %s",
+	f.setFatal(fmt.Errorf("target %s stopped accepting after case %d and did not come back within %s",
 		targetName(f.oracle.Target), c.Index, f.cfg.RecoverWait))
 }
 

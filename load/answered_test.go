@@ -26,7 +26,7 @@ func TestDeadTargetAnswersNothing(t *testing.T) {
 				t.Errorf("got latency over %d requests, service over %d, achieved %v/s; want nothing: no request waited for a reply",
 					r.Latency.Count, r.Service.Count, r.Rate.Achieved)
 			}
-			want := "load: no request was answered: 50 refused (dial tcp " + addr + ": connect: connection refused)"
+			want := "no request was answered: 50 refused (dial tcp " + addr + ": connect: connection refused)"
 			if err := r.CheckAnswered(); err == nil || err.Error() != want {
 				t.Errorf("got %v, want %q", err, want)
 			}
@@ -47,7 +47,7 @@ func TestHTTPResponderIsNotThroughput(t *testing.T) {
 	if r.Latency.Count != 40 {
 		t.Errorf("got latency over %d requests, want the 40 that got a reply", r.Latency.Count)
 	}
-	want := `load: no request was answered: 40 malformed (VER reply "HTTP/1.1 400 Bad Request")`
+	want := `no request was answered: 40 malformed (VER reply "HTTP/1.1 400 Bad Request")`
 	if err := r.CheckAnswered(); err == nil || err.Error() != want {
 		t.Errorf("got %v, want %q", err, want)
 	}

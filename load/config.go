@@ -150,8 +150,8 @@ type FieldError struct {
 	Problem string
 }
 
-// Error returns "load: Field: problem".
-func (e *FieldError) Error() string { return "load: " + e.Field + ": " + e.Problem }
+// Error returns "Field: problem".
+func (e *FieldError) Error() string { return e.Field + ": " + e.Problem }
 
 func fieldErr(field, format string, args ...any) *FieldError {
 	return &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)}

@@ -29,7 +29,7 @@ func WriteHdrLog(w io.Writer, r *Result) error {
 		lw.OutputLegend,
 	} {
 		if err := f(); err != nil {
-			return fmt.Errorf("load: hdr log: %w", err)
+			return fmt.Errorf("hdr log: %w", err)
 		}
 	}
 	for _, s := range r.Series {
@@ -41,7 +41,7 @@ func WriteHdrLog(w io.Writer, r *Result) error {
 		h.SetStartTimeMs(s.Unix * 1000)
 		h.SetEndTimeMs((s.Unix + 1) * 1000)
 		if err := lw.OutputIntervalHistogram(h); err != nil {
-			return fmt.Errorf("load: hdr log: %w", err)
+			return fmt.Errorf("hdr log: %w", err)
 		}
 	}
 	return nil
@@ -67,7 +67,7 @@ func WritePercentiles(w io.Writer, r *Result) error {
 		return err
 	}
 	if _, err := h.PercentilesPrint(w, 5, 1000); err != nil {
-		return fmt.Errorf("load: percentiles: %w", err)
+		return fmt.Errorf("percentiles: %w", err)
 	}
 	return nil
 }

@@ -44,9 +44,9 @@ type MergeError struct {
 // Error returns the message, counting results from 1.
 func (e *MergeError) Error() string {
 	if e.With >= 0 {
-		return fmt.Sprintf("load: merge: result %d differs from result %d: %v", e.Index+1, e.With+1, e.Err)
+		return fmt.Sprintf("merge: result %d differs from result %d: %v", e.Index+1, e.With+1, e.Err)
 	}
-	return fmt.Sprintf("load: merge: result %d: %v", e.Index+1, e.Err)
+	return fmt.Sprintf("merge: result %d: %v", e.Index+1, e.Err)
 }
 
 // Unwrap returns the underlying error.
@@ -54,7 +54,7 @@ func (e *MergeError) Unwrap() error { return e.Err }
 
 // ErrMismatch is wrapped by the [MergeError] of results whose targets or
 // settings differ; [MergeOptions.Force] merges them anyway.
-var ErrMismatch = errors.New("load: results differ")
+var ErrMismatch = errors.New("results differ")
 
 // mismatch names the fields in which two results' targets or settings
 // differ; it is an [ErrMismatch].
@@ -129,7 +129,7 @@ func (o MergeOptions) Merge(results ...*Result) (*Result, error) {
 // (unless o.Force) targets or settings that differ from the first's.
 func (o MergeOptions) check(results []*Result) error {
 	if len(results) == 0 {
-		return errors.New("load: merge: no results")
+		return errors.New("merge: no results")
 	}
 	for i, r := range results {
 		if r == nil {

@@ -312,7 +312,7 @@ func TestMergeRefuses(t *testing.T) {
 		{"a shard of another count", func(r *Result) { r.Shard = "2/3" }, false, 1, -1, "shard 2/3, but settings.shards is 2"},
 		{"no shard in a sharded run", func(r *Result) { r.Shard = "" }, false, 1, -1, "a run without a shard label in a run of 2 shards"},
 		{"another version", func(r *Result) { r.Version = 2 }, false, 1, -1, "result format version 2, want 1"},
-		{"an unreadable histogram", func(r *Result) { r.Histograms.Service = "not base64!" }, false, 1, -1, "service histogram: load: decode histogram"},
+		{"an unreadable histogram", func(r *Result) { r.Histograms.Service = "not base64!" }, false, 1, -1, "service histogram: decode histogram"},
 		{"a histogram short of its summary", func(r *Result) { r.Connect.Count++ }, false, 1, -1,
 			"connect histogram: holds 2 values but its summary counts 3"},
 		{"a histogram of another geometry", func(r *Result) {

@@ -84,7 +84,7 @@ func (o Outcome) String() string {
 // MarshalText returns the outcome's name.
 func (o Outcome) MarshalText() ([]byte, error) {
 	if o >= numOutcomes {
-		return nil, fmt.Errorf("load: no outcome %d", uint16(o))
+		return nil, fmt.Errorf("no outcome %d", uint16(o))
 	}
 	return []byte(o.String()), nil
 }
@@ -110,7 +110,7 @@ func ParseOutcome(name string) (Outcome, error) {
 	if code, err := strconv.Atoi(name); err == nil && code >= 0 && code < 1000 && strconv.Itoa(code) == name {
 		return CodeOutcome(code), nil
 	}
-	return 0, fmt.Errorf("load: unknown outcome %q", name)
+	return 0, fmt.Errorf("unknown outcome %q", name)
 }
 
 // isCode reports whether o is a numeric reply's outcome.
@@ -205,7 +205,7 @@ func (c *causes) noteErr(oc Outcome, what string, err error) Outcome {
 	if oc == OutcomeOK || err == nil || c.first[oc].Load() != nil {
 		return oc
 	}
-	text := strings.TrimPrefix(err.Error(), "msnp: ")
+	text := err.Error()
 	if what != "" {
 		text = what + ": " + text
 	}

@@ -215,10 +215,10 @@ type UnansweredError struct {
 	FirstError string
 }
 
-// Error returns "load: no request was answered: " with the count, the
+// Error returns "no request was answered: " with the count, the
 // outcome and, in parentheses, its first error text.
 func (e *UnansweredError) Error() string {
-	msg := fmt.Sprintf("load: no request was answered: %d %s", e.Count, e.Outcome)
+	msg := fmt.Sprintf("no request was answered: %d %s", e.Count, e.Outcome)
 	if e.FirstError != "" {
 		msg += " (" + e.FirstError + ")"
 	}
@@ -245,7 +245,7 @@ func (r *Result) CheckAnswered() error {
 func EncodeHistogram(h *hdrhistogram.Histogram) (string, error) {
 	b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
 	if err != nil {
-		return "", fmt.Errorf("load: encode histogram: %w", err)
+		return "", fmt.Errorf("encode histogram: %w", err)
 	}
 	return string(b), nil
 }
@@ -258,7 +258,7 @@ func DecodeHistogram(s string) (*hdrhistogram.Histogram, error) {
 	}
 	h, err := hdrhistogram.Decode([]byte(s))
 	if err != nil {
-		return nil, fmt.Errorf("load: decode histogram: %w", err)
+		return nil, fmt.Errorf("decode histogram: %w", err)
 	}
 	return h, nil
 }
@@ -267,7 +267,7 @@ func DecodeHistogram(s string) (*hdrhistogram.Histogram, error) {
 func WriteResult(path string, r *Result) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
-		return fmt.Errorf("load: %w", err)
+		return err
 	}
 	return corpus.WriteFile(path, append(b, '\n'))
 }
@@ -280,9 +280,9 @@ type NotResultError struct {
 
 func (e *NotResultError) Error() string {
 	if e.Path == "" {
-		return "load: not a cvrswarm result (" + e.Why + ")"
+		return "not a cvrswarm result (" + e.Why + ")"
 	}
-	return "load: " + e.Path + " is not a cvrswarm result (" + e.Why + ")"
+	return e.Path + " is not a cvrswarm result (" + e.Why + ")"
 }
 
 // JSONProblem says in a few words why JSON did not decode: "not JSON",
@@ -303,14 +303,14 @@ func JSONProblem(err error) string {
 func ReadResult(path string) (*Result, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("load: %w", err)
+		return nil, err
 	}
 	var r Result
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, &NotResultError{Path: path, Why: JSONProblem(err)}
 	}
 	if r.Version != ResultVersion {
-		return nil, fmt.Errorf("load: %s: result format version %d, want %d", path, r.Version, ResultVersion)
+		return nil, fmt.Errorf("%s: result format version %d, want %d", path, r.Version, ResultVersion)
 	}
 	return &r, nil
 }

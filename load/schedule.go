@@ -310,7 +310,7 @@ func (s Schedule) Count(t time.Duration) int64 {
 }
 
 // errEnded is what due reports past the end of the schedule.
-var errEnded = errors.New("load: schedule ended")
+var errEnded = errors.New("schedule ended")
 
 // Due returns the offset from the start at which request n (counting from
 // 0) is due, and false when the schedule ends before it. Every request of

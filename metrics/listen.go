@@ -37,14 +37,14 @@ type Exporter struct {
 // port already taken fails here, before the run.
 func Listen(addr string, labels Labels, cs ...prometheus.Collector) (*Exporter, error) {
 	if labels.RunID == "" {
-		return nil, errors.New("metrics: no run id")
+		return nil, errors.New("no run id")
 	}
 	if labels.Shard == "" {
 		labels.Shard = "1/1"
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, fmt.Errorf("metrics: %q: want host:port", addr)
+		return nil, fmt.Errorf("%q: want host:port", addr)
 	}
 	if host == "" {
 		host = "127.0.0.1"
@@ -53,12 +53,12 @@ func Listen(addr string, labels Labels, cs ...prometheus.Collector) (*Exporter, 
 	wrapped := prometheus.WrapRegistererWith(prometheus.Labels{"run_id": labels.RunID, "shard": labels.Shard}, reg)
 	for _, c := range append(cs, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})) {
 		if err := wrapped.Register(c); err != nil {
-			return nil, fmt.Errorf("metrics: %w", err)
+			return nil, err
 		}
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
 	if err != nil {
-		return nil, fmt.Errorf("metrics: %w", err)
+		return nil, err
 	}
 	mux := http.NewServeMux()
 	// The run's CPU is the scarce thing here, not the network: two
@@ -80,7 +80,7 @@ func (x *Exporter) Close() error {
 	err := x.srv.Close()
 	x.wg.Wait()
 	if err != nil {
-		return fmt.Errorf("metrics: %w", err)
+		return err
 	}
 	return nil
 }

@@ -167,7 +167,7 @@ func (h *ReplyHead) Class(want ReplyKind, trid uint32) ReplyClass {
 // ErrUnexpectedReply means a well-formed reply that does not answer the
 // request: a VER reply to a CVR, a CVR reply to a VER, or a VER reply
 // choosing a dialect that was not offered.
-var ErrUnexpectedReply = errors.New("msnp: reply does not answer the request")
+var ErrUnexpectedReply = errors.New("reply does not answer the request")
 
 // classErr returns the error for a reply line of class c to a request
 // asking for want with the given TrID: nil for ClassOK.

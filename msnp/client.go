@@ -3,7 +3,6 @@ package msnp
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"time"
 )
@@ -30,9 +29,9 @@ func (t TCPTarget) String() string { return string(t) }
 // Errors a [Client] returns besides *[Error], *[SyntaxError] and I/O errors.
 var (
 	// ErrNoDialect means the server answered VER with "VER n 0".
-	ErrNoDialect = errors.New("msnp: server accepts none of the offered dialects")
+	ErrNoDialect = errors.New("server accepts none of the offered dialects")
 	// ErrTrIDMismatch means a reply carried another TrID than the request.
-	ErrTrIDMismatch = errors.New("msnp: reply TrID does not match the request")
+	ErrTrIDMismatch = errors.New("reply TrID does not match the request")
 )
 
 // ClientConfig sets up a [Client]. The zero value offers every dialect.
@@ -61,7 +60,7 @@ type Client struct {
 func Dial(ctx context.Context, t Target, cfg ClientConfig) (*Client, error) {
 	conn, err := t.Dial(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("msnp: dial: %w", err)
+		return nil, err
 	}
 	return NewClient(conn, cfg), nil
 }
@@ -182,7 +181,7 @@ func (c *Client) bind(ctx context.Context) (stop func() bool, err error) {
 func (c *Client) unbind(ctx context.Context, stop func() bool, err error) error {
 	stop()
 	if err != nil && ctx.Err() != nil {
-		return fmt.Errorf("msnp: %w", ctx.Err())
+		return ctx.Err()
 	}
 	return err
 }

@@ -89,8 +89,8 @@ func TestParseRequestErrors(t *testing.T) {
 			if !strings.Contains(se.Msg, tt.want) {
 				t.Errorf("error %q does not say %q", se.Msg, tt.want)
 			}
-			if !strings.Contains(err.Error(), "msnp: ") {
-				t.Errorf("error %q lacks the package prefix", err)
+			if want := se.Msg + ": "; !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("error %q, want it to start %q and quote the line", err, want)
 			}
 		})
 	}

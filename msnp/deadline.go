@@ -35,17 +35,17 @@ func BindDeadline(ctx context.Context, conn Deadliner, limit time.Time) (stop fu
 func SetDeadline(ctx context.Context, conn Deadliner, limit time.Time) error {
 	if err := ctx.Err(); err != nil {
 		conn.SetDeadline(longAgo)
-		return fmt.Errorf("msnp: %w", err)
+		return err
 	}
 	if d, ok := ctx.Deadline(); ok && (limit.IsZero() || d.Before(limit)) {
 		limit = d
 	}
 	if err := conn.SetDeadline(limit); err != nil {
-		return fmt.Errorf("msnp: set deadline: %w", err)
+		return fmt.Errorf("set deadline: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
 		conn.SetDeadline(longAgo)
-		return fmt.Errorf("msnp: %w", err)
+		return err
 	}
 	return nil
 }

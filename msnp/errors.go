@@ -16,9 +16,9 @@ type Error struct {
 
 func (e *Error) Error() string {
 	if name := CodeName(e.Code); name != "" {
-		return fmt.Sprintf("msnp: server error %d (%s) for TrID %d", e.Code, name, e.TrID)
+		return fmt.Sprintf("server error %d (%s) for TrID %d", e.Code, name, e.TrID)
 	}
-	return fmt.Sprintf("msnp: server error %d for TrID %d", e.Code, e.TrID)
+	return fmt.Sprintf("server error %d for TrID %d", e.Code, e.TrID)
 }
 
 // SyntaxError reports a line that breaks the grammar. Line holds the
@@ -29,7 +29,7 @@ type SyntaxError struct {
 }
 
 func (e *SyntaxError) Error() string {
-	return fmt.Sprintf("msnp: %s: %q", e.Msg, e.Line)
+	return fmt.Sprintf("%s: %q", e.Msg, e.Line)
 }
 
 // maxQuoted bounds how much of a bad line a SyntaxError keeps.
@@ -46,10 +46,10 @@ func syntaxErr(line []byte, msg string) *SyntaxError {
 var (
 	// ErrLineTooLong means no line terminator arrived within the
 	// reader's maximum line length. The reader is unusable afterwards.
-	ErrLineTooLong = errors.New("msnp: line too long")
+	ErrLineTooLong = errors.New("line too long")
 	// ErrBareLF means a line ended in LF without the CR before it. The
 	// line is returned with it, so a tolerant caller may use it.
-	ErrBareLF = errors.New("msnp: line ends in bare LF")
+	ErrBareLF = errors.New("line ends in bare LF")
 )
 
 // Error codes the CVR and VER exchange can produce.

@@ -39,7 +39,7 @@ func ExampleCheckRequest() {
 	// 420 MSNMSGR 99.9.9999 was never released
 	// 420 unknown requesting-library "YCOMM"
 	// 710 locale "0x1111" is not a known LCID
-	// msnp: too few parameters: "CVR 6 spaghetti"
+	// too few parameters: "CVR 6 spaghetti"
 }
 
 func ExampleRequest_Append() {
@@ -75,7 +75,7 @@ func ExampleParseReply() {
 	}
 	// Output:
 	// chose MSNP13
-	// msnp: server error 710 (invalid locale ID) for TrID 5
+	// server error 710 (invalid locale ID) for TrID 5
 	// minimum 6.2.0205
 }
 

@@ -48,11 +48,11 @@ func (h *ReplyHead) chosenIn(line []byte) []byte { return line[h.chosen.from:h.c
 // comes: bound it with the connection's deadline ([BindDeadline]).
 func Handshake(w io.Writer, r *Reader, ver []byte, trid uint32, offered []Dialect) (Negotiation, error) {
 	if _, err := w.Write(ver); err != nil {
-		return Negotiation{trid: trid}, fmt.Errorf("msnp: send VER: %w", err)
+		return Negotiation{trid: trid}, fmt.Errorf("send VER: %w", err)
 	}
 	line, err := r.ReadLine()
 	if err != nil && !errors.Is(err, ErrBareLF) {
-		return Negotiation{trid: trid}, fmt.Errorf("msnp: read VER reply: %w", err)
+		return Negotiation{trid: trid}, fmt.Errorf("read VER reply: %w", err)
 	}
 	n := Negotiation{Line: line, Reply: ScanReply(line), trid: trid}
 	n.Class = n.Reply.Class(ReplyVER, trid)

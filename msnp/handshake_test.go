@@ -196,7 +196,7 @@ func TestNegotiationErrNamesTheDialect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `msnp: reply does not answer the request: VER chose "MSNP15", which was not offered`
+	want := `reply does not answer the request: VER chose "MSNP15", which was not offered`
 	if got := n.Err(); got == nil || got.Error() != want {
 		t.Errorf("Err() = %v, want %s", got, want)
 	}

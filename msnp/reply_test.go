@@ -105,10 +105,10 @@ func TestReplyErr(t *testing.T) {
 	if !errors.As(r.Err(), &e) || e.Code != 420 || e.TrID != 3 {
 		t.Fatalf("Err() = %v, want *Error{420, 3}", r.Err())
 	}
-	if got, want := e.Error(), "msnp: server error 420 (invalid client identification or version) for TrID 3"; got != want {
+	if got, want := e.Error(), "server error 420 (invalid client identification or version) for TrID 3"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
-	if got, want := (&Error{Code: 999, TrID: 1}).Error(), "msnp: server error 999 for TrID 1"; got != want {
+	if got, want := (&Error{Code: 999, TrID: 1}).Error(), "server error 999 for TrID 1"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
 	if r := (Reply{Kind: ReplyCVR}); r.Err() != nil {

@@ -54,7 +54,7 @@ var lcids = map[uint16]string{
 // either case ("0x0409", "0x0C0A").
 func ParseLocale(s string) (uint16, error) {
 	if len(s) != 6 || s[0] != '0' || s[1] != 'x' {
-		return 0, fmt.Errorf("msnp: locale %q: want 0x and four hex digits", s)
+		return 0, fmt.Errorf("locale %q: want 0x and four hex digits", s)
 	}
 	var v uint16
 	for i := 2; i < 6; i++ {
@@ -68,7 +68,7 @@ func ParseLocale(s string) (uint16, error) {
 		case c >= 'A' && c <= 'F':
 			d = c - 'A' + 10
 		default:
-			return 0, fmt.Errorf("msnp: locale %q: want 0x and four hex digits", s)
+			return 0, fmt.Errorf("locale %q: want 0x and four hex digits", s)
 		}
 		v = v<<4 | uint16(d)
 	}
@@ -114,15 +114,15 @@ func ParseClientVersion(s string) (ClientVersion, error) {
 		}
 		part := s[start:end]
 		if cv.N == len(cv.Parts) {
-			return ClientVersion{}, fmt.Errorf("msnp: client version %q: more than 4 parts", s)
+			return ClientVersion{}, fmt.Errorf("client version %q: more than 4 parts", s)
 		}
 		if part == "" || len(part) > 5 {
-			return ClientVersion{}, fmt.Errorf("msnp: client version %q: each part is 1 to 5 digits", s)
+			return ClientVersion{}, fmt.Errorf("client version %q: each part is 1 to 5 digits", s)
 		}
 		n := 0
 		for j := 0; j < len(part); j++ {
 			if part[j] < '0' || part[j] > '9' {
-				return ClientVersion{}, fmt.Errorf("msnp: client version %q: parts are decimal", s)
+				return ClientVersion{}, fmt.Errorf("client version %q: parts are decimal", s)
 			}
 			n = n*10 + int(part[j]-'0')
 		}
@@ -130,7 +130,7 @@ func ParseClientVersion(s string) (ClientVersion, error) {
 		cv.N++
 	}
 	if cv.N < 2 {
-		return ClientVersion{}, fmt.Errorf("msnp: client version %q: want at least major.minor", s)
+		return ClientVersion{}, fmt.Errorf("client version %q: want at least major.minor", s)
 	}
 	cv.Canonical = cv.N == 3 && digits[0] <= 2 && digits[1] <= 2 && digits[2] == 4
 	return cv, nil

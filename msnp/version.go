@@ -42,7 +42,7 @@ func ParseRole(s string) (Role, error) {
 	case "ds":
 		return DS, nil
 	}
-	return NS, fmt.Errorf("msnp: role %q: want ds or ns", s)
+	return NS, fmt.Errorf("role %q: want ds or ns", s)
 }
 
 // Version describes what one dialect allows on the CVR exchange.
@@ -124,11 +124,11 @@ func Lookup(d Dialect) (Version, error) {
 	n, ok := d.number()
 	switch {
 	case !ok:
-		return Version{}, fmt.Errorf("msnp: %q is not a dialect (want MSNP2 to MSNP23 or CVR0)", string(d))
+		return Version{}, fmt.Errorf("%q is not a dialect (want MSNP2 to MSNP23 or CVR0)", string(d))
 	case n >= RemovedIn:
-		return Version{}, fmt.Errorf("msnp: %s has no VER or CVR (removed in MSNP%d)", d, RemovedIn)
+		return Version{}, fmt.Errorf("%s has no VER or CVR (removed in MSNP%d)", d, RemovedIn)
 	case n < LowestVersion:
-		return Version{}, fmt.Errorf("msnp: %s does not exist (the first version is MSNP%d)", d, LowestVersion)
+		return Version{}, fmt.Errorf("%s does not exist (the first version is MSNP%d)", d, LowestVersion)
 	}
 	return versions[n], nil
 }
@@ -195,7 +195,7 @@ func ParseDialects(s string) ([]Dialect, error) {
 		a, erra := Lookup(Dialect(from))
 		b, errb := Lookup(Dialect(to))
 		if erra != nil || errb != nil || a.Number == 0 || b.Number == 0 || a.Number > b.Number {
-			return nil, fmt.Errorf("msnp: dialect range %q: want MSNPa-MSNPb with 2 <= a <= b <= 23", s)
+			return nil, fmt.Errorf("dialect range %q: want MSNPa-MSNPb with 2 <= a <= b <= 23", s)
 		}
 		return DialectRange(a.Number, b.Number), nil
 	}
@@ -207,7 +207,7 @@ func ParseDialects(s string) ([]Dialect, error) {
 		ds = append(ds, Dialect(f))
 	}
 	if len(ds) == 0 {
-		return nil, fmt.Errorf("msnp: empty dialect list")
+		return nil, fmt.Errorf("empty dialect list")
 	}
 	return ds, nil
 }

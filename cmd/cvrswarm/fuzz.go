@@ -251,9 +251,6 @@ func runFuzz(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	res, runErr := fuzzRun(ctx, ff.cfg, ff.quiet, stderr, &running)
 	stoppedByCtx := runErr != nil && ctx.Err() != nil && errors.Is(runErr, ctx.Err())
 	if res != nil {
-		if runErr != nil && !stoppedByCtx {
-			res.Stopped = "error: " + userText(res.Stopped)
-		}
 		if err := ff.writeResult(res, stdout, stderr); err != nil {
 			return failure(stderr, "fuzz", err)
 		}

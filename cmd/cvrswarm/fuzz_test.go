@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -217,10 +218,12 @@ func TestFuzzFindingsFolder(t *testing.T) {
 	if !strings.Contains(stderr, "cvrswarm fuzz: finding not saved in "+blocked+", here in full:\n{") || !strings.Contains(stderr, `"signature": "amplification`) {
 		t.Errorf("stderr %q: want the unsaved finding in full", stderr)
 	}
-	if !strings.Contains(stderr, "\ncvrswarm fuzz: save finding: mkdir "+blocked+"/") {
-		t.Errorf("stderr %q: want the error without package prefixes", stderr)
+	saveErr := regexp.MustCompile(`save finding amplification-[0-9a-f]{8}: mkdir ` + regexp.QuoteMeta(blocked) + `/`)
+	last := stderr[strings.LastIndex(stderr[:len(stderr)-1], "\n")+1:]
+	if !strings.HasPrefix(last, "cvrswarm fuzz: ") || !saveErr.MatchString(last) || packagePrefix.MatchString(strings.TrimPrefix(last, "cvrswarm fuzz: ")) {
+		t.Errorf("stderr ends %q: want the error naming the finding, without package prefixes", last)
 	}
-	if !strings.Contains(stdout, "stopped by error: save finding: mkdir "+blocked+"/") {
+	if !strings.Contains(stdout, "stopped by error: save finding amplification-") || !saveErr.MatchString(stdout) {
 		t.Errorf("summary %q: want it stopped by the error, without package prefixes", stdout)
 	}
 }

@@ -274,13 +274,13 @@ func exitError(stderr io.Writer, name string, err error) int {
 
 // usageError prints one line and returns exitUsage.
 func usageError(stderr io.Writer, name, msg string) int {
-	fmt.Fprintf(stderr, "cvrswarm %s: %s (see 'cvrswarm %s -h')\n", name, userText(strings.TrimSpace(msg)), name)
+	fmt.Fprintf(stderr, "cvrswarm %s: %s (see 'cvrswarm %s -h')\n", name, strings.TrimSpace(msg), name)
 	return exitUsage
 }
 
 // failure prints one line and returns exitFail.
 func failure(stderr io.Writer, name string, err error) int {
-	fmt.Fprintf(stderr, "cvrswarm %s: %s\n", name, userText(err.Error()))
+	fmt.Fprintf(stderr, "cvrswarm %s: %v\n", name, err)
 	return exitFail
 }
 
@@ -294,23 +294,4 @@ func interrupted(stderr io.Writer, name, covers string) int {
 // wrote says on stderr that a file was written.
 func wrote(stderr io.Writer, path string) {
 	fmt.Fprintf(stderr, "cvrswarm: wrote %s\n", path)
-}
-
-// packagePrefixes are the prefixes this module's packages give their
-// errors ("fuzz: "). A user reads what went wrong, not where in the
-// code: userText drops them.
-var packagePrefixes = []string{"capacity", "conformance", "corpus", "fuzz", "k8s", "load", "msnp", "refserver", "report"}
-
-// userText is an error message without the packages' prefixes:
-// "fuzz: save finding: corpus: open x: permission denied" reads
-// "save finding: open x: permission denied".
-func userText(msg string) string {
-	parts := strings.Split(msg, ": ")
-	kept := parts[:0]
-	for _, p := range parts {
-		if !slices.Contains(packagePrefixes, p) {
-			kept = append(kept, p)
-		}
-	}
-	return strings.Join(kept, ": ")
 }

@@ -106,9 +106,9 @@ func TestHelpPlaceholders(t *testing.T) {
 	}
 }
 
-func TestFailureDropsARepeatedPrefix(t *testing.T) {
+func TestFailurePrintsTheErrorAsIs(t *testing.T) {
 	var b bytes.Buffer
-	if got := failure(&b, "fuzz", errors.New("fuzz: case 3000: target down")); got != exitFail {
+	if got := failure(&b, "fuzz", errors.New("case 3000: target down")); got != exitFail {
 		t.Errorf("status %d, want %d", got, exitFail)
 	}
 	if got, want := b.String(), "cvrswarm fuzz: case 3000: target down\n"; got != want {
@@ -176,7 +176,7 @@ func TestExitError(t *testing.T) {
 		{"a parser's field under another flag", &flagError{Flag: "ramp", Err: badRamp}, exitUsage, `cvrswarm load: -ramp: ramp "1/s": want FROM:TO`},
 		{"a flag", badFlag("json", "x: folder y does not exist"), exitUsage, "cvrswarm load: -json: x: folder y does not exist (see"},
 		{"no one flag", badFlag("", "give one of -a and -b"), exitUsage, "cvrswarm load: give one of -a and -b (see"},
-		{"a failure", fmt.Errorf("load: dial: %w", errors.New("refused")), exitFail, "cvrswarm load: dial: refused\n"},
+		{"a failure", fmt.Errorf("dial: %w", errors.New("refused")), exitFail, "cvrswarm load: dial: refused\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -201,20 +201,6 @@ func TestUsageIsStable(t *testing.T) {
 		usage(&b)
 		if b.String() != first.String() {
 			t.Fatalf("usage changed between calls:\n%s\nthen:\n%s", first.String(), b.String())
-		}
-	}
-}
-
-// TestUserText: what a user reads has no package prefixes.
-func TestUserText(t *testing.T) {
-	for _, tt := range []struct{ in, want string }{
-		{"fuzz: save finding: corpus: open x: permission denied", "save finding: open x: permission denied"},
-		{"load: capacity: step 2: dial tcp: refused", "step 2: dial tcp: refused"},
-		{"fuzz: stat findings/x: no such file or directory", "stat findings/x: no such file or directory"},
-		{"-corpus: a load of lines", "-corpus: a load of lines"},
-	} {
-		if got := userText(tt.in); got != tt.want {
-			t.Errorf("userText(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -133,8 +133,8 @@ type FieldError struct {
 	Problem string
 }
 
-// Error returns "capacity: Field: problem".
-func (e *FieldError) Error() string { return "capacity: " + e.Field + ": " + e.Problem }
+// Error returns "Field: problem".
+func (e *FieldError) Error() string { return e.Field + ": " + e.Problem }
 
 // fieldErrors collects the FieldErrors of a validation.
 type fieldErrors []error
@@ -315,7 +315,7 @@ func Search(ctx context.Context, run StepRunner, cfg Config) (*Result, error) {
 			}
 			res.Stopped = "error: " + err.Error()
 			s.finish(res)
-			return res, fmt.Errorf("capacity: step %d at %s: %w", spec.Index, load.FormatRate(rate), err)
+			return res, fmt.Errorf("step %d at %s: %w", spec.Index, load.FormatRate(rate), err)
 		}
 		step := judgeStep(spec, r, cfg)
 		res.Steps = append(res.Steps, step)
@@ -330,7 +330,7 @@ func Search(ctx context.Context, run StepRunner, cfg Config) (*Result, error) {
 			// A target that answers nothing has no capacity to search for.
 			res.Stopped = "the target answered no request"
 			s.finish(res)
-			return res, fmt.Errorf("capacity: the target answered no request at %s with a CVR reply (outcomes: %s)",
+			return res, fmt.Errorf("the target answered no request at %s with a CVR reply (outcomes: %s)",
 				load.FormatRate(rate), formatOutcomes(r.Outcomes))
 		}
 		if step.Partial {
@@ -548,10 +548,10 @@ func formatOutcomes(m load.Counts) string {
 func WriteResult(path string, c *Result) error {
 	b, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
-		return fmt.Errorf("capacity: %w", err)
+		return err
 	}
 	if err := corpus.WriteFile(path, append(b, '\n')); err != nil {
-		return fmt.Errorf("capacity: %w", err)
+		return err
 	}
 	return nil
 }

@@ -107,7 +107,7 @@ type shardedSteps struct {
 // returns ctx's error.
 func ShardedSteps(run ShardStepFunc, cfg SyncConfig) (StepRunner, error) {
 	if run == nil {
-		return nil, errors.New("capacity: shards: no step function")
+		return nil, errors.New("shards: no step function")
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -116,15 +116,15 @@ func ShardedSteps(run ShardStepFunc, cfg SyncConfig) (StepRunner, error) {
 	cfg.Gap = cmp.Or(cfg.Gap, DefaultSyncGap)
 	cfg.Poll = cmp.Or(cfg.Poll, DefaultSyncPoll)
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("capacity: shards: sync folder: %w", err)
+		return nil, fmt.Errorf("shards: sync folder: %w", err)
 	}
 	s := &shardedSteps{run: run, cfg: cfg, next: cfg.StartAt}
 	mine, err := filepath.Glob(filepath.Join(cfg.Dir, s.name("*", cfg.Shard.Index)+"*"))
 	if err != nil {
-		return nil, fmt.Errorf("capacity: shards: %w", err)
+		return nil, fmt.Errorf("shards: %w", err)
 	}
 	if len(mine) > 0 {
-		return nil, fmt.Errorf("capacity: shards: %s already holds results of shard %s of the run starting at %s (%s): remove them or start at another time",
+		return nil, fmt.Errorf("shards: %s already holds results of shard %s of the run starting at %s (%s): remove them or start at another time",
 			cfg.Dir, s.label(cfg.Shard.Index), cfg.StartAt.UTC().Format(time.RFC3339), filepath.Base(mine[0]))
 	}
 	return s, nil
@@ -147,7 +147,7 @@ func (s *shardedSteps) label(i int) string { return fmt.Sprintf("%d/%d", i, s.cf
 func (s *shardedSteps) RunStep(ctx context.Context, step StepSpec) (*load.Result, error) {
 	me := s.cfg.Shard.Index
 	if !s.next.After(time.Now()) {
-		err := fmt.Errorf("capacity: shards: step %d was due to start at %s, %v ago: the shards fell out of step (a longer gap helps)",
+		err := fmt.Errorf("shards: step %d was due to start at %s, %v ago: the shards fell out of step (a longer gap helps)",
 			step.Index, s.next.UTC().Format(time.RFC3339Nano), time.Since(s.next).Round(time.Millisecond))
 		return nil, s.fail(step.Index, err)
 	}
@@ -155,7 +155,7 @@ func (s *shardedSteps) RunStep(ctx context.Context, step StepSpec) (*load.Result
 	if r != nil {
 		r.End = latest(r.End, time.Now()) // for the lockstep, the step ends once its result is written
 		if werr := load.WriteResult(s.path(step.Index, me, ".json"), r); werr != nil {
-			return nil, s.fail(step.Index, fmt.Errorf("capacity: shards: %w", werr))
+			return nil, s.fail(step.Index, fmt.Errorf("shards: %w", werr))
 		}
 	}
 	if ctx.Err() != nil {
@@ -170,7 +170,7 @@ func (s *shardedSteps) RunStep(ctx context.Context, step StepSpec) (*load.Result
 	}
 	m, err := load.Merge(results...)
 	if err != nil {
-		return nil, fmt.Errorf("capacity: shards: step %d: %w", step.Index, err)
+		return nil, fmt.Errorf("shards: step %d: %w", step.Index, err)
 	}
 	s.next = next.Add(s.cfg.Gap)
 	return m, nil
@@ -187,7 +187,7 @@ func (s *shardedSteps) fail(step int, err error) error {
 // waiting on this step and for those that merged it and went on to the
 // next, and returns err.
 func (s *shardedSteps) interrupted(step int, err error) error {
-	err = fmt.Errorf("capacity: shards: step %d: interrupted: %w", step, err)
+	err = fmt.Errorf("shards: step %d: interrupted: %w", step, err)
 	s.fail(step+1, err)
 	return s.fail(step, err)
 }
@@ -210,7 +210,7 @@ func (s *shardedSteps) await(ctx context.Context, step int) (results []*load.Res
 		select {
 		case <-tick.C:
 		case <-deadline.C:
-			return nil, time.Time{}, fmt.Errorf("capacity: shards: step %d: no result from shard %s in %s after %v",
+			return nil, time.Time{}, fmt.Errorf("shards: step %d: no result from shard %s in %s after %v",
 				step, strings.Join(missing, ", "), s.cfg.Dir, s.cfg.Timeout)
 		case <-ctx.Done():
 			return nil, time.Time{}, s.interrupted(step, ctx.Err())
@@ -220,7 +220,7 @@ func (s *shardedSteps) await(ctx context.Context, step int) (results []*load.Res
 		p := s.path(step, i, ".json")
 		r, err := load.ReadResult(p)
 		if err != nil {
-			return nil, time.Time{}, fmt.Errorf("capacity: shards: step %d: shard %s: %w", step, s.label(i), err)
+			return nil, time.Time{}, fmt.Errorf("shards: step %d: shard %s: %w", step, s.label(i), err)
 		}
 		end = latest(end, r.Start.Add(time.Duration(r.DurationS*float64(time.Second))), r.End)
 		results = append(results, r)
@@ -234,11 +234,11 @@ func (s *shardedSteps) missing(step int) ([]string, error) {
 	var missing []string
 	for i := 1; i <= s.cfg.Shard.Count; i++ {
 		if note, err := os.ReadFile(s.path(step, i, ".failed")); err == nil {
-			return nil, fmt.Errorf("capacity: shards: step %d: shard %s failed: %s", step, s.label(i), strings.TrimSpace(string(note)))
+			return nil, fmt.Errorf("shards: step %d: shard %s failed: %s", step, s.label(i), strings.TrimSpace(string(note)))
 		}
 		if _, err := os.Stat(s.path(step, i, ".json")); err != nil {
 			if !errors.Is(err, os.ErrNotExist) {
-				return nil, fmt.Errorf("capacity: shards: %w", err)
+				return nil, fmt.Errorf("shards: %w", err)
 			}
 			missing = append(missing, s.label(i))
 		}

@@ -300,7 +300,7 @@ func TestShardedStepsInterrupted(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		if errs[1] == nil || !strings.Contains(errs[1].Error(), "step 2: shard 2/2 failed: capacity: shards: step 2: interrupted") {
+		if errs[1] == nil || !strings.Contains(errs[1].Error(), "step 2: shard 2/2 failed: shards: step 2: interrupted") {
 			t.Errorf("shard 1: got %v, want shard 2/2 interrupted at step 2", errs[1])
 		}
 		if errs[2] != nil {

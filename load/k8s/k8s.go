@@ -127,12 +127,12 @@ func ShardJob(cfg Config) (*Manifest, error) {
 		if strings.HasPrefix(a, "-") {
 			switch name {
 			case "shard", "start-at", "json", "metrics-addr":
-				return nil, fmt.Errorf("k8s: the manifest sets -%s itself: leave it out of the load flags", name)
+				return nil, fmt.Errorf("the manifest sets -%s itself: leave it out of the load flags", name)
 			}
 		}
 	}
 	if cfg.StartAt.IsZero() {
-		return nil, errors.New("k8s: no start time")
+		return nil, errors.New("no start time")
 	}
 	args := []string{"load"}
 	for _, a := range cfg.LoadArgs {
@@ -230,14 +230,14 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.Image = DefaultImage
 	}
 	if cfg.Shards < 1 {
-		return cfg, fmt.Errorf("k8s: %d shards: want at least 1", cfg.Shards)
+		return cfg, fmt.Errorf("%d shards: want at least 1", cfg.Shards)
 	}
 	// Job names become pod name prefixes and labels: DNS labels, with room for a suffix.
 	if !dnsLabel.MatchString(cfg.Name) || len(cfg.Name) > 50 {
-		return cfg, fmt.Errorf("k8s: name %q: want lower-case letters, digits and '-', at most 50, starting with a letter", cfg.Name)
+		return cfg, fmt.Errorf("name %q: want lower-case letters, digits and '-', at most 50, starting with a letter", cfg.Name)
 	}
 	if cfg.Namespace != "" && (!dnsLabel.MatchString(cfg.Namespace) || len(cfg.Namespace) > 63) {
-		return cfg, fmt.Errorf("k8s: namespace %q is not a DNS label", cfg.Namespace)
+		return cfg, fmt.Errorf("namespace %q is not a DNS label", cfg.Namespace)
 	}
 	cfg.quantities = corev1.ResourceList{}
 	for _, q := range []struct {
@@ -249,7 +249,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		}
 		parsed, err := resource.ParseQuantity(q.value)
 		if err != nil {
-			return cfg, fmt.Errorf("k8s: %s %q is not a Kubernetes quantity such as 2, 1500m or 1Gi", q.name, q.value)
+			return cfg, fmt.Errorf("%s %q is not a Kubernetes quantity such as 2, 1500m or 1Gi", q.name, q.value)
 		}
 		cfg.quantities[q.name] = parsed
 	}
@@ -261,7 +261,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		}
 		var err error
 		if cfg.storage, err = resource.ParseQuantity(cfg.ResultsSize); err != nil {
-			return cfg, fmt.Errorf("k8s: results size %q is not a Kubernetes quantity such as 1Gi", cfg.ResultsSize)
+			return cfg, fmt.Errorf("results size %q is not a Kubernetes quantity such as 1Gi", cfg.ResultsSize)
 		}
 	}
 	return cfg, nil
@@ -343,7 +343,7 @@ func (m *Manifest) JSON() ([]byte, error) {
 	}{"v1", "List", m.objects}
 	b, err := json.MarshalIndent(list, "", "  ")
 	if err != nil {
-		return nil, fmt.Errorf("k8s: %w", err)
+		return nil, err
 	}
 	return append(b, '\n'), nil
 }
@@ -354,7 +354,7 @@ func (m *Manifest) YAML() ([]byte, error) {
 	for i, o := range m.objects {
 		b, err := yaml.Marshal(o)
 		if err != nil {
-			return nil, fmt.Errorf("k8s: %w", err)
+			return nil, err
 		}
 		if i > 0 {
 			out = append(out, "---\n"...)

@@ -50,7 +50,7 @@ func addKnee(p *plot.Plot, c *capacity.Result, lo, hi float64) error {
 	}
 	l, err := plotter.NewLine(plotter.XYs{{X: c.CapacityRPS, Y: lo}, {X: c.CapacityRPS, Y: hi}})
 	if err != nil {
-		return fmt.Errorf("report: knee: %w", err)
+		return fmt.Errorf("knee: %w", err)
 	}
 	l.Color = kneeColor
 	l.Width = vg.Points(1.5)
@@ -65,7 +65,7 @@ func addKnee(p *plot.Plot, c *capacity.Result, lo, hi float64) error {
 func addLinePoints(p *plot.Plot, i int, name string, xys plotter.XYs, style *percentile) error {
 	l, s, err := plotter.NewLinePoints(xys)
 	if err != nil {
-		return fmt.Errorf("report: %s: %w", name, err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	l.Color = palette[i%len(palette)]
 	l.Width = vg.Points(1.5)
@@ -127,7 +127,7 @@ func capacityThroughputChart(c *capacity.Result, steps []capacity.Step) (Chart, 
 	}
 	ideal, err := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: top, Y: top}})
 	if err != nil {
-		return Chart{}, fmt.Errorf("report: %w", err)
+		return Chart{}, err
 	}
 	ideal.Color = color.Gray{Y: 170}
 	ideal.Dashes = []vg.Length{vg.Points(2), vg.Points(3)}
@@ -175,7 +175,7 @@ func addVerdicts(p *plot.Plot, steps []capacity.Step, at func(capacity.Step) plo
 		}
 		sc, err := plotter.NewScatter(v.xys)
 		if err != nil {
-			return fmt.Errorf("report: %s steps: %w", v.name, err)
+			return fmt.Errorf("%s steps: %w", v.name, err)
 		}
 		sc.Color, sc.Shape, sc.Radius = v.color, v.shape, vg.Points(5)
 		p.Add(sc)
@@ -233,7 +233,7 @@ func capacityStepsChart(c *capacity.Result, _ []capacity.Step) (Chart, error) {
 	if c.CapacityRPS > 0 {
 		l, err := plotter.NewLine(plotter.XYs{{X: 1, Y: c.CapacityRPS}, {X: float64(len(c.Steps)), Y: c.CapacityRPS}})
 		if err != nil {
-			return Chart{}, fmt.Errorf("report: %w", err)
+			return Chart{}, err
 		}
 		l.Color, l.Width = kneeColor, vg.Points(1.5)
 		l.Dashes = []vg.Length{vg.Points(6), vg.Points(4)}

@@ -77,7 +77,7 @@ func (c Chart) PNG() ([]byte, error) {
 	c.draw(draw.New(cv))
 	var b bytes.Buffer
 	if _, err := cv.WriteTo(&b); err != nil {
-		return nil, fmt.Errorf("report: %s: %w", c.Name, err)
+		return nil, fmt.Errorf("%s: %w", c.Name, err)
 	}
 	return b.Bytes(), nil
 }
@@ -88,7 +88,7 @@ func (c Chart) SVG() ([]byte, error) {
 	c.draw(draw.New(cv))
 	var b bytes.Buffer
 	if _, err := cv.WriteTo(&b); err != nil {
-		return nil, fmt.Errorf("report: %s: %w", c.Name, err)
+		return nil, fmt.Errorf("%s: %w", c.Name, err)
 	}
 	return b.Bytes(), nil
 }
@@ -213,7 +213,7 @@ func addLine(p *plot.Plot, i int, name string, xys plotter.XYs) error {
 func addStyledLine(p *plot.Plot, i int, name string, xys plotter.XYs) (*plotter.Line, error) {
 	l, err := plotter.NewLine(xys)
 	if err != nil {
-		return nil, fmt.Errorf("report: %s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	l.Color = palette[i%len(palette)]
 	l.Width = vg.Points(1.5)
@@ -312,11 +312,11 @@ func LoadCharts(r *load.Result) ([]Chart, error) {
 	var charts []Chart
 	lat, err := load.DecodeHistogram(r.Histograms.Latency)
 	if err != nil {
-		return nil, fmt.Errorf("report: latency histogram: %w", err)
+		return nil, fmt.Errorf("latency histogram: %w", err)
 	}
 	svc, err := load.DecodeHistogram(r.Histograms.Service)
 	if err != nil {
-		return nil, fmt.Errorf("report: service histogram: %w", err)
+		return nil, fmt.Errorf("service histogram: %w", err)
 	}
 	c, ok, err := LatencyPercentileChart("Latency by percentile",
 		[]string{"response (from due time)", "service (from send)"}, []*hdrhistogram.Histogram{lat, svc})

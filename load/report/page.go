@@ -139,7 +139,7 @@ func (p Page) HTML(now time.Time) ([]byte, error) {
 	}
 	var b bytes.Buffer
 	if err := pageTemplate.Execute(&b, data); err != nil {
-		return nil, fmt.Errorf("report: %w", err)
+		return nil, err
 	}
 	return b.Bytes(), nil
 }
@@ -151,7 +151,7 @@ func WriteHTML(path string, p Page) error {
 		return err
 	}
 	if err := corpus.WriteFile(path, b); err != nil {
-		return fmt.Errorf("report: %w", err)
+		return err
 	}
 	return nil
 }
@@ -160,7 +160,7 @@ func WriteHTML(path string, p Page) error {
 // dir if needed, and returns the paths written.
 func WritePNGs(dir string, charts []Chart) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("report: %w", err)
+		return nil, err
 	}
 	var paths []string
 	for _, c := range charts {
@@ -170,7 +170,7 @@ func WritePNGs(dir string, charts []Chart) ([]string, error) {
 		}
 		path := filepath.Join(dir, c.Name+".png")
 		if err := corpus.WriteFile(path, b); err != nil {
-			return paths, fmt.Errorf("report: %w", err)
+			return paths, err
 		}
 		paths = append(paths, path)
 	}

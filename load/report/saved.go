@@ -26,15 +26,15 @@ type Saved struct {
 func ReadSaved(path string) (*Saved, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("report: %w", err)
+		return nil, err
 	}
 	s, err := ParseSaved(b)
 	if nr, ok := errors.AsType[*load.NotResultError](err); ok {
 		nr.Path = path
-		return nil, fmt.Errorf("report: %w", nr)
+		return nil, nr
 	}
 	if err != nil {
-		return nil, fmt.Errorf("report: %s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return s, nil
 }
@@ -93,7 +93,7 @@ func (s *Saved) WriteText(w io.Writer) error {
 		return WriteText(w, s.Load)
 	}
 	if err := s.Fuzz.WriteSummary(w); err != nil {
-		return fmt.Errorf("report: %w", err)
+		return err
 	}
 	return nil
 }

@@ -53,7 +53,7 @@ func TestParseSavedRefuses(t *testing.T) {
 		{"future load", `{"version": 2, "histograms": {}}`, "result format version 2, want 1"},
 		{"future capacity", `{"version": 9, "capacity_rps": 1}`, "capacity result format version 9, want 1"},
 		{"bad field", `{"version": 1, "histograms": {}, "requests": "many"}`, "not a cvrswarm result (requests is a JSON string, want int64)"},
-		{"unversioned fuzz", `{"series": []}`, "fuzz: result format version 0, want 1"},
+		{"unversioned fuzz", `{"series": []}`, "result format version 0, want 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -235,7 +235,7 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	}
 	n, err := e.w.Write(p)
 	if err != nil {
-		e.err = fmt.Errorf("report: %w", err)
+		e.err = err
 	}
 	return n, err
 }

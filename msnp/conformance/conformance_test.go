@@ -526,7 +526,7 @@ func TestRunErrors(t *testing.T) {
 		fields []string // the fields named by the *FieldErrors; nil: another error
 		want   string
 	}{
-		{"no target", conformance.Config{}, []string{"Target"}, "conformance: Target: no target given"},
+		{"no target", conformance.Config{}, []string{"Target"}, "Target: no target given"},
 		{"silent target", conformance.Config{Target: silent, Timeout: 200 * time.Millisecond}, nil, "does not answer VER"},
 		{"nothing listening", conformance.Config{Target: msnp.TCPTarget(closedAddr)}, nil, "connect"},
 		{"unknown dialect", conformance.Config{Target: good.Target(), Dialects: []msnp.Dialect{"MSNP99"}}, []string{"Dialects"}, "MSNP99"},

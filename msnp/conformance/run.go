@@ -167,8 +167,8 @@ type FieldError struct {
 	Problem string
 }
 
-// Error returns "conformance: Field: problem".
-func (e *FieldError) Error() string { return "conformance: " + e.Field + ": " + e.Problem }
+// Error returns "Field: problem".
+func (e *FieldError) Error() string { return e.Field + ": " + e.Problem }
 
 // Validate reports every field of c that cannot make a check, each as a
 // [*FieldError], joined; nil when [Run] would start.
@@ -246,10 +246,10 @@ func (r *runner) discover(ctx context.Context) error {
 	first := step{send: verLine(1, withCVR0(e.offered)...), want: want{alts: []alt{{answer: anyReply}}}}
 	obs, err := r.exec(ctx, exchange{steps: []step{first}})
 	if err != nil {
-		return fmt.Errorf("conformance: %s: %w", r.report.Target, err)
+		return fmt.Errorf("%s: %w", r.report.Target, err)
 	}
 	if l := obs[0].lines; len(l) == 0 || l[0].err != nil || l[0].reply.Kind != msnp.ReplyVER {
-		return fmt.Errorf("conformance: %s does not answer VER (sent %q, got %s)", r.report.Target,
+		return fmt.Errorf("%s does not answer VER (sent %q, got %s)", r.report.Target,
 			showSent(first.send), obs[0])
 	}
 	e.speaks = []msnp.Dialect{}
@@ -282,7 +282,7 @@ func (r *runner) picks(ctx context.Context, d msnp.Dialect, ds ...msnp.Dialect) 
 	probe := step{send: verLine(1, ds...), want: want{trid: 1, hasTrID: true, alts: []alt{{answer: verChosen, dialect: d}}}}
 	obs, err := r.exec(ctx, exchange{steps: []step{probe}})
 	if err != nil {
-		return false, fmt.Errorf("conformance: %s: %w", r.report.Target, err)
+		return false, fmt.Errorf("%s: %w", r.report.Target, err)
 	}
 	c, _ := probe.want.judge(obs[0])
 	return c == met, nil

@@ -27,7 +27,7 @@ func (v Verdict) String() string {
 // MarshalText writes the verdict's name.
 func (v Verdict) MarshalText() ([]byte, error) {
 	if int(v) >= len(verdictNames) || verdictNames[v] == "" {
-		return nil, fmt.Errorf("conformance: invalid verdict %d", uint8(v))
+		return nil, fmt.Errorf("invalid verdict %d", uint8(v))
 	}
 	return []byte(verdictNames[v]), nil
 }
@@ -40,5 +40,5 @@ func (v *Verdict) UnmarshalText(b []byte) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("conformance: unknown verdict %q", b)
+	return fmt.Errorf("unknown verdict %q", b)
 }

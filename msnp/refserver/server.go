@@ -191,14 +191,14 @@ func Listen(addr string, cfg Config) (*Server, error) {
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, fmt.Errorf("refserver: listen: %w", err)
+		return nil, fmt.Errorf("listen: %w", err)
 	}
 	if host == "" {
 		addr = net.JoinHostPort("127.0.0.1", port)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("refserver: listen: %w", err)
+		return nil, fmt.Errorf("listen: %w", err)
 	}
 	s := New(cfg)
 	s.addr = ln.Addr().String()
@@ -247,7 +247,7 @@ func (s *Server) Serve(ln net.Listener) error {
 				return nil
 			}
 			if !errors.Is(err, syscall.EMFILE) && !errors.Is(err, syscall.ENFILE) {
-				return fmt.Errorf("refserver: accept: %w", err)
+				return fmt.Errorf("accept: %w", err)
 			}
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 			if pause == nil {
@@ -338,7 +338,7 @@ func (s *Server) Close() error {
 		close(s.done)
 		for ln := range s.listeners {
 			if e := ln.Close(); e != nil && err == nil && !errors.Is(e, net.ErrClosed) {
-				err = fmt.Errorf("refserver: close: %w", e)
+				err = fmt.Errorf("close: %w", e)
 			}
 		}
 		for c := range s.conns {

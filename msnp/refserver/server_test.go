@@ -461,7 +461,7 @@ func TestServeReturnsAcceptErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	ln.Close() // closed by someone else than the server
-	if err := srv.Serve(ln); err == nil || !strings.HasPrefix(err.Error(), "refserver: accept: ") {
+	if err := srv.Serve(ln); err == nil || !strings.HasPrefix(err.Error(), "accept: ") {
 		t.Errorf("Serve on a closed listener: %v, want an accept error", err)
 	}
 }
