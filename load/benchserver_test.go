@@ -72,6 +72,13 @@ func serveForParent(kind string) int {
 // childServer starts a server of the kind in a child process and returns
 // its address; the child stops when the benchmark ends.
 func childServer(b *testing.B, kind string) string {
+	addr, _ := childServerProcess(b, kind)
+	return addr
+}
+
+// childServerProcess is childServer that also returns the child's process
+// ID, for reading what it costs.
+func childServerProcess(b *testing.B, kind string) (string, int) {
 	b.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
 	cmd.Env = append(os.Environ(), envBenchServer+"="+kind)
@@ -102,5 +109,5 @@ func childServer(b *testing.B, kind string) string {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		b.Fatalf("server process printed %q, want an address", line)
 	}
-	return addr
+	return addr, cmd.Process.Pid
 }

@@ -120,8 +120,10 @@ type Measurements struct {
 	// [Result.ByKind] does (warm-up not included).
 	ByKind OutcomesByKind
 	// Response and Service hold the response and service times, in
-	// microseconds, of the requests sent (as [Result.Histograms]).
-	Response, Service *hdrhistogram.Histogram
+	// microseconds, of the requests sent (as [Result.Histograms]); SendLag
+	// how late each was sent after its due time, the generator's own
+	// share of the response time (as [Result.SendLag]).
+	Response, Service, SendLag *hdrhistogram.Histogram
 	// Late counts the requests that found every connection busy at their
 	// due time, as [Result.Late].
 	Late int64
@@ -142,7 +144,7 @@ func (m *Monitor) Measurements() Measurements {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	total := m.past
-	total.response, total.service = slices.Clone(m.past.response), slices.Clone(m.past.service)
+	total.response, total.service, total.sendLag = slices.Clone(m.past.response), slices.Clone(m.past.service), slices.Clone(m.past.sendLag)
 	var out Measurements
 	if e := m.e; e != nil {
 		e.addMeasured(&total)
@@ -160,15 +162,16 @@ func (m *Monitor) Measurements() Measurements {
 		}
 	}
 	out.ByKind = OutcomesByKind{Valid: outcomeMap(&total.byKind[kindValid]), Mutated: outcomeMap(&total.byKind[kindMutated])}
-	out.Response, out.Service, out.Late = histogramOf(total.response), histogramOf(total.service), total.late
+	out.Response, out.Service, out.SendLag = histogramOf(total.response), histogramOf(total.service), histogramOf(total.sendLag)
+	out.Late = total.late
 	return out
 }
 
 // measured is what [Measurements] adds up over runs.
 type measured struct {
-	byKind            [2]counts
-	response, service []int64 // the histograms' counts, as [hdrhistogram.Histogram.Export] has them; nil for none
-	late              int64
+	byKind                     [2]counts
+	response, service, sendLag []int64 // the histograms' counts, as [hdrhistogram.Histogram.Export] has them; nil for none
+	late                       int64
 }
 
 // addMeasured adds the engine's counts and histograms so far to t. It
@@ -182,10 +185,11 @@ func (e *engine) addMeasured(t *measured) {
 				t.byKind[k][i] += n
 			}
 		}
-		lat, svc := s.latency.Export(), s.service.Export()
+		lat, svc, lag := s.latency.Export(), s.service.Export(), s.sendLag.Export()
 		s.mu.Unlock()
 		addBins(&t.response, lat.Counts)
 		addBins(&t.service, svc.Counts)
+		addBins(&t.sendLag, lag.Counts)
 	}
 	t.late += e.late.Load()
 }

@@ -41,6 +41,9 @@ func TestMeasurementsAddUpRuns(t *testing.T) {
 	if got := Summarize(after.Response); got != first.Latency {
 		t.Errorf("after the first run: got response times %+v, want the result's %+v", got, first.Latency)
 	}
+	if got := Summarize(after.SendLag); got != first.SendLag || after.SendLag.TotalCount() != 100 {
+		t.Errorf("after the first run: got send lags %+v of %d, want the result's %+v of 100", got, after.SendLag.TotalCount(), first.SendLag)
+	}
 	if after.Open != 0 || after.Requested != 0 || after.Achieved != 0 || after.Late != first.Late {
 		t.Errorf("after the first run: got %+v, want nothing open, no rate, %d late", after, first.Late)
 	}
@@ -60,7 +63,7 @@ func TestMeasurementsAddUpRuns(t *testing.T) {
 	}))
 	second := run(t, Config{Target: slow, Schedule: Constant(1000), Requests: 20, Conns: 1, MaxConns: 1, Monitor: &mon})
 	after = mon.Measurements()
-	if after.ByKind.Valid[OutcomeOK] != 120 || after.Response.TotalCount() != 120 || after.Late != first.Late+second.Late || second.Late == 0 {
+	if after.ByKind.Valid[OutcomeOK] != 120 || after.Response.TotalCount() != 120 || after.SendLag.TotalCount() != 120 || after.Late != first.Late+second.Late || second.Late == 0 {
 		t.Errorf("after the second run: got ok %d, response %d, late %d; want 120, 120, %d+%d (not 0)",
 			after.ByKind.Valid[OutcomeOK], after.Response.TotalCount(), after.Late, first.Late, second.Late)
 	}

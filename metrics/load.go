@@ -16,6 +16,8 @@ var (
 		"Response time: from the request's due time to its reply, so that waiting for a busy connection counts.", nil, nil)
 	serviceDesc = prometheus.NewDesc("cvrswarm_service_seconds",
 		"Service time: from the request's send to its reply.", nil, nil)
+	sendLagDesc = prometheus.NewDesc("cvrswarm_send_lag_seconds",
+		"The generator's own delay: from the request's due time to its send.", nil, nil)
 	openDesc = prometheus.NewDesc("cvrswarm_connections_open",
 		"Connections open to the target.", nil, nil)
 	requestedDesc = prometheus.NewDesc("cvrswarm_requested_rate_per_second",
@@ -50,7 +52,7 @@ type loadCollector struct {
 }
 
 func (c *loadCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{requestsDesc, responseDesc, serviceDesc, openDesc, requestedDesc,
+	for _, d := range []*prometheus.Desc{requestsDesc, responseDesc, serviceDesc, sendLagDesc, openDesc, requestedDesc,
 		achievedDesc, lateDesc, unsentDesc} {
 		ch <- d
 	}
@@ -87,7 +89,8 @@ func (c *loadCollector) read() []prometheus.Metric {
 	if _, ok := m.ByKind.Valid[load.OutcomeOK]; !ok { // a series to take rates of from the start
 		add(requestsDesc, prometheus.CounterValue, 0, load.OutcomeOK.String(), "valid")
 	}
-	out = append(out, histogram(responseDesc, m.Response, c.created), histogram(serviceDesc, m.Service, c.created))
+	out = append(out, histogram(responseDesc, m.Response, c.created), histogram(serviceDesc, m.Service, c.created),
+		histogram(sendLagDesc, m.SendLag, c.created))
 	add(openDesc, prometheus.GaugeValue, float64(m.Open))
 	add(requestedDesc, prometheus.GaugeValue, m.Requested)
 	add(achievedDesc, prometheus.GaugeValue, m.Achieved)

@@ -17,14 +17,10 @@ type conn struct {
 	nc     net.Conn
 	ctx    context.Context
 	cancel context.CancelFunc
-	stop   func() bool // stops closing nc when ctx ends
-	lines  *msnp.Reader
+	stop   func() bool  // stops closing nc when ctx ends
+	lines  *msnp.Reader // reads from nc through Read, straight into its buffer
 
-	in             []byte // input read from nc and not yet given to lines
-	inStart, inEnd int
-	rerr           error // the error of the last read from nc
-
-	out  []byte // replies not yet written
+	out  []byte // replies not yet written; it grows with them
 	werr error  // the first write error
 
 	negotiated bool
@@ -46,7 +42,7 @@ const (
 
 func newConn(s *Server, ctx context.Context, nc net.Conn) *conn {
 	ctx, cancel := context.WithCancel(ctx)
-	c := &conn{s: s, nc: nc, ctx: ctx, cancel: cancel, in: make([]byte, inBuffer), out: make([]byte, 0, 1024)}
+	c := &conn{s: s, nc: nc, ctx: ctx, cancel: cancel}
 	c.stop = context.AfterFunc(ctx, func() { nc.Close() })
 	c.lines = msnp.NewReader(c, s.maxLine)
 	return c
@@ -73,51 +69,26 @@ func (c *conn) serve() {
 	c.flush()
 }
 
-// inBuffer is the size of a connection's input buffer: a read from the
-// network takes up to this much of what the client has sent.
-const inBuffer = 4096
-
-// Read feeds the line reader from the input buffer, and refills that
-// from the network once it is empty. Before a network read, which may
-// wait, it writes the replies made so far: the replies to every request
-// that arrived in one read go out together, in one write, and no reply
-// waits in the buffer while the server waits for input (even for the end
-// of a line the client has not finished).
+// Read is how the line reader reads from the network, straight into its
+// own buffer. Before a network read, which may wait, it writes the
+// replies made so far: the replies to every request that arrived in one
+// read go out together, in one write, and no reply waits in the buffer
+// while the server waits for input (even for the end of a line the client
+// has not finished). The idle timeout is the deadline of both.
 func (c *conn) Read(p []byte) (int, error) {
-	if c.inStart == c.inEnd {
-		if err := c.fill(); err != nil {
-			return 0, err
-		}
-	}
-	n := copy(p, c.in[c.inStart:c.inEnd])
-	c.inStart += n
-	return n, nil
-}
-
-// fill writes the pending replies and reads what the client has sent,
-// with the idle timeout as the deadline of both.
-func (c *conn) fill() error {
-	if c.rerr != nil {
-		return c.rerr
-	}
 	if c.s.idle > 0 {
 		deadline := time.Now().Add(c.s.idle)
 		if len(c.out) > 0 {
 			if err := c.write(deadline); err != nil { // sets both deadlines
-				return err
+				return 0, err
 			}
 		} else if err := c.nc.SetReadDeadline(deadline); err != nil {
-			return err
+			return 0, err
 		}
 	} else if err := c.flush(); err != nil {
-		return err
+		return 0, err
 	}
-	n, err := c.nc.Read(c.in[:cap(c.in)])
-	c.inStart, c.inEnd, c.rerr = 0, n, err
-	if n > 0 {
-		return nil // the error, if any, comes with the next fill
-	}
-	return err
+	return c.nc.Read(p)
 }
 
 // flush writes the pending replies.
