@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net"
-	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/cvrswarm/cvrswarm/msnp"
@@ -540,21 +537,17 @@ func parseReplyLine(line []byte, readErr error) replyLine {
 
 // classify names an I/O error.
 func classify(err error) endKind {
-	switch {
-	case err == nil:
+	switch msnp.EndOf(err) {
+	case msnp.EndNone:
 		return endOpen
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	case msnp.EndClosed:
 		return endEOF
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED):
+	case msnp.EndReset, msnp.EndBrokenPipe:
 		return endReset
-	case errors.Is(err, os.ErrDeadlineExceeded):
+	case msnp.EndTimeout:
 		return endTimeout
-	case errors.Is(err, msnp.ErrLineTooLong):
+	case msnp.EndTooLong:
 		return endTooLong
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return endTimeout
 	}
 	return endError
 }

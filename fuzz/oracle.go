@@ -241,7 +241,7 @@ func answered(err error) bool {
 }
 
 func deadBy(err error) liveness {
-	if classify(err) == endTimeout || errors.Is(err, context.DeadlineExceeded) {
+	if classify(err) == endTimeout { // a context's deadline too
 		return silent
 	}
 	return closedConn

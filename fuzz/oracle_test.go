@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -117,5 +120,28 @@ func TestOracleClasses(t *testing.T) {
 				t.Errorf("kind %q does not start the signature %q", v.Kind, v.Signature)
 			}
 		})
+	}
+}
+
+// TestClassify: how a phase of an exchange ended, in the fuzzer's words,
+// from msnp's ends.
+func TestClassify(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want endKind
+	}{
+		{nil, endOpen},
+		{io.EOF, endEOF},
+		{&os.SyscallError{Syscall: "read", Err: syscall.ECONNRESET}, endReset},
+		{&os.SyscallError{Syscall: "write", Err: syscall.EPIPE}, endReset},
+		{&net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}, endTimeout},
+		{context.DeadlineExceeded, endTimeout},
+		{msnp.ErrLineTooLong, endTooLong},
+		{&os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}, endError},
+		{errors.New("odd"), endError},
+	} {
+		if got := classify(tt.err); got != tt.want {
+			t.Errorf("classify(%v) = %v, want %v", tt.err, got, tt.want)
+		}
 	}
 }

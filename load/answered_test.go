@@ -160,8 +160,8 @@ func TestCausesAllocateOnlyTheFirstTime(t *testing.T) {
 	var c causes
 	err := &net.OpError{Op: "read", Net: "tcp", Err: errTimeoutForTest{}}
 	c.noteErr(OutcomeSilent, "read CVR reply", err)
-	if n := testing.AllocsPerRun(100, func() { c.noteErr(OutcomeSilent, "read CVR reply", err) }); n != 0 {
-		t.Errorf("got %v allocations per noted error once the text is kept, want 0", n)
+	if n := testing.AllocsPerRun(100, func() { c.noteErr(classifyIO(err, false), "read CVR reply", err) }); n != 0 {
+		t.Errorf("got %v allocations per classified and noted error once the text is kept, want 0", n)
 	}
 }
 

@@ -3,8 +3,11 @@ package load
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
+	"os"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -109,6 +112,22 @@ func BenchmarkClassifyReply(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if oc := classifyReply(line, 2, true); oc != OutcomeOK {
+			b.Fatal(oc)
+		}
+	}
+}
+
+// BenchmarkClassifyIO is the naming of a failed read or write: a request
+// that times out, finds the connection closed, or reset.
+func BenchmarkClassifyIO(b *testing.B) {
+	errs := []error{
+		&net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded},
+		io.EOF,
+		&net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.ECONNRESET)},
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if oc := classifyIO(errs[i%len(errs)], false); oc == OutcomeIOError {
 			b.Fatal(oc)
 		}
 	}

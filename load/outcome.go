@@ -5,10 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
-	"net"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -277,17 +274,17 @@ func replyOutcome(c msnp.ReplyClass, code int) Outcome {
 // classifyIO names a read or write error on an open connection; pending
 // tells a timeout with part of a line received from one with nothing.
 func classifyIO(err error, pending bool) Outcome {
-	switch {
-	case errors.Is(err, os.ErrDeadlineExceeded):
+	switch msnp.EndOf(err) {
+	case msnp.EndTimeout:
 		if pending {
 			return OutcomePartial
 		}
 		return OutcomeSilent
-	case errors.Is(err, msnp.ErrLineTooLong):
+	case msnp.EndTooLong:
 		return OutcomeLineTooLong
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.EPIPE):
+	case msnp.EndClosed, msnp.EndBrokenPipe: // a write after the server closed
 		return OutcomeClosed
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.ECONNABORTED):
+	case msnp.EndReset:
 		return OutcomeReset
 	}
 	return OutcomeIOError
@@ -295,19 +292,20 @@ func classifyIO(err error, pending bool) Outcome {
 
 // classifyDial names a connect error.
 func classifyDial(err error) Outcome {
-	var ne net.Error
 	switch {
 	case errors.Is(err, context.Canceled):
 		return OutcomeInterrupted
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return OutcomeRefused
 	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
 		return OutcomeNoFDs
 	case errors.Is(err, syscall.EADDRNOTAVAIL), errors.Is(err, syscall.EADDRINUSE):
 		return OutcomeNoPorts
-	case errors.Is(err, syscall.ECONNRESET):
+	}
+	switch msnp.EndOf(err) {
+	case msnp.EndRefused:
+		return OutcomeRefused
+	case msnp.EndReset:
 		return OutcomeReset
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+	case msnp.EndTimeout:
 		return OutcomeDialTimeout
 	}
 	return OutcomeDialError

@@ -66,6 +66,8 @@ func TestClassifyErrors(t *testing.T) {
 		{"eof mid-line", classifyIO(io.ErrUnexpectedEOF, true), "closed"},
 		{"reset", classifyIO(&os.SyscallError{Syscall: "read", Err: syscall.ECONNRESET}, false), "reset"},
 		{"line too long", classifyIO(msnp.ErrLineTooLong, true), "line_too_long"},
+		{"broken pipe", classifyIO(&os.SyscallError{Syscall: "write", Err: syscall.EPIPE}, false), "closed"},
+		{"a context's deadline", classifyIO(context.DeadlineExceeded, false), "silent"},
 		{"other", classifyIO(errors.New("odd"), false), "io_error"},
 		{"refused", classifyDial(&os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}), "refused"},
 		{"no fds", classifyDial(&os.SyscallError{Syscall: "socket", Err: syscall.EMFILE}), "no_fds"},

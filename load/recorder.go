@@ -205,6 +205,7 @@ type seriesBuilder struct {
 	mu      sync.Mutex
 	soFar   *hdrhistogram.Histogram // every completed request's response time so far
 	last    Second                  // the latest complete second
+	enc     histogramEncoder        // encodes each second's histogram, reusing its buffers
 }
 
 type secondAcc struct {
@@ -244,9 +245,8 @@ func (b *seriesBuilder) flush(upTo int64) {
 	for _, sec := range secs {
 		acc := b.pending[sec]
 		delete(b.pending, sec)
-		enc, _ := EncodeHistogram(acc.latency) // encoding an in-memory histogram cannot fail
 		s := Second{Unix: sec, Offered: acc.offered, Achieved: acc.achieved,
-			Outcomes: outcomeMap(&acc.outcomes), Latency: Summarize(acc.latency), Hist: enc}
+			Outcomes: outcomeMap(&acc.outcomes), Latency: Summarize(acc.latency), Hist: b.enc.encode(acc.latency)}
 		b.mu.Lock()
 		if b.soFar == nil {
 			b.soFar = NewHistogram()

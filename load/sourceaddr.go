@@ -49,7 +49,9 @@ func ParseSourceAddrs(s string) ([]netip.Addr, error) {
 func (e *engine) dial(id int64) (net.Conn, Outcome) {
 	dial := e.cfg.Dial
 	if dial == nil {
-		var d net.Dialer
+		// No TCP keep-alive: a run's connections are busy or closed by it,
+		// and turning it on costs four system calls a connection.
+		d := net.Dialer{KeepAlive: -1}
 		if len(e.localAddrs) > 0 {
 			d.LocalAddr, d.ControlContext = e.localAddrs[id%int64(len(e.localAddrs))], bindAddressNoPort
 		}

@@ -12,7 +12,10 @@
 // a reply line without allocating, by ParseReply's grammar, and
 // [ReplyHead.Class] judges it against the request; [Handshake] runs the
 // VER exchange on any connection, with the caller's bytes; [BindDeadline]
-// ties a connection's deadline to a context.
+// ties a connection's deadline to a context; [EndOf] tells from an I/O
+// error how the connection's I/O ended (closed, reset, refused, a
+// deadline, a line too long), without allocating, for the load engine,
+// the fuzzer and the check to name in their own words.
 //
 // A login starts with version negotiation and the client version request:
 //

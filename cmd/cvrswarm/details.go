@@ -60,11 +60,16 @@ Shards: -shard i/n makes this process offer exactly its share of the rate, conne
 Without -shard, JOB_COMPLETION_INDEX (from 0) and CVRSWARM_SHARDS give the shard, as in a pod.
 'cvrswarm merge' combines their -json files.
 
+CPU: the generator runs on every CPU the Go runtime sees. When the server shares the machine, run
+it with GOMAXPROCS=1 (an environment variable): the same rate then costs it about a third less CPU
+per request, since no idle thread is woken for each reply.
+
 -json (format version 1): version, target, embedded, partial, shard, start, duration_s, requests,
-rate.requested and rate.achieved, late, latency_us, service_us, connect_us and handshake_us (count,
-p50, p90, p99, p999, max, mean), outcomes and outcomes_by_kind (valid, mutated), connections
-(opened, max_open, failed, dropped), histograms (HdrHistogram V2, base64: they merge exactly),
-series (one entry a wall-clock second), settings (the whole run's flags) and slo (the verdicts).
+rate.requested and rate.achieved, late, latency_us, service_us, send_lag_us, connect_us and
+handshake_us (count, p50, p90, p99, p999, max, mean), outcomes and outcomes_by_kind (valid,
+mutated), connections (opened, max_open, failed, dropped), histograms (HdrHistogram V2, base64:
+they merge exactly), series (one entry a wall-clock second), settings (the whole run's flags) and
+slo (the verdicts).
 -hdr-log is in ns, as the HdrHistogram tools assume (HistogramLogProcessor shows it in ms).
 `
 

@@ -1,6 +1,11 @@
 package conformance
 
 import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"syscall"
 	"testing"
 
 	"github.com/cvrswarm/cvrswarm/msnp"
@@ -194,5 +199,27 @@ func TestVerdictText(t *testing.T) {
 	var v Verdict
 	if err := v.UnmarshalText([]byte("maybe")); err == nil {
 		t.Error(`UnmarshalText("maybe"): nil error, want one`)
+	}
+}
+
+// TestClassify: how a read ended, in the check's words, from msnp's ends.
+func TestClassify(t *testing.T) {
+	odd := errors.New("odd")
+	for _, tt := range []struct {
+		err     error
+		want    end
+		wantErr error
+	}{
+		{io.EOF, endClosed, nil},
+		{&os.SyscallError{Syscall: "read", Err: syscall.ECONNRESET}, endReset, nil},
+		{&os.SyscallError{Syscall: "write", Err: syscall.EPIPE}, endReset, nil},
+		{os.ErrDeadlineExceeded, endTimeout, nil},
+		{context.DeadlineExceeded, endTimeout, nil},
+		{msnp.ErrLineTooLong, endTooLong, nil},
+		{odd, endError, odd},
+	} {
+		if got, err := classify(tt.err); got != tt.want || err != tt.wantErr {
+			t.Errorf("classify(%v) = %d, %v; want %d, %v", tt.err, got, err, tt.want, tt.wantErr)
+		}
 	}
 }

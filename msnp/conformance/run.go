@@ -6,12 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/cvrswarm/cvrswarm/msnp"
@@ -531,14 +528,14 @@ func (r *runner) step(ctx context.Context, c *msnp.Client, s step) observation {
 
 // classify names how a read ended.
 func classify(err error) (end, error) {
-	switch {
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	switch msnp.EndOf(err) {
+	case msnp.EndClosed:
 		return endClosed, nil
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED):
+	case msnp.EndReset, msnp.EndBrokenPipe:
 		return endReset, nil
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+	case msnp.EndTimeout:
 		return endTimeout, nil
-	case errors.Is(err, msnp.ErrLineTooLong):
+	case msnp.EndTooLong:
 		return endTooLong, nil
 	}
 	return endError, err
