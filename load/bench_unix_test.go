@@ -5,9 +5,13 @@ package load
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -111,7 +115,9 @@ func BenchmarkSendLag(b *testing.B) {
 // 127.0.0.1 to 127.0.0.8 in turn, to a server in another process (the
 // canned one, and the reference server as "cvrswarm serve" runs it), then
 // runs one second at 100/s on them. It reports how fast they opened
-// (conns/s; the goal: >= 20,000) and what each costs this process while
+// (conns/s; the goal: >= 20,000), how fast a bare loop opens up to 5,000
+// against the same server (bare-conns/s: connect, VER, read the reply,
+// nothing else) and the ratio of the two, and what each costs this process while
 // open: resident memory (rss-KB/conn; the goal: <= 6), and of it the heap
 // and the goroutine stacks; and what each costs the server process
 // (server-rss-KB/conn). Give -benchtime 10000x for ten thousand; the
@@ -179,10 +185,58 @@ func benchOpenConnections(b *testing.B, kind string) {
 		b.Fatal("the run ended before its memory was read")
 	}
 	b.ReportMetric(float64(n)/s.opened.Seconds(), "conns/s")
+	bare := bareOpen(b, addr, sources, min(n, 5000))
+	b.ReportMetric(bare, "bare-conns/s")
+	b.ReportMetric(float64(n)/s.opened.Seconds()/bare, "ratio")
 	b.ReportMetric(float64(s.rss-rss0)/1024/float64(n), "rss-KB/conn")
 	b.ReportMetric(float64(int64(s.heap)-int64(heap0))/1024/float64(n), "heap-KB/conn")
 	b.ReportMetric(float64(int64(s.stack)-int64(stack0))/1024/float64(n), "stack-KB/conn")
 	b.ReportMetric(float64(s.serverRSS-serverRSS0)/1024/float64(n), "server-rss-KB/conn")
+}
+
+// bareOpen is the baseline of BenchmarkOpenConnections: maxDialing
+// goroutines that connect from the source addresses in turn, send a VER
+// and read its reply line, n connections in all, and nothing else. It
+// returns the connections opened a second, and closes them.
+func bareOpen(b *testing.B, addr string, sources []netip.Addr, n int) float64 {
+	conns := make([]net.Conn, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range maxDialing {
+		wg.Go(func() {
+			buf := make([]byte, 256)
+			for i := next.Add(1) - 1; i < int64(n); i = next.Add(1) - 1 {
+				d := net.Dialer{KeepAlive: -1, ControlContext: bindAddressNoPort,
+					LocalAddr: &net.TCPAddr{IP: sources[i%int64(len(sources))].AsSlice()}}
+				c, err := d.Dial("tcp", addr)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				conns[i] = c
+				if _, err := c.Write([]byte("VER 1 MSNP15 CVR0\r\n")); err != nil {
+					b.Error(err)
+					return
+				}
+				if _, err := c.Read(buf); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	for _, c := range conns {
+		if c != nil {
+			c.Close()
+		}
+	}
+	if b.Failed() {
+		b.FailNow()
+	}
+	return float64(n) / elapsed.Seconds()
 }
 
 // residentBytes returns the resident memory of the process pid ("self"

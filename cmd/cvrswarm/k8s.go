@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,6 +50,7 @@ func runK8s(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&merge, "merge", false, "print the Job that merges the shards' results instead (apply it once the shards' Job completes)")
 	fs.StringVar(&cfg.SLO, "slo", "", "with -merge: `objectives` the merged result must meet, e.g. 'p99<20ms,errors<1%' (a breach fails the merge Job)")
 	fs.BoolVar(&cfg.PodMonitor, "pod-monitor", false, "also print a PodMonitor (monitoring.coreos.com/v1) that has the Prometheus Operator scrape every shard's metrics")
+	fs.Var(labelsFlag{&cfg.PodMonitorLabels}, "pod-monitor-label", "with -pod-monitor: a `key=value` label for the PodMonitor, for an Operator that selects them by label (kube-prometheus-stack: release=NAME); repeat for more")
 
 	own, loadArgs, err := k8sSplit(fs, args)
 	if err != nil {
@@ -61,6 +64,9 @@ func runK8s(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if cfg.Shards < 1 {
 		return usageError(stderr, "k8s", "give -shards N, the number of pods, at least 1")
+	}
+	if len(cfg.PodMonitorLabels) > 0 && !cfg.PodMonitor {
+		return usageError(stderr, "k8s", "-pod-monitor-label: labels the PodMonitor: give it with -pod-monitor")
 	}
 
 	var m *k8s.Manifest
@@ -192,4 +198,33 @@ func k8sStart(startAt string, startIn time.Duration) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("-start-in %v: want a positive lead time", startIn)
 	}
 	return now.Add(startIn).Add(time.Second - 1).Truncate(time.Second), nil
+}
+
+// labelsFlag is a repeatable key=value flag that fills a map.
+type labelsFlag struct{ labels *map[string]string }
+
+func (f labelsFlag) String() string {
+	if f.labels == nil {
+		return ""
+	}
+	var pairs []string
+	for _, k := range slices.Sorted(maps.Keys(*f.labels)) {
+		pairs = append(pairs, k+"="+(*f.labels)[k])
+	}
+	return strings.Join(pairs, ",")
+}
+
+func (f labelsFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("%q: want key=value", s)
+	}
+	if *f.labels == nil {
+		*f.labels = map[string]string{}
+	}
+	if _, dup := (*f.labels)[k]; dup {
+		return fmt.Errorf("%q: label %s given twice", s, k)
+	}
+	(*f.labels)[k] = v
+	return nil
 }

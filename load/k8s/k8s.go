@@ -21,7 +21,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +32,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
 	"github.com/cvrswarm/cvrswarm/load"
@@ -90,6 +93,10 @@ type Config struct {
 	// PodMonitor adds a PodMonitor (monitoring.coreos.com/v1) that has
 	// the Prometheus Operator scrape every shard's metrics.
 	PodMonitor bool
+	// PodMonitorLabels are labels the PodMonitor carries besides its own,
+	// for an Operator that picks PodMonitors by label (kube-prometheus-stack
+	// takes those labelled release=<its Helm release>).
+	PodMonitorLabels map[string]string
 
 	createClaim bool                // set by withDefaults
 	quantities  corev1.ResourceList // CPU and Memory, parsed by withDefaults
@@ -194,9 +201,13 @@ type podMetricsEndpoint struct {
 
 // podMonitor returns a PodMonitor of the shards' pods.
 func (cfg Config) podMonitor() *podMonitor {
+	meta := cfg.meta(cfg.Name, "load")
+	for k, v := range cfg.PodMonitorLabels {
+		meta.Labels[k] = v
+	}
 	return &podMonitor{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "monitoring.coreos.com/v1", Kind: "PodMonitor"},
-		ObjectMeta: cfg.meta(cfg.Name, "load"),
+		ObjectMeta: meta,
 		Spec: podMonitorSpec{
 			Selector:            metav1.LabelSelector{MatchLabels: cfg.labels("load")},
 			PodMetricsEndpoints: []podMetricsEndpoint{{Port: "metrics", Path: "/metrics", Interval: MetricsInterval}},
@@ -238,6 +249,20 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.Namespace != "" && (!dnsLabel.MatchString(cfg.Namespace) || len(cfg.Namespace) > 63) {
 		return cfg, fmt.Errorf("namespace %q is not a DNS label", cfg.Namespace)
+	}
+	if len(cfg.PodMonitorLabels) > 0 && !cfg.PodMonitor {
+		return cfg, errors.New("PodMonitor labels without a PodMonitor")
+	}
+	for _, k := range slices.Sorted(maps.Keys(cfg.PodMonitorLabels)) {
+		if bad := validation.IsQualifiedName(k); len(bad) > 0 {
+			return cfg, fmt.Errorf("PodMonitor label %q: %s", k, bad[0])
+		}
+		if bad := validation.IsValidLabelValue(cfg.PodMonitorLabels[k]); len(bad) > 0 {
+			return cfg, fmt.Errorf("PodMonitor label %s=%q: %s", k, cfg.PodMonitorLabels[k], bad[0])
+		}
+		if _, own := cfg.labels("load")[k]; own {
+			return cfg, fmt.Errorf("PodMonitor label %q: the manifest sets it itself", k)
+		}
 	}
 	cfg.quantities = corev1.ResourceList{}
 	for _, q := range []struct {

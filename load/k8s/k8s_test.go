@@ -227,6 +227,36 @@ func TestShardJobPodMonitor(t *testing.T) {
 	}
 }
 
+// TestPodMonitorLabels: the labels given are the PodMonitor's, beside its
+// own, and touch neither its selector nor the pods'.
+func TestPodMonitorLabels(t *testing.T) {
+	cfg := testConfig()
+	cfg.PodMonitor, cfg.PodMonitorLabels = true, map[string]string{"release": "kps", "team": ""}
+	m, err := ShardJob(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := parse(t, m)
+	mon, pod := p.monitor, p.jobs[0].Spec.Template
+	want := map[string]string{"release": "kps", "team": ""}
+	for k, v := range mon.Spec.Selector.MatchLabels {
+		want[k] = v
+	}
+	if !reflect.DeepEqual(mon.Labels, want) || !reflect.DeepEqual(mon.Spec.Selector.MatchLabels, pod.Labels) || pod.Labels["release"] != "" {
+		t.Errorf("got PodMonitor labels %v selecting %v, pods %v; want %v, selecting the pods' own", mon.Labels, mon.Spec.Selector.MatchLabels, pod.Labels, want)
+	}
+	for _, bad := range []map[string]string{{"re lease": "x"}, {"release": "a/b"}, {"app.kubernetes.io/component": "x"}} {
+		cfg.PodMonitorLabels = bad
+		if _, err := ShardJob(cfg); err == nil {
+			t.Errorf("labels %v: no error", bad)
+		}
+	}
+	cfg.PodMonitor, cfg.PodMonitorLabels = false, map[string]string{"release": "kps"}
+	if _, err := ShardJob(cfg); err == nil {
+		t.Error("labels without a PodMonitor: no error")
+	}
+}
+
 func TestShardJobExistingClaim(t *testing.T) {
 	cfg := testConfig()
 	cfg.Name, cfg.ResultsClaim, cfg.Image = "night-run", "shared-nfs", "registry.local/cvrswarm:v1"
