@@ -151,7 +151,10 @@ func TestCapacityDeadTarget(t *testing.T) {
 // same answer, from the merged results in the shared folder. Shards keep
 // in step by the wall clock: the first step starts 2 to 3 s ahead and the
 // gap between steps is 4 s, room for a shard that a busy machine holds
-// back to read the step's results and set up the next one.
+// back to read the step's results and set up the next one. A step passes
+// within 25% of its rate: a busy machine's slow replies leave the last of
+// 100/s's requests still in flight when its second ends, while 300/s
+// against 200/s falls a third short.
 func TestCapacityShards(t *testing.T) {
 	t.Parallel()
 	srv, err := refserver.Listen("127.0.0.1:0", refserver.Config{ServiceTime: 20 * time.Millisecond, Workers: 4})
@@ -173,7 +176,7 @@ func TestCapacityShards(t *testing.T) {
 			defer wg.Done()
 			status[i] = run(context.Background(), []string{"capacity", "-target", srv.Addr(), "-shard", fmt.Sprintf("%d/%d", i+1, n),
 				"-start-at", startAt.Format(time.RFC3339), "-sync-dir", syncDir, "-sync-gap", "4s",
-				"-start", "100/s", "-growth", "3", "-dwell", "1s", "-warm-up", "200ms", "-max-steps", "2", "-retries", "0", "-tolerance", "10%",
+				"-start", "100/s", "-growth", "3", "-dwell", "1s", "-warm-up", "200ms", "-max-steps", "2", "-retries", "0", "-tolerance", "25%",
 				"-quiet", "-json", filepath.Join(dir, fmt.Sprintf("c%d.json", i+1))}, &stdout[i], &stderr[i])
 		}()
 	}
