@@ -61,8 +61,8 @@ Without -shard, JOB_COMPLETION_INDEX (from 0) and CVRSWARM_SHARDS give the shard
 'cvrswarm merge' combines their -json files.
 
 CPU: the generator runs on every CPU the Go runtime sees. When the server shares the machine, run
-it with GOMAXPROCS=1 (an environment variable): the same rate then costs it about a third less CPU
-per request, since no idle thread is woken for each reply.
+it with GOMAXPROCS=1 (an environment variable): the same rate then costs it a sixth to a quarter
+less CPU per request, since no idle thread is woken for each reply.
 
 -json (format version 1): version, target, embedded, partial, shard, start, duration_s, requests,
 rate.requested and rate.achieved, late, latency_us, service_us, send_lag_us, connect_us and
