@@ -121,8 +121,7 @@ type Measurements struct {
 	ByKind OutcomesByKind
 	// Response and Service hold the response and service times, in
 	// microseconds, of the requests sent (as [Result.Histograms]); SendLag
-	// how late each was sent after its due time, the generator's own
-	// share of the response time (as [Result.SendLag]).
+	// how late each was sent after its due time (as [Result.SendLag]).
 	Response, Service, SendLag *hdrhistogram.Histogram
 	// Late counts the requests that found every connection busy at their
 	// due time, as [Result.Late].

@@ -58,10 +58,11 @@ type Result struct {
 	// unsent) and those that timed out (silent, partial) are left out.
 	Latency Summary `json:"latency_us"`
 	Service Summary `json:"service_us"` // of the same requests, from the actual send
-	// SendLag is the generator's own delay: from each request's due time
-	// to its actual send (for churn, to the start of its connect), for
-	// every request sent, answered or not. It is the part of Latency that
-	// Service lacks, but for queueing behind a busy connection.
+	// SendLag runs from each request's due time to its actual send (for
+	// churn, to the start of its connect), for every request sent,
+	// answered or not: the part of Latency that Service lacks. It is the
+	// generator's own delay, and, for a request that found every
+	// connection busy (see Late), its wait for one as well.
 	SendLag   Summary `json:"send_lag_us"`
 	Connect   Summary `json:"connect_us"`   // TCP connect, per connection
 	Handshake Summary `json:"handshake_us"` // VER exchange, per connection

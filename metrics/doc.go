@@ -28,7 +28,7 @@
 //	cvrswarm_requests_total{outcome,kind}        counter: requests by outcome (the JSON's names), kind valid or mutated
 //	cvrswarm_response_seconds                    histogram: from the due time to the reply (coordinated-omission safe)
 //	cvrswarm_service_seconds                     histogram: from the send to the reply
-//	cvrswarm_send_lag_seconds                    histogram: from the due time to the send (the generator's own delay)
+//	cvrswarm_send_lag_seconds                    histogram: from the due time to the send (the generator's delay, a late request's wait)
 //	cvrswarm_connections_open                    gauge
 //	cvrswarm_requested_rate_per_second           gauge: this process's offered rate now (+Inf when unbounded)
 //	cvrswarm_achieved_rate_per_second            gauge: requests completed in the latest whole second

@@ -17,7 +17,7 @@ var (
 	serviceDesc = prometheus.NewDesc("cvrswarm_service_seconds",
 		"Service time: from the request's send to its reply.", nil, nil)
 	sendLagDesc = prometheus.NewDesc("cvrswarm_send_lag_seconds",
-		"The generator's own delay: from the request's due time to its send.", nil, nil)
+		"From the request's due time to its send: the generator's own delay, plus a late request's wait for a free connection.", nil, nil)
 	openDesc = prometheus.NewDesc("cvrswarm_connections_open",
 		"Connections open to the target.", nil, nil)
 	requestedDesc = prometheus.NewDesc("cvrswarm_requested_rate_per_second",

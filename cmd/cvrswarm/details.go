@@ -27,7 +27,8 @@ reshaped); a connection is replaced after any outcome but ok, and after every mu
 
 The figures: response runs from the due time to the reply (queueing counts: no coordinated
 omission); service from the send (with -churn, from the connect); send lag from the due time to
-the send, the generator's own delay; connect and handshake (VER to its reply) are per connection.
+the send, the generator's own delay plus, for a late request, its wait for a free connection;
+connect and handshake (VER to its reply) are per connection.
 Only answered requests count in the latencies. achieved counts well-formed replies (error codes
 included) in the measured window. Histograms are HdrHistogram, 1us to 1h, 3 significant digits.
 
