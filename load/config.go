@@ -25,6 +25,11 @@ const (
 	DefaultMaxConns = 1024
 	DefaultDepth    = 1
 	DefaultTimeout  = 5 * time.Second
+	// DefaultBatchWindow is the BatchWindow of a zero Config: up to 5,000
+	// requests a second, each gets a wake-up of its own.
+	DefaultBatchWindow = 200 * time.Microsecond
+	// MaxBatchWindow bounds BatchWindow.
+	MaxBatchWindow = 100 * time.Millisecond
 )
 
 // Config describes a load run. Target and Schedule must be given; the
@@ -70,6 +75,16 @@ type Config struct {
 	// Depth is how many CVRs each connection keeps in flight (pipelined,
 	// replies matched by TrID); 0 means DefaultDepth (1).
 	Depth int
+	// BatchWindow is the least time between two wake-ups of the sender:
+	// a request due closer than that to the last one's wake-up goes out
+	// with the requests due by the next one, up to BatchWindow late. A
+	// request due later than that gets a wake-up of its own and goes out
+	// within microseconds of its due time. Each wake-up costs the machine
+	// far more than a write, so at high rates a longer window saves CPU
+	// (on two cores at 50,000/s: a fifth of the CPU per request at 1ms,
+	// half at 200µs) and adds up to its length to the send lag, which is
+	// part of every response time. 0 means DefaultBatchWindow.
+	BatchWindow time.Duration
 	// Churn opens a new connection for every request: connect, VER, CVR,
 	// close. Depth must then be 1.
 	Churn bool
@@ -127,10 +142,12 @@ type plan struct {
 	maxConns  int
 	depth     int
 	timeout   time.Duration
-	dialects  []msnp.Dialect
-	book      lineBook
-	shardSeed uint64
-	mutators  *sync.Pool // of Mutators, when Config.NewMutator is set
+	// batchWindow is the least time between a lane's wake-ups
+	batchWindow time.Duration
+	dialects    []msnp.Dialect
+	book        lineBook
+	shardSeed   uint64
+	mutators    *sync.Pool // of Mutators, when Config.NewMutator is set
 	// localAddrs are the SourceAddrs, ready for a net.Dialer
 	localAddrs []*net.TCPAddr
 	// readBuffer is where a connection's reply buffer starts: small for
@@ -191,7 +208,7 @@ func newPlan(cfg Config) (*plan, error) {
 		neg  bool
 	}{{"Requests", cfg.Requests < 0}, {"Duration", cfg.Duration < 0}, {"WarmUp", cfg.WarmUp < 0},
 		{"Timeout", cfg.Timeout < 0}, {"Conns", cfg.Conns < 0}, {"MaxConns", cfg.MaxConns < 0},
-		{"Depth", cfg.Depth < 0}, {"MaxLineLength", cfg.MaxLineLength < 0}} {
+		{"Depth", cfg.Depth < 0}, {"MaxLineLength", cfg.MaxLineLength < 0}, {"BatchWindow", cfg.BatchWindow < 0}} {
 		if f.neg {
 			bad(f.name, "must not be negative")
 		}
@@ -223,6 +240,10 @@ func newPlan(cfg Config) (*plan, error) {
 	p.conns = sh.Share(cmp0(cfg.Conns, DefaultConns), 1)
 	p.maxConns = max(sh.Share(cmp0(cfg.MaxConns, DefaultMaxConns), 1), p.conns)
 	p.timeout = cmp0(cfg.Timeout, DefaultTimeout)
+	p.batchWindow = cmp0(cfg.BatchWindow, DefaultBatchWindow)
+	if p.batchWindow > MaxBatchWindow {
+		bad("BatchWindow", "%s: want at most %s", p.batchWindow, MaxBatchWindow)
+	}
 	if cfg.Mutate < 0 || cfg.Mutate > 1 || math.IsNaN(cfg.Mutate) {
 		bad("Mutate", "share %v: want 0 to 1", cfg.Mutate)
 	} else if cfg.Mutate > 0 && cfg.Mutator == nil && cfg.NewMutator == nil {
@@ -320,7 +341,7 @@ func (p *plan) settings() Settings {
 		Rate: p.whole.String(), Requests: p.cfg.Requests, Dialects: ds, Mode: mode, Depth: p.depth,
 		Conns: cmp0(p.cfg.Conns, DefaultConns), MaxConns: max(cmp0(p.cfg.MaxConns, DefaultMaxConns), cmp0(p.cfg.Conns, DefaultConns)),
 		Mutate: p.cfg.Mutate, Timeout: p.timeout.String(), Corpus: p.cfg.CorpusDir, Seed: p.cfg.Seed,
-		SLO: p.cfg.SLO,
+		SLO: p.cfg.SLO, BatchWindow: p.batchWindow.String(),
 	}
 	if p.cfg.Duration > 0 {
 		s.Duration = p.cfg.Duration.String()

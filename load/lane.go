@@ -43,12 +43,6 @@ type lane struct {
 	ended   bool
 }
 
-// minWakeGap is the least time a lane sleeps before the next request is
-// due: above one request per minWakeGap a lane, each wake-up sends every
-// request due by then, at a cost of up to that much delay for each, where
-// a wake-up per request would cost the machine more than the write.
-const minWakeGap = 200 * time.Microsecond
-
 func maxTime(a, b time.Time) time.Time {
 	if a.After(b) {
 		return a
@@ -128,12 +122,15 @@ func (l *lane) run() (interrupted bool) {
 		}
 		wakeAt, onTime := endAt, false
 		if due := e.start.Add(l.nextDue); l.more && (wakeAt.IsZero() || due.Before(wakeAt)) {
-			// a request due at least minWakeGap after the last wake-up's aim
-			// gets a wake-up of its own; those due closer together go out
-			// together, a gap after this wake-up
+			// a request due at least the batch window after the last
+			// wake-up's aim gets a wake-up of its own; those due closer
+			// together go out together, a window after this wake-up: above
+			// one request per window, each wake-up sends every request due
+			// by then, where a wake-up per request would cost the machine
+			// more than the write
 			wakeAt, onTime = due, true
-			if due.Before(l.lastWake.Add(minWakeGap)) {
-				wakeAt, onTime = maxTime(due, now.Add(minWakeGap)), false
+			if window := e.batchWindow; due.Before(l.lastWake.Add(window)) {
+				wakeAt, onTime = maxTime(due, now.Add(window)), false
 			}
 		}
 		if left > 0 {
@@ -155,7 +152,7 @@ const maxEarly = 200 * time.Microsecond
 // due at at (onTime), it aims its timer early by the lateness its timer
 // wake-ups have shown, then yields the processor to other goroutines
 // until at: the request then goes out on time rather than late by the
-// wake-up itself. Requests due closer together than minWakeGap are late
+// wake-up itself. Requests due closer together than the batch window are late
 // by design: for them it only sleeps.
 func (l *lane) sleepUntil(at time.Time, onTime bool) {
 	if !at.IsZero() {

@@ -170,6 +170,35 @@ func TestSendLag(t *testing.T) {
 	}
 }
 
+// TestBatchWindow checks that the requests due within the batch window
+// of a wake-up wait for the next one: at 1,000/s with a 40ms window the
+// sender wakes every 40ms or so, and a request waits half of that on
+// average (the window is in the send lag and the settings); with the
+// default window each request gets a wake-up of its own.
+func TestBatchWindow(t *testing.T) {
+	t.Parallel()
+	addr := startServer(t, scripted(func(c net.Conn, trid, _ string) {
+		c.Write([]byte("CVR " + trid + " 1 1 1\r\n"))
+	}))
+	batched := run(t, Config{Target: addr, Schedule: Constant(1000), Requests: 400, BatchWindow: 40 * time.Millisecond})
+	if batched.Outcomes[OutcomeOK] != 400 {
+		t.Fatalf("got outcomes %v, want 400 ok", batched.Outcomes)
+	}
+	if lag := batched.SendLag; lag.P50 < 10_000 || lag.Max < 30_000 {
+		t.Errorf("got send lag %+v µs with a 40ms window, want a p50 of 10ms or more and a max of 30ms or more", lag)
+	}
+	if got := batched.Settings.BatchWindow; got != "40ms" {
+		t.Errorf("got settings.batch_window %q, want 40ms", got)
+	}
+	single := run(t, Config{Target: addr, Schedule: Constant(1000), Requests: 400})
+	if lag := single.SendLag; lag.P50 >= 10_000 {
+		t.Errorf("got send lag %+v µs with the default window, want a p50 under 10ms", lag)
+	}
+	if got := single.Settings.BatchWindow; got != DefaultBatchWindow.String() {
+		t.Errorf("got settings.batch_window %q, want %s", got, DefaultBatchWindow)
+	}
+}
+
 // TestSameAsLast checks the shortcut that judges a reply like the last
 // well-formed one: whenever it applies, ScanReply says the same.
 func TestSameAsLast(t *testing.T) {

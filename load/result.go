@@ -174,10 +174,13 @@ type Settings struct {
 	MaxConns int      `json:"max_conns"`
 	Mutate   float64  `json:"mutate"`
 	Timeout  string   `json:"timeout"`
-	Corpus   string   `json:"corpus,omitempty"`
-	Seed     int64    `json:"seed"`
-	Shards   int      `json:"shards,omitempty"`
-	SLO      string   `json:"slo,omitempty"`
+	// BatchWindow is the least time between the sender's wake-ups (see
+	// Config.BatchWindow); empty in results from before it was recorded.
+	BatchWindow string `json:"batch_window,omitempty"`
+	Corpus      string `json:"corpus,omitempty"`
+	Seed        int64  `json:"seed"`
+	Shards      int    `json:"shards,omitempty"`
+	SLO         string `json:"slo,omitempty"`
 }
 
 // SLOVerdict is one objective of -slo and whether the run met it.

@@ -38,6 +38,8 @@ func TestBadInputOneLine(t *testing.T) {
 	}{
 		{[]string{"load", "-nope"}, exitUsage, "-nope"},
 		{[]string{"load", "-duration", "-5s"}, exitUsage, "-duration"},
+		{[]string{"load", "-batch-window", "1s"}, exitUsage, "-batch-window"},
+		{[]string{"load", "-batch-window", "0"}, exitUsage, "-batch-window"},
 		{[]string{"load", "-corpus", missing}, exitUsage, "-corpus: corpus folder " + missing + ": no such file"},
 		{[]string{"load", "-json", filepath.Join(file, "x.json")}, exitUsage, "-json"},
 		{[]string{"load", "-slo", "p99~1ms"}, exitUsage, "-slo"},

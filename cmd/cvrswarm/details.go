@@ -63,7 +63,11 @@ Without -shard, JOB_COMPLETION_INDEX (from 0) and CVRSWARM_SHARDS give the shard
 
 CPU: the generator runs on every CPU the Go runtime sees. When the server shares the machine, run
 it with GOMAXPROCS=1 (an environment variable): the same rate then costs it a sixth to a quarter
-less CPU per request, since no idle thread is woken for each reply.
+less CPU per request, since no idle thread is woken for each reply. Each wake-up of the sender
+costs far more than a write: -batch-window sets how often it may wake. Requests due closer
+together than that go out together, up to the window late. On two cores at 50,000/s, 1ms in
+place of 200µs halves the CPU per request (13 to 6.5µs) and adds about 0.5ms of send lag,
+which is in every response time; below one request per window each still goes out on time.
 
 -json (format version 1): version, target, embedded, partial, shard, start, duration_s, requests,
 rate.requested and rate.achieved, late, latency_us, service_us, send_lag_us, connect_us and

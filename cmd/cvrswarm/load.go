@@ -35,7 +35,7 @@ type loadFlags struct {
 	target, rate, ramp, steps, dialects, corpusDir, shard, startAt, slo string
 	sourceAddrs                                                         string
 	jsonOut, hdrLog, hgrm                                               string
-	duration, warmUp, timeout                                           time.Duration
+	duration, warmUp, timeout, batchWindow                              time.Duration
 	requests                                                            int64
 	conns, maxConns, depth, maxLine                                     int
 	churn, quiet                                                        bool
@@ -57,6 +57,7 @@ func loadFlagSet(f *loadFlags, stdout io.Writer) *flag.FlagSet {
 	fs.IntVar(&f.conns, "conns", load.DefaultConns, "connections opened before the start (with -rate inf: the connections)")
 	fs.IntVar(&f.maxConns, "max-conns", load.DefaultMaxConns, "most connections open at once; past it a request waits and counts as late")
 	fs.IntVar(&f.depth, "depth", load.DefaultDepth, "CVRs in flight per connection (pipelined, replies matched by TrID)")
+	fs.DurationVar(&f.batchWindow, "batch-window", load.DefaultBatchWindow, "least time between the sender's wake-ups: requests due closer together go out together, up to this late; longer saves CPU at high rates, at up to this much send lag")
 	fs.BoolVar(&f.churn, "churn", false, "a new connection per request: connect, VER, CVR, close (a login storm)")
 	fs.StringVar(&f.sourceAddrs, "source-addrs", "", sourceAddrsUsage)
 	fs.StringVar(&f.dialects, "dialects", "", "the VER `list`, newest first: MSNP15,MSNP8,CVR0 or a range MSNP8-MSNP18 (default every dialect)")
@@ -82,7 +83,7 @@ func loadFlagSet(f *loadFlags, stdout io.Writer) *flag.FlagSet {
 func loadConfig(f *loadFlags, set map[string]bool, lookupEnv func(string) (string, bool)) (cfg load.Config, slo []load.Objective, err error) {
 	cfg = load.Config{Target: f.target, Duration: f.duration, Requests: f.requests, WarmUp: f.warmUp,
 		Conns: f.conns, MaxConns: f.maxConns, Depth: f.depth, Churn: f.churn, Mutate: f.mutate,
-		Timeout: f.timeout, MaxLineLength: f.maxLine, Seed: f.seed, SLO: f.slo, CorpusDir: f.corpusDir}
+		Timeout: f.timeout, MaxLineLength: f.maxLine, BatchWindow: f.batchWindow, Seed: f.seed, SLO: f.slo, CorpusDir: f.corpusDir}
 	if cfg.Schedule, err = loadSchedule(f, set); err != nil {
 		return cfg, nil, err
 	}
@@ -124,7 +125,7 @@ func loadConfig(f *loadFlags, set map[string]bool, lookupEnv func(string) (strin
 		}
 	}
 	if err := zeroFlags(set, map[string]bool{"conns": f.conns == 0, "max-conns": f.maxConns == 0, "depth": f.depth == 0,
-		"timeout": f.timeout == 0, "max-line": f.maxLine == 0}); err != nil {
+		"timeout": f.timeout == 0, "max-line": f.maxLine == 0, "batch-window": f.batchWindow == 0}); err != nil {
 		return cfg, nil, err
 	}
 	if err := f.metrics.check(); err != nil {

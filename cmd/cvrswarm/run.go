@@ -186,7 +186,7 @@ var fieldFlags = map[string]string{
 	"load.WarmUp": "warm-up", "load.Conns": "conns", "load.MaxConns": "max-conns", "load.Depth": "depth",
 	"load.Dialects": "dialects", "load.Cases": "corpus", "load.Mutate": "mutate", "load.Mutator": "mutate",
 	"load.Timeout": "timeout", "load.MaxLineLength": "max-line", "load.Shard": "shard", "load.StartAt": "start-at",
-	"load.SLO": "slo", "load.SourceAddrs": "source-addrs",
+	"load.SLO": "slo", "load.SourceAddrs": "source-addrs", "load.BatchWindow": "batch-window",
 
 	"capacity.Start": "start", "capacity.Max": "max", "capacity.Growth": "growth", "capacity.Precision": "precision",
 	"capacity.Tolerance": "tolerance", "capacity.Warmup": "warm-up", "capacity.NoWarmup": "warm-up", "capacity.Dwell": "dwell",

@@ -26,6 +26,25 @@ func TestWriteText(t *testing.T) {
 	golden(t, "load.txt", b.Bytes())
 }
 
+// TestTextShowsABatchWindowSet checks that the settings line names a
+// batch window other than the default, and only then.
+func TestTextShowsABatchWindowSet(t *testing.T) {
+	for _, tt := range []struct{ window, want string }{
+		{"", ""}, {load.DefaultBatchWindow.String(), ""}, {"1ms", "  batch-window 1ms"},
+	} {
+		r := readLoadFixture(t)
+		r.Settings.BatchWindow = tt.window
+		var b bytes.Buffer
+		if err := WriteText(&b, r); err != nil {
+			t.Fatal(err)
+		}
+		line := regexp.MustCompile(`(?m)^settings .*$`).FindString(b.String())
+		if !strings.HasSuffix(line, "timeout "+r.Settings.Timeout+tt.want) {
+			t.Errorf("batch window %q: got %q, want it to end with timeout %s%s", tt.window, line, r.Settings.Timeout, tt.want)
+		}
+	}
+}
+
 func TestWriteCapacityText(t *testing.T) {
 	var b bytes.Buffer
 	if err := WriteCapacityText(&b, readCapacityFixture(t)); err != nil {

@@ -62,8 +62,12 @@ func WriteText(w io.Writer, r *load.Result) error {
 	}
 	fmt.Fprintf(ew, "start        %s  duration %.1fs%s\n", r.Start.UTC().Format(time.RFC3339), r.DurationS, status)
 	s := r.Settings
-	fmt.Fprintf(ew, "settings     rate %s  mode %s  conns %d  max-conns %d  depth %d  mutate %g  timeout %s\n",
-		orDash(s.Rate), orDash(s.Mode), s.Conns, s.MaxConns, s.Depth, s.Mutate, orDash(s.Timeout))
+	window := "" // shown when it is not the default
+	if s.BatchWindow != "" && s.BatchWindow != load.DefaultBatchWindow.String() {
+		window = "  batch-window " + s.BatchWindow
+	}
+	fmt.Fprintf(ew, "settings     rate %s  mode %s  conns %d  max-conns %d  depth %d  mutate %g  timeout %s%s\n",
+		orDash(s.Rate), orDash(s.Mode), s.Conns, s.MaxConns, s.Depth, s.Mutate, orDash(s.Timeout), window)
 	requested := fmt.Sprintf("%.1f/s", r.Rate.Requested)
 	if s.Rate == "inf" { // an unbounded run records 0, as does a shard cut before its start
 		requested = "inf"
