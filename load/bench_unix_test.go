@@ -3,6 +3,7 @@
 package load
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -29,35 +30,136 @@ func cpuTime(tb testing.TB) time.Duration {
 
 // BenchmarkCPUPerRequest measures what the generator costs the machine:
 // a paced run of 50,000 requests a second on 64 connections, 16 in flight
-// on each, against a canned server in another process. "cpu-µs/req" is
-// this process's user and system time per request (the goal: <= 8);
-// "allocs/req" counts the allocations per request between a quarter and
-// three quarters of the run, in the steady state. Each iteration is one
-// request; give -benchtime 250000x for a run of five seconds.
+// on each, against a canned server in another process, with the default
+// batch window and with a 1ms one. "cpu-µs/req" is this process's user
+// and system time per request (the goal: <= 8); "allocs/req" counts the
+// allocations per request between a quarter and three quarters of the
+// run, in the steady state; send-lag-p50-µs and send-lag-p99-µs are what
+// the window costs in response time. Beside it, in the same run, a bare
+// paced loop with the same window and connections, which parses and
+// records nothing (bare-cpu-µs/req), and the engine's CPU over the
+// loop's (ratio). Each iteration is one request of each; give -benchtime
+// 250000x for runs of five seconds.
 func BenchmarkCPUPerRequest(b *testing.B) {
 	addr := childServer(b, "canned")
-	n := int64(max(b.N, 10000))
-	var mon Monitor
-	cfg := Config{Target: addr, Schedule: Constant(50000), Requests: n, Conns: 64, MaxConns: 64, Depth: 16, Monitor: &mon}
-	steady := make(chan float64, 1)
-	stop := make(chan struct{})
-	go func() { steady <- steadyAllocs(&mon, n, stop) }()
-	b.ResetTimer()
-	cpu0 := cpuTime(b)
-	r, err := Run(context.Background(), cfg)
-	cpu := cpuTime(b) - cpu0
-	b.StopTimer()
-	close(stop)
-	if err != nil {
-		b.Fatal(err)
+	for _, window := range []time.Duration{DefaultBatchWindow, time.Millisecond} {
+		b.Run("window="+window.String(), func(b *testing.B) {
+			n := int64(max(b.N, 10000))
+			var mon Monitor
+			cfg := Config{Target: addr, Schedule: Constant(50000), Requests: n, Conns: 64, MaxConns: 64, Depth: 16,
+				BatchWindow: window, Monitor: &mon}
+			steady := make(chan float64, 1)
+			stop := make(chan struct{})
+			go func() { steady <- steadyAllocs(&mon, n, stop) }()
+			b.ResetTimer()
+			cpu0 := cpuTime(b)
+			r, err := Run(context.Background(), cfg)
+			cpu := cpuTime(b) - cpu0
+			close(stop)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if r.Outcomes[OutcomeOK] != n {
+				b.Fatalf("got outcomes %v, want %d ok", r.Outcomes, n)
+			}
+			bare := barePaced(b, addr, 50000, 64, 16, window, n)
+			b.StopTimer()
+			perReq := float64(cpu.Nanoseconds()) / 1e3 / float64(n)
+			b.ReportMetric(perReq, "cpu-µs/req")
+			b.ReportMetric(<-steady, "allocs/req")
+			b.ReportMetric(r.Rate.Achieved, "req/s")
+			b.ReportMetric(float64(r.Late), "late")
+			b.ReportMetric(float64(r.SendLag.P50), "send-lag-p50-µs")
+			b.ReportMetric(float64(r.SendLag.P99), "send-lag-p99-µs")
+			b.ReportMetric(bare, "bare-cpu-µs/req")
+			b.ReportMetric(perReq/bare, "ratio")
+		})
 	}
-	if r.Outcomes[OutcomeOK] != n {
-		b.Fatalf("got outcomes %v, want %d ok", r.Outcomes, n)
+}
+
+// barePaced is the anchor for the generator's CPU: n requests at rate on
+// conns connections of depth in flight, sent by one goroutine that sleeps
+// on a lane's waker between due times, at least window apart, and writes
+// every request due on the next connection with room, in one write; a
+// goroutine per connection counts the replies, parsing and recording
+// nothing. It returns the CPU time per request, in microseconds.
+func barePaced(tb testing.TB, addr string, rate float64, conns, depth int, window time.Duration, n int64) float64 {
+	cs := make([]net.Conn, conns)
+	for i := range cs {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			for _, c := range cs[:i] {
+				c.Close()
+			}
+			tb.Fatal(err)
+		}
+		cs[i] = c
 	}
-	b.ReportMetric(float64(cpu.Microseconds())/float64(n), "cpu-µs/req")
-	b.ReportMetric(<-steady, "allocs/req")
-	b.ReportMetric(r.Rate.Achieved, "req/s")
-	b.ReportMetric(float64(r.Late), "late")
+	room := make([]atomic.Int64, conns)
+	var done atomic.Int64
+	var readers sync.WaitGroup
+	defer func() {
+		for _, c := range cs {
+			c.Close()
+		}
+		readers.Wait()
+	}()
+	wake := newWaker()
+	defer wake.close()
+	cpu0 := cpuTime(tb)
+	for i, c := range cs {
+		room[i].Store(int64(depth))
+		readers.Go(func() {
+			rd := bufio.NewReader(c)
+			for {
+				if _, err := rd.ReadSlice('\n'); err != nil {
+					return
+				}
+				room[i].Add(1)
+				if done.Add(1) == n {
+					wake.poke()
+				}
+			}
+		})
+	}
+	var out []byte
+	start := time.Now()
+	deadline := start.Add(time.Duration(float64(n)/rate*float64(time.Second)) + 10*time.Second)
+	sent, next := int64(0), 0
+	for done.Load() < n {
+		now := time.Now()
+		if now.After(deadline) {
+			tb.Fatalf("bare loop: %d of %d replies after %s", done.Load(), n, now.Sub(start))
+		}
+		due := min(int64(now.Sub(start).Seconds()*rate)+1, n)
+		for tried := 0; sent < due && tried < conns; tried++ {
+			i := next
+			next = (next + 1) % conns
+			k := min(room[i].Load(), due-sent)
+			if k <= 0 {
+				continue
+			}
+			out = out[:0]
+			for range k {
+				out = append(out, benchLine...)
+			}
+			room[i].Add(-k)
+			if _, err := cs[i].Write(out); err != nil {
+				tb.Fatal(err)
+			}
+			sent += k
+			tried = -1
+		}
+		at := now.Add(window)
+		if sent == n {
+			at = now.Add(time.Millisecond) // only replies are awaited: a poke ends it
+		} else if dueAt := start.Add(time.Duration(float64(sent) / rate * float64(time.Second))); dueAt.After(at) {
+			at = dueAt
+		}
+		wake.sleepUntil(at)
+	}
+	cpu := cpuTime(tb) - cpu0
+	return float64(cpu.Nanoseconds()) / 1e3 / float64(n)
 }
 
 // steadyAllocs returns the allocations per completed request between the
