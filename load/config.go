@@ -83,7 +83,9 @@ type Config struct {
 	// far more than a write, so at high rates a longer window saves CPU
 	// (on two cores at 50,000/s: a fifth of the CPU per request at 1ms,
 	// half at 200µs) and adds up to its length to the send lag, which is
-	// part of every response time. 0 means DefaultBatchWindow.
+	// part of every response time. Each wake-up sends rate × BatchWindow
+	// requests at once, which need as much room in flight (Conns × Depth),
+	// or they are late. 0 means DefaultBatchWindow.
 	BatchWindow time.Duration
 	// Churn opens a new connection for every request: connect, VER, CVR,
 	// close. Depth must then be 1.
