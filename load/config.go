@@ -36,7 +36,9 @@ const (
 // zero value of every other field is usable, and each says what zero
 // means. [Config.Validate] names the fields that cannot make a run.
 type Config struct {
-	// Target is the server's "host:port".
+	// Target is the server's "host:port". A host name is looked up once,
+	// before the first connection, and the connections go to its
+	// addresses in turn.
 	Target string
 	// Dial, when set, opens the connections to Target in place of a
 	// net.Dialer (through a proxy, or to a test's in-memory server); the

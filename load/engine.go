@@ -23,6 +23,12 @@ type engine struct {
 	start   time.Time // when the schedule starts (the warm-up's start)
 	measure time.Time // when measuring starts
 	begin   chan struct{}
+	// targets are the addresses the Target's name resolved to, which the
+	// connections dial in turn; nil to dial the Target as given
+	targets []string
+	// lookupErr is why the Target's name did not resolve: every dial
+	// fails with it
+	lookupErr error
 
 	claimed atomic.Int64 // unbounded schedule: requests taken
 	stopped atomic.Bool  // unbounded schedule: no more claims
@@ -63,6 +69,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 
 	// open the first connections, then wait for the start time
+	e.resolveTarget()
 	var lanes []*lane
 	setup := time.Now()
 	if p.sched.Unbounded() {
