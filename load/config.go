@@ -37,8 +37,8 @@ const (
 // means. [Config.Validate] names the fields that cannot make a run.
 type Config struct {
 	// Target is the server's "host:port". A host name is looked up once,
-	// before the first connection, and the connections go to its
-	// addresses in turn.
+	// before the first connection; each connection tries its addresses in
+	// order, from the one that last took a connection.
 	Target string
 	// Dial, when set, opens the connections to Target in place of a
 	// net.Dialer (through a proxy, or to a test's in-memory server); the

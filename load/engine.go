@@ -23,12 +23,7 @@ type engine struct {
 	start   time.Time // when the schedule starts (the warm-up's start)
 	measure time.Time // when measuring starts
 	begin   chan struct{}
-	// targets are the addresses the Target's name resolved to, which the
-	// connections dial in turn; nil to dial the Target as given
-	targets []string
-	// lookupErr is why the Target's name did not resolve: every dial
-	// fails with it
-	lookupErr error
+	targets targets // what the Target's name resolved to
 
 	claimed atomic.Int64 // unbounded schedule: requests taken
 	stopped atomic.Bool  // unbounded schedule: no more claims

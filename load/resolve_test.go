@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -28,14 +29,16 @@ func fakeLookup(t *testing.T, addrs []netip.Addr, err error) *atomic.Int64 {
 }
 
 // TestTargetIsResolvedOnce checks that a login storm against a host name
-// looks the name up once, not once a connection, and that each
-// connection then goes to the address found.
+// looks the name up once, not once a connection, and that the
+// connections go to the address found that takes them.
 func TestTargetIsResolvedOnce(t *testing.T) {
 	addr := startServer(t, scripted(func(c net.Conn, trid, _ string) {
 		c.Write([]byte("CVR " + trid + " 1 1 1\r\n"))
 	}))
 	_, port, _ := net.SplitHostPort(addr)
-	lookups := fakeLookup(t, []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil)
+	// ::1 first, where nothing listens: as with "localhost", the first
+	// connection moves on to 127.0.0.1, and the later ones start there
+	lookups := fakeLookup(t, []netip.Addr{netip.MustParseAddr("::1"), netip.MustParseAddr("127.0.0.1")}, nil)
 	r := run(t, Config{Target: "server.test:" + port, Schedule: Constant(500), Requests: 50, Churn: true})
 	if r.Outcomes[OutcomeOK] != 50 || r.Connections.Opened != 50 {
 		t.Errorf("got outcomes %v on %d connections, want 50 ok on 50", r.Outcomes, r.Connections.Opened)
@@ -82,23 +85,31 @@ func TestFailedLookupIsAnOutcome(t *testing.T) {
 	}
 }
 
-// TestTargetAddressesInTurn checks which address each connection dials:
-// the resolved ones in turn, only those of the source addresses' family,
-// and the Target as given when none is left or nothing was resolved.
-func TestTargetAddressesInTurn(t *testing.T) {
+// TestDialTriesTheAddressesInOrder checks which addresses a connection
+// tries: those resolved, of the source addresses' family only, in order
+// from the one that last connected; the Target as given when it is an
+// address or not "host:port".
+func TestDialTriesTheAddressesInOrder(t *testing.T) {
 	v4, v4b, v6 := netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("::1")
 	for _, tt := range []struct {
 		name    string
 		target  string
 		sources []netip.Addr
 		found   []netip.Addr
-		want    []string // what connections 0, 1, 2 dial
+		refuse  string     // the address that refuses connections
+		want    [][]string // what three connections, one after the other, try
 		lookups int64
 	}{
-		{"an address", "127.0.0.9:1863", nil, []netip.Addr{v4}, []string{"127.0.0.9:1863", "127.0.0.9:1863", "127.0.0.9:1863"}, 0},
-		{"a name", "server.test:1863", nil, []netip.Addr{v4, v6}, []string{"127.0.0.1:1863", "[::1]:1863", "127.0.0.1:1863"}, 1},
-		{"a name, IPv4 sources", "server.test:1863", []netip.Addr{v4b}, []netip.Addr{v6, v4, v4b}, []string{"127.0.0.1:1863", "127.0.0.2:1863", "127.0.0.1:1863"}, 1},
-		{"no port", "server.test", nil, []netip.Addr{v4}, []string{"server.test", "server.test", "server.test"}, 0},
+		{"an address", "127.0.0.9:1863", nil, []netip.Addr{v4}, "",
+			[][]string{{"127.0.0.9:1863"}, {"127.0.0.9:1863"}, {"127.0.0.9:1863"}}, 0},
+		{"a name", "server.test:1863", nil, []netip.Addr{v4, v6}, "",
+			[][]string{{"127.0.0.1:1863"}, {"127.0.0.1:1863"}, {"127.0.0.1:1863"}}, 1},
+		{"the first refuses", "server.test:1863", nil, []netip.Addr{v6, v4}, "[::1]:1863",
+			[][]string{{"[::1]:1863", "127.0.0.1:1863"}, {"127.0.0.1:1863"}, {"127.0.0.1:1863"}}, 1},
+		{"IPv4 sources", "server.test:1863", []netip.Addr{v4b}, []netip.Addr{v6, v4b, v4}, "127.0.0.2:1863",
+			[][]string{{"127.0.0.2:1863", "127.0.0.1:1863"}, {"127.0.0.1:1863"}, {"127.0.0.1:1863"}}, 1},
+		{"no port", "server.test", nil, []netip.Addr{v4}, "",
+			[][]string{{"server.test"}, {"server.test"}, {"server.test"}}, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			lookups := fakeLookup(t, tt.found, nil)
@@ -108,9 +119,17 @@ func TestTargetAddressesInTurn(t *testing.T) {
 			}
 			e := &engine{plan: p, ctx: t.Context()}
 			e.resolveTarget()
-			for id, want := range tt.want {
-				if got := e.target(int64(id)); got != want {
-					t.Errorf("connection %d: got %q, want %q", id, got, want)
+			for i, want := range tt.want {
+				var tried []string
+				_, err := e.dialTarget(t.Context(), func(_ context.Context, _, addr string) (net.Conn, error) {
+					tried = append(tried, addr)
+					if addr == tt.refuse {
+						return nil, errors.New("refused")
+					}
+					return nil, nil
+				})
+				if err != nil || !slices.Equal(tried, want) {
+					t.Errorf("connection %d: tried %q (%v), want %q", i, tried, err, want)
 				}
 			}
 			if n := lookups.Load(); n != tt.lookups {

@@ -43,14 +43,11 @@ func ParseSourceAddrs(s string) ([]netip.Addr, error) {
 	return addrs, nil
 }
 
-// dial connects to the target (one of its addresses, by connection id)
-// within the timeout: through Config.Dial when it is set, else from the
-// next of the SourceAddrs (connection id picks it), or from wherever the
-// system chooses.
+// dial connects to the target (see [engine.dialTarget]) within the
+// timeout: through Config.Dial when it is set, else from the next of the
+// SourceAddrs (connection id picks it), or from wherever the system
+// chooses.
 func (e *engine) dial(id int64) (net.Conn, Outcome) {
-	if e.lookupErr != nil {
-		return nil, e.causes.noteErr(classifyDial(e.lookupErr), "", e.lookupErr)
-	}
 	dial := e.cfg.Dial
 	if dial == nil {
 		// No TCP keep-alive: a run's connections are busy or closed by it,
@@ -63,7 +60,7 @@ func (e *engine) dial(id int64) (net.Conn, Outcome) {
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, e.timeout)
 	defer cancel()
-	conn, err := dial(ctx, "tcp", e.target(id))
+	conn, err := e.dialTarget(ctx, dial)
 	if err != nil {
 		return nil, e.causes.noteErr(classifyDial(err), "", err)
 	}

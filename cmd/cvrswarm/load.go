@@ -47,7 +47,7 @@ type loadFlags struct {
 
 func loadFlagSet(f *loadFlags, stdout io.Writer) *flag.FlagSet {
 	fs := flagSet("load", stdout)
-	fs.StringVar(&f.target, "target", "", "the server's `host:port` (a name is looked up once, and connections go to its addresses in turn); none starts the embedded reference server")
+	fs.StringVar(&f.target, "target", "", "the server's `host:port` (a name is looked up once, at the start); none starts the embedded reference server")
 	fs.StringVar(&f.rate, "rate", load.DefaultRate, "constant request `rate`: 500/s, 30000/1m, inf (as fast as replies come)")
 	fs.StringVar(&f.ramp, "ramp", "", "a rate going linearly from FROM to TO over -warm-up plus -duration, as `FROM:TO`, e.g. 100/s:5000/s")
 	fs.StringVar(&f.steps, "steps", "", "rates held one after the other, `RATE:DUR,...`, e.g. 1000/s:10s,2000/s:10s")
