@@ -83,8 +83,8 @@ type Config struct {
 	// request due later than that gets a wake-up of its own and goes out
 	// within microseconds of its due time. Each wake-up costs the machine
 	// far more than a write, so at high rates a longer window saves CPU
-	// (on two cores at 50,000/s: a fifth of the CPU per request at 1ms,
-	// half at 200µs) and adds up to its length to the send lag, which is
+	// (on two cores at 50,000/s: about 6µs per request at 1ms, against
+	// 13µs at 200µs) and adds up to its length to the send lag, which is
 	// part of every response time. Each wake-up sends rate × BatchWindow
 	// requests at once, which need as much room in flight (Conns × Depth),
 	// or they are late. 0 means DefaultBatchWindow.
