@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cvrswarm/cvrswarm/msnp"
 )
 
 // ticket is one due request.
@@ -23,7 +25,10 @@ type engine struct {
 	start   time.Time // when the schedule starts (the warm-up's start)
 	measure time.Time // when measuring starts
 	begin   chan struct{}
-	targets targets // what the Target's name resolved to
+	// target is the Target, its name looked up (nil with a custom Dial);
+	// lookupErr is why it could not be, and what every dial then fails with
+	target    *msnp.ResolvedTCP
+	lookupErr error
 
 	claimed atomic.Int64 // unbounded schedule: requests taken
 	stopped atomic.Bool  // unbounded schedule: no more claims

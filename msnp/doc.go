@@ -15,7 +15,9 @@
 // ties a connection's deadline to a context; [EndOf] tells from an I/O
 // error how the connection's I/O ended (closed, reset, refused, a
 // deadline, a line too long), without allocating, for the load engine,
-// the fuzzer and the check to name in their own words.
+// the fuzzer and the check to name in their own words; [ResolveTCP] looks
+// a target's host name up once, for the tools that open a connection per
+// request or per case.
 //
 // A login starts with version negotiation and the client version request:
 //
