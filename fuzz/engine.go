@@ -3,12 +3,15 @@ package fuzz
 import (
 	"context"
 	"fmt"
+	"net"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/cvrswarm/cvrswarm/msnp"
 )
 
 // Progress is a snapshot of a running fuzzer.
@@ -108,8 +111,20 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	return f.Run(ctx)
 }
 
+// lookupNetIP resolves a target's host name; tests replace it.
+var lookupNetIP msnp.LookupFunc = net.DefaultResolver.LookupNetIP
+
 // Run runs the fuzzer; see the package function [Run].
 func (f *Fuzzer) Run(parent context.Context) (Result, error) {
+	// a name is looked up once: a lookup for every case would load the
+	// resolver, and one that failed would pass for a crash
+	if t, ok := f.oracle.Target.(msnp.TCPTarget); ok {
+		resolved, err := msnp.ResolveTCP(parent, string(t), "ip", lookupNetIP)
+		if err != nil {
+			return Result{}, fmt.Errorf("target %s: %w", t, err)
+		}
+		f.oracle.Target, f.x.target = resolved, resolved
+	}
 	if err := f.oracle.Check(parent); err != nil {
 		return Result{}, err
 	}

@@ -72,7 +72,7 @@ type fuzzTargetFlags struct {
 }
 
 func (f *fuzzTargetFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.target, "target", "", "host:port of a running server (default: the embedded reference server)")
+	fs.StringVar(&f.target, "target", "", "host:port of a running server, a name looked up once at the start (default: the embedded reference server)")
 	fs.StringVar(&f.exec, "exec", "", "run this command as the target, '{addr}' replaced by a free loopback address; restarted after a crash")
 	fs.StringVar(&f.role, "role", "ns", "the target's role for the spec's rules: ns or ds")
 	fs.DurationVar(&f.timeout, "timeout", fuzz.DefaultTimeout, "the longest a reply may take before the request counts as unanswered; fuzz waits less once it has learned the target's reply times (50 times its p99, at least 20ms), and confirms a finding with the whole timeout")
