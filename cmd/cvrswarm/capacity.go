@@ -112,6 +112,7 @@ func capacityFlagSet(f *capacityFlags, stdout io.Writer) *flag.FlagSet {
 	fs.IntVar(&l.maxConns, "max-conns", load.DefaultMaxConns, "most connections open at once; past it a request waits and counts as late")
 	fs.IntVar(&l.depth, "depth", load.DefaultDepth, "CVRs in flight per connection (pipelined, replies matched by TrID)")
 	fs.BoolVar(&l.churn, "churn", false, "a new connection per request: connect, VER, CVR, close (a login storm)")
+	fs.DurationVar(&l.batchWindow, "batch-window", load.DefaultBatchWindow, batchWindowUsage)
 	fs.StringVar(&l.sourceAddrs, "source-addrs", "", sourceAddrsUsage)
 	fs.StringVar(&l.dialects, "dialects", "", "the VER `list`, newest first: MSNP15,MSNP8,CVR0 or a range MSNP8-MSNP18 (default every dialect)")
 	fs.StringVar(&l.corpusDir, "corpus", "", "read CVR lines from this corpus `DIR` instead of the embedded seeds")

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cvrswarm/cvrswarm/load"
 	"github.com/cvrswarm/cvrswarm/load/capacity"
 	"github.com/cvrswarm/cvrswarm/msnp/msnptest"
 	"github.com/cvrswarm/cvrswarm/msnp/refserver"
@@ -43,6 +44,7 @@ func TestCapacityFlags(t *testing.T) {
 		{"html folder", []string{"-html", "/nonexistent/c.html"}, "-html: /nonexistent/c.html: folder /nonexistent does not exist"},
 		{"service time with target", []string{"-target", "127.0.0.1:1", "-workers", "4"}, "cannot be combined with -target"},
 		{"churn and depth", []string{"-churn", "-depth", "2"}, "-depth: 2 with churn"},
+		{"batch window", []string{"-batch-window", "1s"}, "-batch-window: 1s: want at most 100ms"},
 		{"dialects", []string{"-dialects", "MSNP99"}, "-dialects"},
 		{"shard without sync", []string{"-target", "127.0.0.1:1", "-shard", "1/2"}, "-sync-dir: no sync folder given; -start-at: no start time given"},
 		{"shard without start", []string{"-target", "127.0.0.1:1", "-shard", "1/2", "-sync-dir", "/tmp"}, "-start-at: no start time given"},
@@ -257,6 +259,29 @@ func TestCapacityNoneIsAField(t *testing.T) {
 		}
 		if !tc.noWarmup && search.Warmup != capacity.DefaultWarmup {
 			t.Errorf("%q: got warm-up %v, want the default %v", tc.args, search.Warmup, capacity.DefaultWarmup)
+		}
+	}
+}
+
+// TestCapacityBatchWindow checks that -batch-window reaches every step's
+// load, and that its default is load's.
+func TestCapacityBatchWindow(t *testing.T) {
+	noEnv := func(string) (string, bool) { return "", false }
+	for _, tc := range []struct {
+		args []string
+		want time.Duration
+	}{
+		{nil, load.DefaultBatchWindow},
+		{[]string{"-batch-window", "2ms"}, 2 * time.Millisecond},
+	} {
+		var f capacityFlags
+		fs := capacityFlagSet(&f, io.Discard)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		_, step, err := capacityConfig(&f, map[string]bool{}, noEnv)
+		if err != nil || step.BatchWindow != tc.want {
+			t.Errorf("%q: got batch window %v (%v), want %v", tc.args, step.BatchWindow, err, tc.want)
 		}
 	}
 }

@@ -57,7 +57,7 @@ func loadFlagSet(f *loadFlags, stdout io.Writer) *flag.FlagSet {
 	fs.IntVar(&f.conns, "conns", load.DefaultConns, "connections opened before the start (with -rate inf: the connections)")
 	fs.IntVar(&f.maxConns, "max-conns", load.DefaultMaxConns, "most connections open at once; past it a request waits and counts as late")
 	fs.IntVar(&f.depth, "depth", load.DefaultDepth, "CVRs in flight per connection (pipelined, replies matched by TrID)")
-	fs.DurationVar(&f.batchWindow, "batch-window", load.DefaultBatchWindow, "least time between the sender's wake-ups: requests due closer together go out together, up to this late; longer saves CPU at high rates, at up to this much send lag")
+	fs.DurationVar(&f.batchWindow, "batch-window", load.DefaultBatchWindow, batchWindowUsage)
 	fs.BoolVar(&f.churn, "churn", false, "a new connection per request: connect, VER, CVR, close (a login storm)")
 	fs.StringVar(&f.sourceAddrs, "source-addrs", "", sourceAddrsUsage)
 	fs.StringVar(&f.dialects, "dialects", "", "the VER `list`, newest first: MSNP15,MSNP8,CVR0 or a range MSNP8-MSNP18 (default every dialect)")
@@ -77,6 +77,9 @@ func loadFlagSet(f *loadFlags, stdout io.Writer) *flag.FlagSet {
 	f.metrics.bind(fs)
 	return fs
 }
+
+// batchWindowUsage is the usage of -batch-window, in load and capacity.
+const batchWindowUsage = "least time between the sender's wake-ups: requests due closer together go out together, up to this late; longer saves CPU at high rates, at up to this much send lag"
 
 // loadConfig maps the flags onto a load.Config, validated; slo is the
 // parsed -slo. Its errors are bad input (see badInput).
