@@ -306,6 +306,7 @@ func TestMergeRefuses(t *testing.T) {
 		{"another rate", func(r *Result) { r.Settings.Rate = "600/s" }, true, 1, 0, `settings.rate is "600/s", not "300/s"`},
 		{"other dialects and seed", func(r *Result) { r.Settings.Dialects = []string{"MSNP15"}; r.Settings.Seed = 9 }, true, 1, 0,
 			`settings.dialects is ["MSNP15"], not ["MSNP8","CVR0"]; settings.seed is 9, not 1`},
+		{"another batch window", func(r *Result) { r.Settings.BatchWindow = "1ms" }, true, 1, 0, `settings.batch_window is "1ms", not ""`},
 		{"embedded and not", func(r *Result) { r.Embedded = true }, true, 1, 0, "embedded is true, not false"},
 		{"the same shard", func(r *Result) { r.Shard = "1/2" }, false, 1, 0, "both hold shard 1/2"},
 		{"a shard beyond the count", func(r *Result) { r.Shard = "3/2" }, false, 1, -1, `shard "3/2": want i/n with 1 <= i <= n`},
