@@ -132,13 +132,17 @@ func barePaced(tb testing.TB, addr string, rate float64, conns, depth int, windo
 			tb.Fatalf("bare loop: %d of %d replies after %s", done.Load(), n, now.Sub(start))
 		}
 		due := min(int64(now.Sub(start).Seconds()*rate)+1, n)
-		for tried := 0; sent < due && tried < conns; tried++ {
+		// the connections in turn, until all are due or a whole round of
+		// them in a row has no room
+		for full := 0; sent < due && full < conns; {
 			i := next
 			next = (next + 1) % conns
 			k := min(room[i].Load(), due-sent)
 			if k <= 0 {
+				full++
 				continue
 			}
+			full = 0
 			out = out[:0]
 			for range k {
 				out = append(out, benchLine...)
@@ -148,7 +152,6 @@ func barePaced(tb testing.TB, addr string, rate float64, conns, depth int, windo
 				tb.Fatal(err)
 			}
 			sent += k
-			tried = -1
 		}
 		at := now.Add(window)
 		if sent == n {
